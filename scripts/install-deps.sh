@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages temper needs to build, test and run its examples.
+# Safe to re-run; installs only what is missing.
+set -euo pipefail
+pkgs=(build-essential cmake libeigen3-dev nlohmann-json3-dev doctest-dev libcli11-dev libbenchmark-dev unicode-data)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi
