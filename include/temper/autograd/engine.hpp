@@ -1,0 +1,96 @@
+// Reverse-mode backward pass: topological order from the root, gradients summed per tensor,
+// accumulated into leaves' .grad, each node released (graph freed) as soon as it has run.
+#pragma once
+
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "temper/autograd/node.hpp"
+#include "temper/core/tensor.hpp"
+#include "temper/cpu/elementwise.hpp"
+
+namespace temper::autograd {
+
+// g += h for same-shaped tensors (h may be strided); g is owned by the engine, contiguous.
+template <class T>
+void accumulate(Tensor<T>& acc, const Tensor<T>& g) {
+    if (!acc.defined()) {
+        acc = g.is_contiguous() && g.offset() == 0 && g.storage().use_count() == 1 ? g : g.clone();
+        return;
+    }
+    check(acc.shape() == g.shape(), "autograd: gradient of shape ", shape_str(g.shape()),
+          " does not match ", shape_str(acc.shape()));
+    Tensor<T> gc = g.is_contiguous() ? g : g.clone();
+    cpu::add_inplace(acc.data(), gc.data(), acc.numel());
+}
+
+template <class T>
+void run_backward(const Tensor<T>& root, const Tensor<T>& grad_output) {
+    check(root.requires_grad(), "backward(): the tensor does not require grad (no parameter or input requiring "
+                                "grad contributed to it, or it was computed under NoGradGuard)");
+    Tensor<T> seed = grad_output;
+    if (!seed.defined()) {
+        check(root.numel() == 1, "backward(): a gradient must be given for a non-scalar output of shape ",
+              shape_str(root.shape()));
+        seed = Tensor<T>::ones(root.shape(), root.device());
+    }
+    check(seed.shape() == root.shape(), "backward(): gradient shape ", shape_str(seed.shape()),
+          " does not match output shape ", shape_str(root.shape()));
+
+    // Topological order (iterative DFS post-order) over tensors that have a grad_fn.
+    using Impl = TensorImpl<T>*;
+    std::vector<Tensor<T>> order;
+    std::unordered_set<Impl> visited;
+    std::vector<std::pair<Tensor<T>, size_t>> stack{{root, 0}};
+    visited.insert(root.impl_ptr().get());
+    while (!stack.empty()) {
+        auto& [t, next] = stack.back();
+        const auto& fn = t.grad_fn();
+        if (fn && fn->released)
+            fail("backward(): the graph was already freed by an earlier backward() (op ", fn->name(), ")");
+        if (fn && next < fn->inputs.size()) {
+            const Tensor<T>& in = fn->inputs[next++];
+            if (in.defined() && in.requires_grad() && visited.insert(in.impl_ptr().get()).second)
+                stack.push_back({in, 0});
+            continue;
+        }
+        order.push_back(t);
+        stack.pop_back();
+    }
+
+    std::unordered_map<Impl, Tensor<T>> grads;
+    grads[root.impl_ptr().get()] = seed;
+    for (size_t i = order.size(); i-- > 0;) {
+        Tensor<T>& t = order[i];
+        auto it = grads.find(t.impl_ptr().get());
+        if (it == grads.end()) continue;  // no gradient flowed here
+        Tensor<T> g = std::move(it->second);
+        grads.erase(it);
+        auto fn = t.grad_fn();
+        if (!fn) {  // leaf: accumulate into .grad
+            Tensor<T> acc = t.grad();
+            accumulate(acc, g);
+            t.set_grad(acc);
+            continue;
+        }
+        std::vector<Tensor<T>> in_grads = fn->backward(g);
+        for (size_t k = 0; k < fn->inputs.size(); ++k) {
+            const Tensor<T>& in = fn->inputs[k];
+            if (!in.defined() || !in.requires_grad() || k >= in_grads.size() || !in_grads[k].defined()) continue;
+            check(in_grads[k].shape() == in.shape(), "autograd: op ", fn->name(), " returned a gradient of shape ",
+                  shape_str(in_grads[k].shape()), " for an input of shape ", shape_str(in.shape()));
+            accumulate(grads[in.impl_ptr().get()], in_grads[k]);
+        }
+        fn->release();
+    }
+}
+
+}  // namespace temper::autograd
+
+namespace temper {
+template <class T>
+void Tensor<T>::backward(const Tensor<T>& grad_output) const {
+    autograd::run_backward(*this, grad_output);
+}
+}  // namespace temper

@@ -1,0 +1,69 @@
+// Deterministic random numbers: Philox4x32-10, a counter-based generator. The same (seed, counter)
+// gives the same numbers on CPU and in CUDA kernels, so dropout masks agree across devices.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "temper/core/macros.hpp"
+
+namespace temper {
+
+struct Philox4 { uint32_t x[4]; };
+
+// Philox4x32 with 10 rounds (Salmon et al., SC'11). counter is 128 bits (we use 64), key 64 bits.
+TEMPER_HD inline Philox4 philox4x32(uint64_t counter, uint64_t key) {
+    uint32_t c0 = uint32_t(counter), c1 = uint32_t(counter >> 32), c2 = 0, c3 = 0;
+    uint32_t k0 = uint32_t(key), k1 = uint32_t(key >> 32);
+    for (int round = 0; round < 10; ++round) {
+        uint64_t p0 = uint64_t(0xD2511F53u) * c0, p1 = uint64_t(0xCD9E8D57u) * c2;
+        uint32_t n0 = uint32_t(p1 >> 32) ^ c1 ^ k0, n2 = uint32_t(p0 >> 32) ^ c3 ^ k1;
+        c1 = uint32_t(p1); c3 = uint32_t(p0); c0 = n0; c2 = n2;
+        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+    }
+    return {{c0, c1, c2, c3}};
+}
+
+// Uniform float in [0, 1) from the top 24 bits.
+TEMPER_HD inline float u32_to_unit(uint32_t u) { return float(u >> 8) * (1.0f / 16777216.0f); }
+
+// Element i of the stream (seed, offset): the i%4-th word of block offset + i/4.
+TEMPER_HD inline float philox_uniform(uint64_t seed, uint64_t offset, uint64_t i) {
+    return u32_to_unit(philox4x32(offset + i / 4, seed).x[i % 4]);
+}
+
+// A seeded stream. Each draw consumes whole Philox blocks, tracked by `offset`, so a consumer
+// (dropout on a tensor of n elements) can reserve ceil(n/4) blocks and compute them in parallel.
+class Generator {
+public:
+    explicit Generator(uint64_t seed = 0) : seed_(seed) {}
+    void manual_seed(uint64_t seed) { seed_ = seed; offset_ = 0; }
+    uint64_t seed() const { return seed_; }
+    uint64_t offset() const { return offset_; }
+    void set_offset(uint64_t off) { offset_ = off; }
+
+    // Reserves blocks for n numbers; returns the offset of the first block.
+    uint64_t reserve(uint64_t n) { uint64_t off = offset_; offset_ += (n + 3) / 4; return off; }
+
+    float uniform() { return u32_to_unit(philox4x32(offset_++, seed_).x[0]); }
+    // Standard normal by Box-Muller on one block (uses two of its words).
+    double normal() {
+        Philox4 r = philox4x32(offset_++, seed_);
+        double u1 = (double(r.x[0]) + 1.0) / 4294967296.0;  // (0, 1]: log never sees 0
+        double u2 = double(r.x[1]) / 4294967296.0;
+        return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    }
+
+private:
+    uint64_t seed_ = 0, offset_ = 0;
+};
+
+// The process-wide default generator (like torch.manual_seed). Not thread-safe by design:
+// seed it once, draw from one thread.
+inline Generator& default_generator() {
+    static Generator g(0x5EEDull);
+    return g;
+}
+inline void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
+
+}  // namespace temper

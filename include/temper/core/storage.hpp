@@ -1,0 +1,40 @@
+// Storage: one reference-counted buffer of T on a device. Tensors are views (shape, strides, offset) on it.
+#pragma once
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "temper/core/device.hpp"
+#include "temper/core/error.hpp"
+
+namespace temper {
+
+template <class T>
+class Storage {
+public:
+    Storage(size_t n, Device dev) : n_(n), dev_(dev) {
+        check(dev.is_cpu(), "device ", dev.str(), " is not available: this build of temper has no CUDA backend");
+        if (n == 0) return;
+        // 64-byte alignment keeps Eigen's vectorised kernels on their fast path.
+        size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
+        ptr_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+        if (!ptr_) fail("out of memory: could not allocate ", n * sizeof(T), " bytes on ", dev.str());
+    }
+    ~Storage() { std::free(ptr_); }
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+
+    T* data() { return ptr_; }
+    const T* data() const { return ptr_; }
+    size_t size() const { return n_; }
+    Device device() const { return dev_; }
+
+private:
+    T* ptr_ = nullptr;
+    size_t n_ = 0;
+    Device dev_;
+};
+
+}  // namespace temper

@@ -1,0 +1,199 @@
+// Tensor<T>: a reference-counted handle to a strided view of a Storage<T>, carrying what reverse-mode
+// autograd needs (requires_grad, the accumulated .grad, and grad_fn, the node that produced it).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <vector>
+
+#include "temper/core/device.hpp"
+#include "temper/core/dtype.hpp"
+#include "temper/core/error.hpp"
+#include "temper/core/random.hpp"
+#include "temper/core/shape.hpp"
+#include "temper/core/storage.hpp"
+
+namespace temper {
+
+template <class T> class Tensor;
+namespace autograd { template <class T> struct Node; }
+
+template <class T>
+struct TensorImpl {
+    std::shared_ptr<Storage<T>> storage;
+    Shape shape, strides;
+    int64_t offset = 0;
+    bool requires_grad = false;
+    std::shared_ptr<TensorImpl<T>> grad;             // accumulated gradient of a leaf
+    std::shared_ptr<autograd::Node<T>> grad_fn;      // set on tensors produced by a differentiable op
+};
+
+template <class T>
+class Tensor {
+public:
+    using value_type = T;
+
+    Tensor() = default;
+    explicit Tensor(std::shared_ptr<TensorImpl<T>> impl) : impl_(std::move(impl)) {}
+
+    // ---- factories -------------------------------------------------------------------------
+    static Tensor empty(const Shape& shape, Device dev = Device::cpu()) {
+        auto impl = std::make_shared<TensorImpl<T>>();
+        impl->storage = std::make_shared<Storage<T>>(size_t(shape_numel(shape)), dev);
+        impl->shape = shape;
+        impl->strides = contiguous_strides(shape);
+        return Tensor(impl);
+    }
+    static Tensor full(const Shape& shape, T value, Device dev = Device::cpu()) {
+        Tensor t = empty(shape, dev);
+        std::fill_n(t.data(), t.numel(), value);
+        return t;
+    }
+    static Tensor zeros(const Shape& shape, Device dev = Device::cpu()) { return full(shape, T(0), dev); }
+    static Tensor ones(const Shape& shape, Device dev = Device::cpu()) { return full(shape, T(1), dev); }
+    static Tensor scalar(T value) { return full({}, value); }
+    static Tensor from_vector(const std::vector<T>& values, const Shape& shape) {
+        check(int64_t(values.size()) == shape_numel(shape), "from_vector: ", values.size(),
+              " values do not fill shape ", shape_str(shape));
+        Tensor t = empty(shape);
+        std::copy(values.begin(), values.end(), t.data());
+        return t;
+    }
+    // Normal(mean, std) from a generator (deterministic for a given seed).
+    static Tensor randn(const Shape& shape, Generator& gen, double std = 1.0, double mean = 0.0) {
+        Tensor t = empty(shape);
+        for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = T(mean + std * gen.normal());
+        return t;
+    }
+    static Tensor uniform(const Shape& shape, Generator& gen, double lo = 0.0, double hi = 1.0) {
+        Tensor t = empty(shape);
+        for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = T(lo + (hi - lo) * gen.uniform());
+        return t;
+    }
+
+    // ---- properties ------------------------------------------------------------------------
+    bool defined() const { return bool(impl_); }
+    const Shape& shape() const { return impl().shape; }
+    const Shape& strides() const { return impl().strides; }
+    int64_t offset() const { return impl().offset; }
+    size_t dim() const { return shape().size(); }
+    int64_t size(int64_t d) const { return shape()[norm_dim(d, dim())]; }
+    int64_t numel() const { return shape_numel(shape()); }
+    Device device() const { return impl().storage->device(); }
+    static constexpr DType dtype() { return dtype_of<T>; }
+    bool is_contiguous() const { return strides() == contiguous_strides(shape()) || numel() <= 1; }
+
+    // Pointer to element 0 of this view (CPU tensors; GPU tensors give a device pointer).
+    T* data() const { return impl().storage->data() + impl().offset; }
+    const std::shared_ptr<Storage<T>>& storage() const { return impl().storage; }
+
+    // Element access for tests and small tools (bounds-checked, any strides).
+    T at(std::initializer_list<int64_t> idx) const { return data()[linear_index(idx)]; }
+    T item() const {
+        check(numel() == 1, "item() needs a one-element tensor, got shape ", shape_str(shape()));
+        return data()[0];
+    }
+    // Copies out the elements in row-major order (works for any strides).
+    std::vector<T> to_vector() const;
+
+    // ---- autograd --------------------------------------------------------------------------
+    bool requires_grad() const { return impl().requires_grad; }
+    Tensor& set_requires_grad(bool on = true) {
+        check(!on || !impl().grad_fn, "set_requires_grad: only leaf tensors can be made to require grad");
+        impl_->requires_grad = on;
+        return *this;
+    }
+    bool is_leaf() const { return !impl().grad_fn; }
+    Tensor grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
+    void set_grad(const Tensor& g) { impl_->grad = g.impl_; }
+    void zero_grad() { impl_->grad.reset(); }
+    const std::shared_ptr<autograd::Node<T>>& grad_fn() const { return impl().grad_fn; }
+    // Back-propagates from this tensor (a scalar unless grad_output is given). Defined in autograd/engine.hpp.
+    void backward(const Tensor& grad_output = Tensor()) const;
+    // Same data, cut from the graph.
+    Tensor detach() const {
+        auto impl = std::make_shared<TensorImpl<T>>(*impl_);
+        impl->requires_grad = false;
+        impl->grad.reset();
+        impl->grad_fn.reset();
+        return Tensor(impl);
+    }
+
+    // Deep copy into fresh contiguous storage, not tracked by autograd.
+    Tensor clone() const {
+        Tensor out = empty(shape(), device());
+        auto v = to_vector();
+        std::copy(v.begin(), v.end(), out.data());
+        return out;
+    }
+    // Copies src's elements into this tensor in place (shapes must match). Not tracked by autograd.
+    void copy_(const Tensor& src) {
+        check(src.shape() == shape(), "copy_: shape ", shape_str(src.shape()), " does not match ", shape_str(shape()));
+        check(is_contiguous(), "copy_: destination must be contiguous");
+        auto v = src.to_vector();
+        std::copy(v.begin(), v.end(), data());
+    }
+
+    Tensor to(Device dev) const {
+        if (dev == device()) return *this;
+        fail("cannot move a tensor to ", dev.str(), ": this build of temper has no CUDA backend");
+    }
+
+    TensorImpl<T>& impl() const {
+        check(bool(impl_), "operation on an undefined (default-constructed) tensor");
+        return *impl_;
+    }
+    const std::shared_ptr<TensorImpl<T>>& impl_ptr() const { return impl_; }
+
+private:
+    int64_t linear_index(std::initializer_list<int64_t> idx) const {
+        check(idx.size() == dim(), "at(): ", idx.size(), " indices for a tensor of rank ", dim());
+        int64_t off = 0;
+        size_t d = 0;
+        for (int64_t i : idx) {
+            check(i >= 0 && i < shape()[d], "at(): index ", i, " out of range for dimension ", d, " of size ", shape()[d]);
+            off += i * strides()[d++];
+        }
+        return off;
+    }
+
+    std::shared_ptr<TensorImpl<T>> impl_;
+};
+
+// Calls f(linear offset into storage relative to data()) for every element of a strided view, row-major.
+template <class F>
+void for_each_offset(const Shape& shape, const Shape& strides, F&& f) {
+    int64_t n = shape_numel(shape);
+    if (n == 0) return;
+    size_t rank = shape.size();
+    std::vector<int64_t> idx(rank, 0);
+    int64_t off = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        f(off);
+        for (size_t d = rank; d-- > 0;) {
+            if (++idx[d] < shape[d]) { off += strides[d]; break; }
+            off -= strides[d] * (shape[d] - 1);
+            idx[d] = 0;
+        }
+    }
+}
+
+template <class T>
+std::vector<T> Tensor<T>::to_vector() const {
+    check(device().is_cpu(), "to_vector: tensor is on ", device().str());
+    std::vector<T> out(static_cast<size_t>(numel()));
+    if (is_contiguous()) {
+        std::copy_n(data(), out.size(), out.begin());
+    } else {
+        const T* p = data();
+        size_t i = 0;
+        for_each_offset(shape(), strides(), [&](int64_t off) { out[i++] = p[off]; });
+    }
+    return out;
+}
+
+}  // namespace temper
+
+#include "temper/autograd/engine.hpp"

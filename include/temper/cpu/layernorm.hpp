@@ -1,0 +1,62 @@
+// LayerNorm over the last dimension: y = (x - mean) / sqrt(var + eps) * gamma + beta, biased variance.
+// Forward saves mean and 1/std per row for the backward.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "temper/cpu/parallel.hpp"
+
+namespace temper::cpu {
+
+template <class T>
+void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, int64_t rows,
+                       int64_t d, double eps) {
+    parallel_for(rows, d * 6, [&](int64_t r) {
+        const T* xr = x + r * d;
+        acc_t<T> s = 0;
+        for (int64_t j = 0; j < d; ++j) s += xr[j];
+        acc_t<T> mu = s / d, v = 0;
+        for (int64_t j = 0; j < d; ++j) v += (xr[j] - mu) * (xr[j] - mu);
+        acc_t<T> rs = 1.0 / std::sqrt(v / d + eps);
+        for (int64_t j = 0; j < d; ++j) y[r * d + j] = T((xr[j] - mu) * rs) * gamma[j] + beta[j];
+        mean[r] = T(mu);
+        rstd[r] = T(rs);
+    });
+}
+
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma; dgamma, dbeta summed over rows.
+template <class T>
+void layernorm_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx, T* dgamma,
+                        T* dbeta, int64_t rows, int64_t d) {
+    parallel_for(rows, d * 8, [&](int64_t r) {
+        const T* xr = x + r * d;
+        const T* dyr = dy + r * d;
+        acc_t<T> sg = 0, sgx = 0;
+        for (int64_t j = 0; j < d; ++j) {
+            acc_t<T> xhat = (acc_t<T>(xr[j]) - mean[r]) * rstd[r];
+            acc_t<T> g = acc_t<T>(dyr[j]) * gamma[j];
+            sg += g;
+            sgx += g * xhat;
+        }
+        sg /= d;
+        sgx /= d;
+        for (int64_t j = 0; j < d; ++j) {
+            acc_t<T> xhat = (acc_t<T>(xr[j]) - mean[r]) * rstd[r];
+            acc_t<T> g = acc_t<T>(dyr[j]) * gamma[j];
+            dx[r * d + j] = T(rstd[r] * (g - sg - xhat * sgx));
+        }
+    });
+    // Parameter gradients: column sums, accumulated in double.
+    std::vector<acc_t<T>> dg(size_t(d), 0), db(size_t(d), 0);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < d; ++j) {
+            acc_t<T> xhat = (acc_t<T>(x[r * d + j]) - mean[r]) * rstd[r];
+            dg[size_t(j)] += acc_t<T>(dy[r * d + j]) * xhat;
+            db[size_t(j)] += dy[r * d + j];
+        }
+    for (int64_t j = 0; j < d; ++j) { dgamma[j] = T(dg[size_t(j)]); dbeta[j] = T(db[size_t(j)]); }
+}
+
+}  // namespace temper::cpu

@@ -1,0 +1,56 @@
+// Fused scale + key-mask + softmax over the last dimension, and its backward.
+// Rows are grouped per batch item: row r uses mask row r / rows_per_batch. Masked positions take the
+// type's lowest finite value before the softmax (as HF does), so a fully masked row is uniform, never NaN.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "temper/cpu/parallel.hpp"
+
+namespace temper::cpu {
+
+template <class T>
+void masked_softmax_forward(const T* x, T* y, const int64_t* mask, int64_t rows, int64_t cols,
+                            int64_t rows_per_batch, T scale) {
+    const T lowest = std::numeric_limits<T>::lowest();
+    parallel_for(rows, cols * 8, [&](int64_t r) {
+        const T* xr = x + r * cols;
+        T* yr = y + r * cols;
+        const int64_t* mr = mask ? mask + (r / rows_per_batch) * cols : nullptr;
+        T mx = lowest;
+        for (int64_t j = 0; j < cols; ++j) {
+            T v = (mr && mr[j] == 0) ? lowest : xr[j] * scale;
+            yr[j] = v;
+            mx = std::max(mx, v);
+        }
+        acc_t<T> sum = 0;
+        for (int64_t j = 0; j < cols; ++j) {
+            T e = std::exp(yr[j] - mx);
+            yr[j] = e;
+            sum += e;
+        }
+        T inv = T(1.0 / sum);
+        for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
+    });
+}
+
+// dx = scale * y * (dy - sum(dy * y)); masked positions get no gradient (they were overwritten).
+template <class T>
+void masked_softmax_backward(const T* y, const T* dy, T* dx, const int64_t* mask, int64_t rows, int64_t cols,
+                             int64_t rows_per_batch, T scale) {
+    parallel_for(rows, cols * 4, [&](int64_t r) {
+        const T* yr = y + r * cols;
+        const T* dyr = dy + r * cols;
+        T* dxr = dx + r * cols;
+        const int64_t* mr = mask ? mask + (r / rows_per_batch) * cols : nullptr;
+        acc_t<T> dot = 0;
+        for (int64_t j = 0; j < cols; ++j) dot += acc_t<T>(dyr[j]) * yr[j];
+        for (int64_t j = 0; j < cols; ++j)
+            dxr[j] = (mr && mr[j] == 0) ? T(0) : T(scale * yr[j] * (dyr[j] - T(dot)));
+    });
+}
+
+}  // namespace temper::cpu

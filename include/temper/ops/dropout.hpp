@@ -1,0 +1,46 @@
+// dropout: zero each element with probability p and scale the kept ones by 1/(1-p). The mask is a
+// pure function of (seed, offset, index) through Philox, so it is recomputed in backward, not stored,
+// and a CUDA kernel draws the very same mask.
+#pragma once
+
+#include "temper/autograd/node.hpp"
+#include "temper/core/random.hpp"
+#include "temper/core/tensor.hpp"
+
+namespace temper {
+
+template <class T>
+void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t offset) {
+    const T s = T(1.0 / (1.0 - p));
+    for (int64_t i = 0; i < n; ++i) y[i] = philox_uniform(seed, offset, uint64_t(i)) >= float(p) ? x[i] * s : T(0);
+}
+
+template <class T>
+struct DropoutNode : autograd::Node<T> {
+    double p = 0;
+    uint64_t seed = 0, offset = 0;
+    const char* name() const override { return "dropout"; }
+    std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
+        Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
+        Tensor<T> dx = Tensor<T>::empty(g.shape(), g.device());
+        dropout_apply(g.data(), dx.data(), g.numel(), p, seed, offset);
+        return {dx};
+    }
+};
+
+// Identity when !training or p == 0.
+template <class T>
+Tensor<T> dropout(const Tensor<T>& x_in, double p, bool training, Generator& gen = default_generator()) {
+    check(p >= 0.0 && p < 1.0, "dropout: probability ", p, " must be in [0, 1)");
+    if (!training || p == 0.0) return x_in;
+    Tensor<T> x = x_in.is_contiguous() ? x_in : x_in.clone();
+    Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
+    auto node = std::make_shared<DropoutNode<T>>();
+    node->p = p;
+    node->seed = gen.seed();
+    node->offset = gen.reserve(uint64_t(x.numel()));
+    dropout_apply(x.data(), y.data(), x.numel(), p, node->seed, node->offset);
+    return autograd::record(y, node, {x_in});
+}
+
+}  // namespace temper

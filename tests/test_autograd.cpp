@@ -1,0 +1,198 @@
+// Finite-difference gradient checks (double) for every differentiable op, plus engine behaviour.
+#include <doctest/doctest.h>
+
+#include "gradcheck.hpp"
+
+using namespace temper;
+using namespace temper::testing;
+
+constexpr double kTol = 1e-6;
+
+TEST_CASE("gradcheck: matmul 2-D, batched, transposed view, shared right operand") {
+    CHECK(gradcheck([](const std::vector<TD>& in) { return matmul(in[0], in[1]); },
+                    {rand_input({3, 4}, 1), rand_input({4, 5}, 2)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return matmul(in[0], in[1]); },
+                    {rand_input({2, 3, 3, 4}, 3), rand_input({2, 3, 4, 2}, 4)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return matmul(in[0], transpose(in[1], -1, -2)); },
+                    {rand_input({2, 2, 5, 4}, 5), rand_input({2, 2, 6, 4}, 6)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return matmul(in[0], in[1]); },
+                    {rand_input({2, 3, 4}, 7), rand_input({4, 3}, 8)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return matmul(transpose(in[0], 1, 2), in[1]); },
+                    {rand_input({2, 4, 3}, 9), rand_input({4, 3}, 10)}) < kTol);
+}
+
+TEST_CASE("gradcheck: linear with and without bias") {
+    CHECK(gradcheck([](const std::vector<TD>& in) { return linear(in[0], in[1], in[2]); },
+                    {rand_input({2, 3, 4}, 1), rand_input({5, 4}, 2), rand_input({5}, 3)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return linear(in[0], in[1]); },
+                    {rand_input({3, 4}, 4), rand_input({2, 4}, 5)}) < kTol);
+    // a strided (transposed) input goes through the contiguous copy
+    CHECK(gradcheck([](const std::vector<TD>& in) { return linear(transpose(in[0], 0, 1), in[1], in[2]); },
+                    {rand_input({4, 3}, 6), rand_input({2, 4}, 7), rand_input({2}, 8)}) < kTol);
+}
+
+TEST_CASE("gradcheck: add / sub / mul with broadcasting, scale") {
+    auto f_add = [](const std::vector<TD>& in) { return add(in[0], in[1]); };
+    auto f_sub = [](const std::vector<TD>& in) { return sub(in[0], in[1]); };
+    auto f_mul = [](const std::vector<TD>& in) { return mul(in[0], in[1]); };
+    CHECK(gradcheck(f_add, {rand_input({2, 3, 4}, 1), rand_input({4}, 2)}) < kTol);
+    CHECK(gradcheck(f_add, {rand_input({2, 1, 4}, 3), rand_input({3, 1}, 4)}) < kTol);
+    CHECK(gradcheck(f_sub, {rand_input({3, 1}, 5), rand_input({2, 3, 4}, 6)}) < kTol);
+    CHECK(gradcheck(f_mul, {rand_input({2, 3, 4}, 7), rand_input({2, 1, 4}, 8)}) < kTol);
+    CHECK(gradcheck(f_mul, {rand_input({2, 3}, 9), rand_input({}, 10)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return scale(in[0], 0.37); }, {rand_input({5, 2}, 11)}) < kTol);
+    CHECK(broadcast_shapes({2, 1, 4}, {3, 1}) == Shape{2, 3, 4});
+    CHECK_THROWS_AS(broadcast_shapes({2, 3}, {4}), Error);
+}
+
+TEST_CASE("gradcheck: gelu (exact erf) and relu") {
+    CHECK(gradcheck([](const std::vector<TD>& in) { return gelu(in[0]); }, {rand_input({4, 7}, 1, 2.0)}) < kTol);
+    // keep relu inputs away from the kink at 0, where finite differences are meaningless
+    TD x = rand_input({30}, 2);
+    for (int i = 0; i < 30; ++i) x.data()[i] += x.data()[i] > 0 ? 0.1 : -0.1;
+    CHECK(gradcheck([](const std::vector<TD>& in) { return relu(in[0]); }, {x}) < kTol);
+    // values against the closed form
+    TD v = TD::from_vector({-3.0, -1.0, 0.0, 0.5, 2.0}, {5});
+    auto g = gelu(v).to_vector();
+    for (int i = 0; i < 5; ++i) {
+        double xi = v.data()[i];
+        CHECK(g[size_t(i)] == doctest::Approx(0.5 * xi * (1 + std::erf(xi / std::sqrt(2.0)))).epsilon(1e-15));
+    }
+}
+
+TEST_CASE("gradcheck: masked scaled softmax, incl. a fully masked row") {
+    Tensor<int64_t> mask = Tensor<int64_t>::from_vector({1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0}, {3, 4});
+    CHECK(gradcheck([&](const std::vector<TD>& in) { return masked_softmax(in[0], mask, 0.5); },
+                    {rand_input({3, 2, 5, 4}, 1)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return softmax(in[0]); }, {rand_input({4, 6}, 2)}) < kTol);
+    TD y = masked_softmax(rand_input({3, 2, 5, 4}, 3), mask, 0.5);
+    for (int64_t h = 0; h < 2; ++h)
+        for (int64_t q = 0; q < 5; ++q) {
+            CHECK(y.at({0, h, q, 2}) == 0.0);                   // masked key gets exactly 0
+            CHECK(y.at({2, h, q, 1}) == doctest::Approx(0.25));  // fully masked row: uniform, not NaN
+        }
+    CHECK_THROWS_AS(masked_softmax(rand_input({3, 2, 5, 4}, 4), Tensor<int64_t>::ones({3, 5})), Error);
+}
+
+TEST_CASE("gradcheck: layer_norm") {
+    CHECK(gradcheck([](const std::vector<TD>& in) { return layer_norm(in[0], in[1], in[2], 1e-5); },
+                    {rand_input({2, 3, 6}, 1), rand_input({6}, 2), rand_input({6}, 3)}) < kTol);
+    TD x = TD::from_vector({1, 2, 3, 4}, {1, 4});
+    TD y = layer_norm(x, TD::ones({4}), TD::zeros({4}), 0.0);
+    double sd = std::sqrt(1.25);  // biased variance of 1..4
+    CHECK(y.at({0, 0}) == doctest::Approx(-1.5 / sd).epsilon(1e-14));
+}
+
+TEST_CASE("gradcheck: embedding gather / scatter-add, padding row gets no gradient") {
+    Tensor<int64_t> ids = Tensor<int64_t>::from_vector({1, 3, 3, 0, 2, 1}, {2, 3});
+    CHECK(gradcheck([&](const std::vector<TD>& in) { return embedding(in[0], ids); }, {rand_input({4, 5}, 1)}) < kTol);
+    TD w = rand_input({4, 5}, 2);
+    sum(embedding(w, ids, /*padding_idx=*/0)).backward();
+    for (int j = 0; j < 5; ++j) {
+        CHECK(w.grad().at({0, j}) == 0.0);
+        CHECK(w.grad().at({3, j}) == 2.0);  // id 3 used twice
+    }
+    CHECK_THROWS_WITH_AS(embedding(w, Tensor<int64_t>::from_vector({4}, {1})), doctest::Contains("out of range"), Error);
+    CHECK_THROWS_AS(embedding(w, Tensor<int64_t>::from_vector({-1}, {1})), Error);
+}
+
+TEST_CASE("dropout: scaling, eval identity, reproducible mask, gradcheck with fixed mask") {
+    TD x = TD::ones({1000});
+    Generator g1(42), g2(42);
+    auto a = dropout(x, 0.25, true, g1).to_vector();
+    auto b = dropout(x, 0.25, true, g2).to_vector();
+    CHECK(a == b);
+    int kept = 0;
+    for (double v : a) {
+        CHECK((v == 0.0 || v == doctest::Approx(1.0 / 0.75)));
+        kept += v != 0.0;
+    }
+    CHECK(kept > 700);
+    CHECK(kept < 800);
+    CHECK(dropout(x, 0.25, false, g1).to_vector() == x.to_vector());
+    // gradcheck: the same generator state for each call, so the mask is fixed
+    CHECK(gradcheck([](const std::vector<TD>& in) { Generator g(3); return dropout(in[0], 0.3, true, g); },
+                    {rand_input({4, 6}, 1)}) < kTol);
+    CHECK_THROWS_AS(dropout(x, 1.0, true), Error);
+}
+
+TEST_CASE("gradcheck: reshape / transpose / slice / select / contiguous") {
+    CHECK(gradcheck([](const std::vector<TD>& in) { return reshape(in[0], {3, -1}); }, {rand_input({2, 3, 2}, 1)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return contiguous(transpose(in[0], 0, 2)); },
+                    {rand_input({2, 3, 4}, 2)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return slice(in[0], 1, 1, 3); }, {rand_input({2, 4, 3}, 3)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return select(in[0], 1, 0); }, {rand_input({2, 4, 3}, 4)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return reshape(transpose(in[0], 0, 1), {-1}); },
+                    {rand_input({3, 2}, 5)}) < kTol);
+    TD x = TD::from_vector({0, 1, 2, 3, 4, 5}, {2, 3});
+    TD t = transpose(x, 0, 1);
+    CHECK(t.shape() == Shape{3, 2});
+    CHECK(t.at({2, 1}) == 5.0);
+    CHECK(t.storage() == x.storage());  // a view, not a copy
+    CHECK(slice(x, 1, 1, 3).to_vector() == std::vector<double>{1, 2, 4, 5});
+    CHECK_THROWS_AS(reshape(x, {4, 2}), Error);
+    CHECK_THROWS_AS(slice(x, 1, 2, 4), Error);
+}
+
+TEST_CASE("gradcheck: bce_with_logits with and without pos_weight; values vs the formula") {
+    Generator gen(5);
+    TD y = TD::uniform({3, 4}, gen);
+    for (int i = 0; i < 12; ++i) y.data()[i] = y.data()[i] > 0.5 ? 1.0 : 0.0;
+    TD pw = TD::from_vector({0.5, 1.0, 2.0, 3.0}, {4});
+    CHECK(gradcheck([&](const std::vector<TD>& in) { return bce_with_logits(in[0], y); }, {rand_input({3, 4}, 1, 3.0)}) < kTol);
+    CHECK(gradcheck([&](const std::vector<TD>& in) { return bce_with_logits(in[0], y, pw); },
+                    {rand_input({3, 4}, 2, 3.0)}) < kTol);
+    // large logits stay finite (the stable form)
+    TD big = TD::from_vector({1000.0, -1000.0}, {1, 2});
+    TD tgt = TD::from_vector({0.0, 1.0}, {1, 2});
+    CHECK(bce_with_logits(big, tgt).item() == doctest::Approx(1000.0));
+    TD x1 = TD::from_vector({0.3}, {1, 1}), y1 = TD::from_vector({1.0}, {1, 1});
+    CHECK(bce_with_logits(x1, y1).item() == doctest::Approx(std::log1p(std::exp(-0.3))).epsilon(1e-14));
+    CHECK(bce_with_logits(x1, y1, TD::from_vector({2.5}, {1})).item() ==
+          doctest::Approx(2.5 * std::log1p(std::exp(-0.3))).epsilon(1e-14));
+}
+
+TEST_CASE("gradcheck: cross_entropy, ignore_index, label range") {
+    Tensor<int64_t> labels = Tensor<int64_t>::from_vector({2, 0, -100, 1}, {4});
+    CHECK(gradcheck([&](const std::vector<TD>& in) { return cross_entropy(in[0], labels); }, {rand_input({4, 3}, 1, 2.0)}) < kTol);
+    TD x = TD::from_vector({1.0, 2.0, 3.0}, {1, 3});
+    double lse = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
+    CHECK(cross_entropy(x, Tensor<int64_t>::from_vector({0}, {1})).item() == doctest::Approx(lse - 1.0).epsilon(1e-14));
+    CHECK_THROWS_WITH_AS(cross_entropy(x, Tensor<int64_t>::from_vector({3}, {1})), doctest::Contains("out of range"), Error);
+}
+
+TEST_CASE("engine: accumulation into .grad, shared subexpressions, no_grad, freed graph") {
+    TD w = rand_input({3}, 1);
+    TD a = mul(w, w);         // w used twice in one node
+    TD l = sum(add(a, w));    // and again through another path
+    l.backward();
+    for (int i = 0; i < 3; ++i) CHECK(w.grad().data()[i] == doctest::Approx(2 * w.data()[i] + 1));
+    // a second graph accumulates into the same .grad
+    sum(w).backward();
+    for (int i = 0; i < 3; ++i) CHECK(w.grad().data()[i] == doctest::Approx(2 * w.data()[i] + 2));
+    w.zero_grad();
+    CHECK_FALSE(w.grad().defined());
+    // the graph is freed after backward: running it again is a clear error
+    CHECK_THROWS_WITH_AS(l.backward(), doctest::Contains("already freed"), Error);
+    {
+        NoGradGuard ng;
+        TD z = mul(w, w);
+        CHECK_FALSE(z.requires_grad());
+        CHECK_THROWS_AS(sum(z).backward(), Error);
+    }
+    CHECK(mul(w, w).requires_grad());
+    // non-scalar backward needs an explicit gradient
+    CHECK_THROWS_AS(mul(w, w).backward(), Error);
+}
+
+TEST_CASE("philox: known-answer vector and determinism") {
+    // Random123's published answer for Philox4x32-10 with zero counter and key.
+    Philox4 r = philox4x32(0, 0);
+    CHECK(r.x[0] == 0x6627e8d5u);
+    CHECK(r.x[1] == 0xe169c58du);
+    CHECK(r.x[2] == 0xbc57ac4cu);
+    CHECK(r.x[3] == 0x9b00dbd8u);
+    Generator a(9), b(9);
+    CHECK(a.normal() == b.normal());
+    CHECK(a.uniform() == b.uniform());
+}
