@@ -1,0 +1,232 @@
+// DistilBERT as in HF transformers' modeling_distilbert: the encoder (DistilBertModel) and the sequence
+// classification model ([CLS] -> pre_classifier -> ReLU -> dropout -> classifier), with HF parameter names,
+// from_pretrained / save_pretrained on HF checkpoint directories.
+#pragma once
+
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "temper/io/hf_checkpoint.hpp"
+#include "temper/models/distilbert_config.hpp"
+#include "temper/nn/transformer.hpp"
+
+namespace temper::models {
+
+template <class T>
+class DistilBertEmbeddings : public nn::Module<T> {
+public:
+    nn::Embedding<T> word_embeddings, position_embeddings;
+    nn::LayerNorm<T> LayerNorm;
+    nn::Dropout<T> dropout;
+
+    DistilBertEmbeddings() = default;
+    DistilBertEmbeddings(const DistilBertConfig& c, Generator& gen)
+        : word_embeddings(c.vocab_size, c.dim, gen, c.initializer_range, c.pad_token_id),
+          position_embeddings(c.max_position_embeddings, c.dim, gen, c.initializer_range),
+          LayerNorm(c.dim, c.layer_norm_eps), dropout(c.dropout) {}
+    void children(const typename nn::Module<T>::ChildFn& f) override {
+        f("word_embeddings", word_embeddings);
+        f("position_embeddings", position_embeddings);
+        f("LayerNorm", LayerNorm);
+        f("dropout", dropout);
+    }
+    Tensor<T> operator()(const Tensor<int64_t>& ids) const {
+        const int64_t S = ids.size(1);
+        Tensor<int64_t> positions = Tensor<int64_t>::empty({S});
+        for (int64_t i = 0; i < S; ++i) positions.data()[i] = i;
+        return dropout(LayerNorm(add(word_embeddings(ids), position_embeddings(positions))));
+    }
+};
+
+template <class T>
+class DistilBertTransformer : public nn::Module<T> {
+public:
+    nn::ModuleList<T, nn::TransformerBlock<T>> layer;
+    void children(const typename nn::Module<T>::ChildFn& f) override { f("layer", layer); }
+};
+
+// The encoder: input_ids [B, S] (+ attention_mask [B, S], 1 = token, 0 = padding) -> last_hidden_state [B, S, dim].
+template <class T>
+class DistilBertModel : public nn::Module<T> {
+public:
+    DistilBertConfig config;
+    DistilBertEmbeddings<T> embeddings;
+    DistilBertTransformer<T> transformer;
+
+    DistilBertModel() = default;
+    explicit DistilBertModel(const DistilBertConfig& c, uint64_t seed = 42) : DistilBertModel(c, Generator(seed)) {}
+    DistilBertModel(const DistilBertConfig& c, Generator&& gen) : DistilBertModel(c, gen) {}
+    DistilBertModel(const DistilBertConfig& c, Generator& gen) : config(c), embeddings(c, gen) {
+        c.validate();
+        for (int64_t i = 0; i < c.n_layers; ++i)
+            transformer.layer.items.emplace_back(c.dim, c.n_heads, c.hidden_dim, c.dropout, c.attention_dropout, c.act(),
+                                                 c.layer_norm_eps, gen, c.initializer_range);
+    }
+    void children(const typename nn::Module<T>::ChildFn& f) override {
+        f("embeddings", embeddings);
+        f("transformer", transformer);
+    }
+
+    Tensor<T> operator()(const Tensor<int64_t>& input_ids, const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
+        check_inputs(input_ids, attention_mask);
+        Tensor<T> h = embeddings(input_ids);
+        for (const auto& block : transformer.layer.items) h = block(h, attention_mask);
+        return h;
+    }
+
+    // Loads an encoder-only checkpoint (DistilBertModel or any DistilBert* checkpoint's encoder part).
+    static DistilBertModel from_pretrained(const std::string& dir, Device dev = Device::cpu(), bool verbose = true) {
+        check(dev.is_cpu(), "DistilBertModel::from_pretrained: device ", dev.str(), " is not available in this build");
+        DistilBertModel m(DistilBertConfig::load((std::filesystem::path(dir) / "config.json").string()));
+        io::LoadRules rules;
+        rules.rename = [](const std::string& n) -> std::optional<std::string> {
+            if (n.rfind("distilbert.", 0) == 0) return n.substr(11);
+            return n;
+        };
+        rules.ignore = [](const std::string& n) { return is_pretraining_head(n) || !encoder_tensor(n); };
+        m.report_ = io::load_into<T>(m, io::Checkpoint::open(dir), rules);
+        if (verbose) print_report(dir, m.report_);
+        return m;
+    }
+    const io::LoadReport& load_report() const { return report_; }
+
+    void check_inputs(const Tensor<int64_t>& ids, const Tensor<int64_t>& mask) const {
+        check(ids.defined() && ids.dim() == 2, "input_ids: expected shape [batch, seq_len], got ",
+              ids.defined() ? shape_str(ids.shape()) : "an undefined tensor");
+        check(ids.size(1) >= 1 && ids.size(1) <= config.max_position_embeddings, "input_ids: sequence length ",
+              ids.size(1), " must be in [1, max_position_embeddings = ", config.max_position_embeddings, "]");
+        check(!mask.defined() || mask.shape() == ids.shape(), "attention_mask: shape ",
+              mask.defined() ? shape_str(mask.shape()) : "", " does not match input_ids shape ", shape_str(ids.shape()));
+        auto v = ids.to_vector();
+        for (size_t i = 0; i < v.size(); ++i)
+            check(v[i] >= 0 && v[i] < config.vocab_size, "input_ids: token id ", v[i], " at [", i / size_t(ids.size(1)),
+                  ", ", i % size_t(ids.size(1)), "] is out of range for vocab_size ", config.vocab_size);
+    }
+
+    static bool is_pretraining_head(const std::string& n) {
+        for (const char* p : {"vocab_transform.", "vocab_layer_norm.", "vocab_projector."})
+            if (n.rfind(p, 0) == 0) return true;
+        return false;
+    }
+    static bool encoder_tensor(const std::string& n) {
+        std::string s = n.rfind("distilbert.", 0) == 0 ? n.substr(11) : n;
+        return s.rfind("embeddings.", 0) == 0 || s.rfind("transformer.", 0) == 0;
+    }
+    static void print_report(const std::string& dir, const io::LoadReport& r) {
+        std::string s = r.summary();
+        if (!s.empty()) std::cerr << "temper: loaded " << r.loaded.size() << " tensors from " << dir << "\n" << s;
+    }
+
+private:
+    io::LoadReport report_;
+};
+
+struct ClassifierOptions {
+    std::optional<int64_t> num_labels = std::nullopt;  // overrides config.json's id2label count
+    std::optional<Problem> problem = std::nullopt;     // overrides config.json's problem_type
+    std::vector<std::string> labels = {};             // label names (sets num_labels)
+    uint64_t seed = 42;                       // initialisation of anything not in the checkpoint
+    bool verbose = true;                      // print the load report to stderr
+};
+
+template <class T>
+class DistilBertForSequenceClassification : public nn::Module<T> {
+public:
+    DistilBertConfig config;
+    DistilBertModel<T> distilbert;
+    nn::Linear<T> pre_classifier, classifier;
+    nn::Dropout<T> dropout;
+
+    DistilBertForSequenceClassification() = default;
+    explicit DistilBertForSequenceClassification(const DistilBertConfig& c, uint64_t seed = 42)
+        : DistilBertForSequenceClassification(c, Generator(seed)) {}
+    DistilBertForSequenceClassification(const DistilBertConfig& c, Generator&& gen)
+        : DistilBertForSequenceClassification(c, gen) {}
+    DistilBertForSequenceClassification(const DistilBertConfig& c, Generator& gen)
+        : config(c), distilbert(c, gen), pre_classifier(c.dim, c.dim, gen, c.initializer_range),
+          classifier(c.dim, c.num_labels(), gen, c.initializer_range), dropout(c.seq_classif_dropout) {}
+    void children(const typename nn::Module<T>::ChildFn& f) override {
+        f("distilbert", distilbert);
+        f("pre_classifier", pre_classifier);
+        f("classifier", classifier);
+        f("dropout", dropout);
+    }
+
+    // Logits [B, num_labels] from the first ([CLS]) token.
+    Tensor<T> operator()(const Tensor<int64_t>& input_ids, const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
+        Tensor<T> h = select(distilbert(input_ids, attention_mask), 1, 0);  // [B, dim]
+        return classifier(dropout(relu(pre_classifier(h))));
+    }
+
+    // Multi-label: BCE-with-logits (mean) against multi-hot targets [B, num_labels].
+    Tensor<T> loss(const Tensor<T>& logits, const Tensor<T>& targets, const Tensor<T>& pos_weight = Tensor<T>()) const {
+        check(config.problem == Problem::MultiLabel, "loss: float targets need problem_type multi_label_classification");
+        return bce_with_logits(logits, targets, pos_weight);
+    }
+    // Single-label: cross-entropy (mean) against class ids [B].
+    Tensor<T> loss(const Tensor<T>& logits, const Tensor<int64_t>& labels) const {
+        check(config.problem == Problem::SingleLabel, "loss: class-id labels need problem_type single_label_classification");
+        return cross_entropy(logits, labels);
+    }
+
+    static DistilBertForSequenceClassification from_pretrained(const std::string& dir, const ClassifierOptions& opt = {},
+                                                              Device dev = Device::cpu()) {
+        check(dev.is_cpu(), "DistilBertForSequenceClassification::from_pretrained: device ", dev.str(),
+              " is not available in this build");
+        DistilBertConfig c = DistilBertConfig::load((std::filesystem::path(dir) / "config.json").string());
+        if (!opt.labels.empty()) c.labels = opt.labels;
+        else if (opt.num_labels && *opt.num_labels != c.num_labels()) c.set_num_labels(*opt.num_labels);
+        if (opt.problem) c.problem = *opt.problem;
+        DistilBertForSequenceClassification m(c, opt.seed);
+        io::LoadRules rules;
+        rules.rename = [](const std::string& n) -> std::optional<std::string> {
+            if (n.rfind("embeddings.", 0) == 0 || n.rfind("transformer.", 0) == 0) return "distilbert." + n;
+            return n;
+        };
+        rules.ignore = DistilBertModel<T>::is_pretraining_head;
+        rules.may_be_missing = [](const std::string& n) {
+            return n.rfind("pre_classifier.", 0) == 0 || n.rfind("classifier.", 0) == 0;
+        };
+        m.report_ = io::load_into<T>(m, io::Checkpoint::open(dir), rules);
+        if (opt.verbose) DistilBertModel<T>::print_report(dir, m.report_);
+        return m;
+    }
+    const io::LoadReport& load_report() const { return report_; }
+
+    // Writes config.json and model.safetensors (each atomically) that HF's from_pretrained loads.
+    // Weights are stored as `dtype` (F32 by default; BF16 / F16 halve the size).
+    void save_pretrained(const std::string& dir, DType dtype = DType::F32) {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        check(!ec && fs::is_directory(dir), dir, ": cannot create the output directory (", ec.message(), ")");
+        check(dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16, "save_pretrained: dtype ",
+              dtype_name(dtype), " is not supported (F32, BF16 or F16)");
+        std::vector<std::vector<std::byte>> buffers;
+        std::vector<io::TensorToWrite> tensors;
+        this->for_each_parameter([&](const std::string& name, Tensor<T>& p) {
+            auto v = p.to_vector();
+            std::vector<std::byte> bytes(v.size() * dtype_size(dtype));
+            for (size_t i = 0; i < v.size(); ++i) {
+                float f = float(v[i]);
+                if (dtype == DType::F32) std::memcpy(bytes.data() + 4 * i, &f, 4);
+                else if (dtype == DType::BF16) { uint16_t b = bf16::from_float(f).bits; std::memcpy(bytes.data() + 2 * i, &b, 2); }
+                else { uint16_t b = f16::from_float(f).bits; std::memcpy(bytes.data() + 2 * i, &b, 2); }
+            }
+            buffers.push_back(std::move(bytes));
+            tensors.push_back({name, dtype, p.shape(), {}});
+        });
+        for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = buffers[i];
+        io::save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
+        DistilBertConfig c = config;
+        c.extra["dtype"] = dtype == DType::F32 ? "float32" : dtype == DType::BF16 ? "bfloat16" : "float16";
+        c.save((fs::path(dir) / "config.json").string());
+    }
+
+private:
+    io::LoadReport report_;
+};
+
+}  // namespace temper::models
