@@ -14,6 +14,13 @@
 
 namespace temper::models {
 
+// config.json of a checkpoint directory, checking first that the directory exists.
+inline std::string config_path(const std::string& dir) {
+    check(std::filesystem::is_directory(dir), dir, ": not a directory (expected a HF checkpoint directory with "
+                                                    "config.json and model.safetensors)");
+    return (std::filesystem::path(dir) / "config.json").string();
+}
+
 template <class T>
 class DistilBertEmbeddings : public nn::Module<T> {
 public:
@@ -79,7 +86,7 @@ public:
     // Loads an encoder-only checkpoint (DistilBertModel or any DistilBert* checkpoint's encoder part).
     static DistilBertModel from_pretrained(const std::string& dir, Device dev = Device::cpu(), bool verbose = true) {
         check(dev.is_cpu(), "DistilBertModel::from_pretrained: device ", dev.str(), " is not available in this build");
-        DistilBertModel m(DistilBertConfig::load((std::filesystem::path(dir) / "config.json").string()));
+        DistilBertModel m(DistilBertConfig::load(config_path(dir)));
         io::LoadRules rules;
         rules.rename = [](const std::string& n) -> std::optional<std::string> {
             if (n.rfind("distilbert.", 0) == 0) return n.substr(11);
@@ -175,7 +182,7 @@ public:
                                                               Device dev = Device::cpu()) {
         check(dev.is_cpu(), "DistilBertForSequenceClassification::from_pretrained: device ", dev.str(),
               " is not available in this build");
-        DistilBertConfig c = DistilBertConfig::load((std::filesystem::path(dir) / "config.json").string());
+        DistilBertConfig c = DistilBertConfig::load(config_path(dir));
         if (!opt.labels.empty()) c.labels = opt.labels;
         else if (opt.num_labels && *opt.num_labels != c.num_labels()) c.set_num_labels(*opt.num_labels);
         if (opt.problem) c.problem = *opt.problem;
