@@ -22,7 +22,7 @@ inline std::string shape_str(const Shape& s) {
 inline int64_t shape_numel(const Shape& s) {
     int64_t n = 1;
     for (int64_t d : s) {
-        check(d >= 0, "shape ", shape_str(s), " has a negative extent");
+        if (d < 0) fail("shape ", shape_str(s), " has a negative extent");  // not check(): keep the hot path string-free
         if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) fail("shape ", shape_str(s), " has too many elements");
         n *= d;
     }

@@ -124,17 +124,17 @@ public:
     // Deep copy into fresh contiguous storage, not tracked by autograd.
     Tensor clone() const {
         Tensor out = empty(shape(), device());
-        auto v = to_vector();
-        std::copy(v.begin(), v.end(), out.data());
+        copy_strided(out.data());
         return out;
     }
     // Copies src's elements into this tensor in place (shapes must match). Not tracked by autograd.
     void copy_(const Tensor& src) {
         check(src.shape() == shape(), "copy_: shape ", shape_str(src.shape()), " does not match ", shape_str(shape()));
         check(is_contiguous(), "copy_: destination must be contiguous");
-        auto v = src.to_vector();
-        std::copy(v.begin(), v.end(), data());
+        src.copy_strided(data());
     }
+    // Writes the elements in row-major order to dst (numel() elements), whatever the strides.
+    void copy_strided(T* dst) const;
 
     Tensor to(Device dev) const {
         if (dev == device()) return *this;
@@ -181,16 +181,28 @@ void for_each_offset(const Shape& shape, const Shape& strides, F&& f) {
 }
 
 template <class T>
-std::vector<T> Tensor<T>::to_vector() const {
-    check(device().is_cpu(), "to_vector: tensor is on ", device().str());
-    std::vector<T> out(static_cast<size_t>(numel()));
+void Tensor<T>::copy_strided(T* dst) const {
+    check(device().is_cpu(), "copy: tensor is on ", device().str());
+    const T* p = data();
     if (is_contiguous()) {
-        std::copy_n(data(), out.size(), out.begin());
-    } else {
-        const T* p = data();
-        size_t i = 0;
-        for_each_offset(shape(), strides(), [&](int64_t off) { out[i++] = p[off]; });
+        std::copy_n(p, numel(), dst);
+        return;
     }
+    // Copy whole rows when the last dimension is dense (transposed heads, slices).
+    const size_t r = dim();
+    if (r >= 2 && strides()[r - 1] == 1) {
+        Shape outer(shape().begin(), shape().end() - 1), ost(strides().begin(), strides().end() - 1);
+        const int64_t row = shape()[r - 1];
+        for_each_offset(outer, ost, [&](int64_t off) { dst = std::copy_n(p + off, row, dst); });
+        return;
+    }
+    for_each_offset(shape(), strides(), [&](int64_t off) { *dst++ = p[off]; });
+}
+
+template <class T>
+std::vector<T> Tensor<T>::to_vector() const {
+    std::vector<T> out(static_cast<size_t>(numel()));
+    copy_strided(out.data());
     return out;
 }
 

@@ -79,12 +79,7 @@ struct AddNode : autograd::Node<T> {
     const char* name() const override { return "add"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g) override {
         Tensor<T> gb = sum_to(g, sb);
-        if (sign_b != T(1)) {
-            Tensor<T> neg = Tensor<T>::empty(gb.shape(), gb.device());
-            auto v = gb.to_vector();
-            for (size_t i = 0; i < v.size(); ++i) neg.data()[i] = -v[i];
-            gb = neg;
-        }
+        if (sign_b != T(1)) gb = scaled(gb, sign_b);
         return {sum_to(g, sa), gb};
     }
 };
@@ -128,24 +123,26 @@ Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
     return autograd::record(out, node, {a, b});
 }
 
+// x * s into a fresh contiguous tensor (no graph).
+template <class T>
+Tensor<T> scaled(const Tensor<T>& x, T s) {
+    Tensor<T> out = x.clone();
+    T* p = out.data();
+    for (int64_t i = 0, n = out.numel(); i < n; ++i) p[i] *= s;
+    return out;
+}
+
 template <class T>
 struct ScaleNode : autograd::Node<T> {
     T s = T(1);
     const char* name() const override { return "scale"; }
-    std::vector<Tensor<T>> backward(const Tensor<T>& g) override {
-        Tensor<T> out = Tensor<T>::empty(g.shape(), g.device());
-        auto v = g.to_vector();
-        for (size_t i = 0; i < v.size(); ++i) out.data()[i] = v[i] * s;
-        return {out};
-    }
+    std::vector<Tensor<T>> backward(const Tensor<T>& g) override { return {scaled(g, s)}; }
 };
 
 // x * s for a scalar s.
 template <class T>
 Tensor<T> scale(const Tensor<T>& x, T s) {
-    Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
-    auto v = x.to_vector();
-    for (size_t i = 0; i < v.size(); ++i) out.data()[i] = v[i] * s;
+    Tensor<T> out = scaled(x, s);
     auto node = std::make_shared<ScaleNode<T>>();
     node->s = s;
     return autograd::record(out, node, {x});
