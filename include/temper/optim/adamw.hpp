@@ -1,0 +1,279 @@
+// AdamW (Loshchilov & Hutter), identical to torch.optim.AdamW: decoupled weight decay
+// p *= 1 - lr*wd, bias-corrected moments, eps added after sqrt(v_hat), per-parameter step counts,
+// parameters without a gradient skipped. Parameter groups carry their own lr and weight decay
+// (decay_param_groups builds HF's usual "no decay for biases and LayerNorm weights" split).
+//
+//   optim::AdamW opt(optim::decay_param_groups(model.named_parameters(), 0.01), {.lr = 2e-5});
+//   loss.backward(); opt.step(); opt.zero_grad();
+//
+// State (step, exp_avg, exp_avg_sq per parameter, and each group's lr) saves to a safetensors
+// file and loads back exactly, so a resumed run continues bit-identically.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "temper/core/error.hpp"
+#include "temper/core/tensor.hpp"
+#include "temper/cpu/adamw.hpp"
+#include "temper/io/safetensors.hpp"
+
+namespace temper::optim {
+
+struct AdamWOptions {
+    double lr = 1e-3;
+    std::array<double, 2> betas = {0.9, 0.999};
+    double eps = 1e-8;
+    double weight_decay = 1e-2;
+    // First moment as torch >= 2.0 computes it, exp_avg.lerp_(grad, 1 - beta1); false gives torch
+    // 1.x's exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1). They differ in the last bit of m.
+    bool lerp_exp_avg = true;
+};
+
+// A set of parameters sharing lr and weight decay. Unset values take the optimizer's options;
+// after construction, AdamW::param_groups() has both set. names (optional, one per param) make
+// error messages and saved state readable and are checked when state is loaded.
+template <class T>
+struct ParamGroup {
+    std::vector<Tensor<T>> params = {};
+    std::vector<std::string> names = {};
+    std::optional<double> lr = std::nullopt;
+    std::optional<double> weight_decay = std::nullopt;
+};
+
+// HF's usual split: parameters whose name ends in "bias" or contains "LayerNorm" / "layer_norm"
+// get no weight decay. Returns {decay group (weight_decay), no-decay group (0)}.
+template <class T>
+std::vector<ParamGroup<T>> decay_param_groups(const std::vector<std::pair<std::string, Tensor<T>>>& named,
+                                              double weight_decay) {
+    auto no_decay = [](const std::string& n) {
+        const bool bias = n.size() >= 4 && n.compare(n.size() - 4, 4, "bias") == 0;
+        return bias || n.find("LayerNorm") != std::string::npos || n.find("layer_norm") != std::string::npos;
+    };
+    ParamGroup<T> decay{.weight_decay = weight_decay}, rest{.weight_decay = 0.0};
+    for (const auto& [name, p] : named) {
+        ParamGroup<T>& g = no_decay(name) ? rest : decay;
+        g.params.push_back(p);
+        g.names.push_back(name);
+    }
+    return {std::move(decay), std::move(rest)};
+}
+
+template <class T>
+class AdamW {
+public:
+    struct ParamState {
+        int64_t step = 0;             // optimizer steps this parameter took part in
+        Tensor<T> exp_avg, exp_avg_sq;  // undefined until the parameter's first step
+    };
+
+    AdamW(std::vector<Tensor<T>> params, AdamWOptions options = {})
+        : AdamW(std::vector<ParamGroup<T>>{ParamGroup<T>{.params = std::move(params)}}, options) {}
+
+    AdamW(std::vector<ParamGroup<T>> groups, AdamWOptions options = {}) : options_(options), groups_(std::move(groups)) {
+        check_options(options_.lr, options_.weight_decay);
+        // The checks torch makes (NaN fails them too).
+        check(options_.eps >= 0, "AdamW: invalid epsilon value ", options_.eps);
+        for (int k = 0; k < 2; ++k)
+            check(options_.betas[k] >= 0 && options_.betas[k] < 1, "AdamW: invalid beta parameter at index ", k, ": ",
+                  options_.betas[k]);
+        std::set<const void*> seen;
+        for (size_t gi = 0; gi < groups_.size(); ++gi) {
+            ParamGroup<T>& g = groups_[gi];
+            if (!g.lr) g.lr = options_.lr;
+            if (!g.weight_decay) g.weight_decay = options_.weight_decay;
+            check_options(*g.lr, *g.weight_decay);
+            check(g.names.empty() || g.names.size() == g.params.size(), "AdamW: param group ", gi, " has ",
+                  g.params.size(), " params but ", g.names.size(), " names");
+            for (size_t i = 0; i < g.params.size(); ++i) {
+                check(g.params[i].defined(), "AdamW: param ", describe(gi, i), " is an undefined tensor");
+                check(seen.insert(g.params[i].impl_ptr().get()).second, "AdamW: param ", describe(gi, i),
+                      " appears more than once (in one or more param groups)");
+            }
+        }
+        check(!seen.empty(), "AdamW: got an empty parameter list");
+        state_.resize(seen.size());
+    }
+
+    // One update of every parameter that has a gradient.
+    void step() {
+        size_t flat = 0;
+        for (size_t gi = 0; gi < groups_.size(); ++gi) {
+            const ParamGroup<T>& g = groups_[gi];
+            for (size_t i = 0; i < g.params.size(); ++i, ++flat) {
+                const Tensor<T>& p = g.params[i];
+                Tensor<T> grad = p.grad();
+                if (!grad.defined()) continue;  // like torch: no grad, no update, no step count
+                check(grad.shape() == p.shape(), "AdamW: gradient of ", describe(gi, i), " has shape ",
+                      shape_str(grad.shape()), ", the parameter ", shape_str(p.shape()));
+                check(p.is_contiguous() && grad.is_contiguous(), "AdamW: ", describe(gi, i),
+                      " and its gradient must be contiguous");
+                check(p.device().is_cpu() && grad.device().is_cpu(), "AdamW: ", describe(gi, i), " is on ",
+                      p.device().str(), "; this build updates CPU tensors only");
+                ParamState& s = state_[flat];
+                if (!s.exp_avg.defined()) {
+                    s.exp_avg = Tensor<T>::zeros(p.shape(), p.device());
+                    s.exp_avg_sq = Tensor<T>::zeros(p.shape(), p.device());
+                }
+                s.step += 1;
+                auto k = cpu::adamw_scalars<T>(*g.lr, options_.betas[0], options_.betas[1], options_.eps,
+                                               *g.weight_decay, s.step, options_.lerp_exp_avg);
+                cpu::adamw_update(p.data(), grad.data(), s.exp_avg.data(), s.exp_avg_sq.data(), p.numel(), k);
+            }
+        }
+    }
+
+    // Drops every gradient (torch's zero_grad(set_to_none=True), its default since 2.0).
+    void zero_grad() {
+        for (ParamGroup<T>& g : groups_)
+            for (Tensor<T>& p : g.params) p.zero_grad();
+    }
+
+    void set_lr(double lr) {
+        for (size_t gi = 0; gi < groups_.size(); ++gi) set_lr(gi, lr);
+    }
+    void set_lr(size_t group, double lr) {
+        check(group < groups_.size(), "AdamW: no param group ", group, " (have ", groups_.size(), ")");
+        check(lr >= 0, "AdamW: invalid learning rate ", lr);
+        groups_[group].lr = lr;
+    }
+    double lr(size_t group = 0) const {
+        check(group < groups_.size(), "AdamW: no param group ", group, " (have ", groups_.size(), ")");
+        return *groups_[group].lr;
+    }
+
+    const AdamWOptions& options() const { return options_; }
+    const std::vector<ParamGroup<T>>& param_groups() const { return groups_; }
+    // State of the i-th parameter counting through the groups in order (torch's state_dict ids).
+    const ParamState& state(size_t flat_index) const {
+        check(flat_index < state_.size(), "AdamW: no parameter ", flat_index, " (have ", state_.size(), ")");
+        return state_[flat_index];
+    }
+    size_t num_params() const { return state_.size(); }
+
+    // Writes the optimizer state as safetensors (atomically): tensors state.<i>.step (I64 []),
+    // state.<i>.exp_avg / exp_avg_sq (the param's dtype and shape) for every parameter that has
+    // stepped; __metadata__ "temper.adamw" holds the options and each group's lr, weight decay,
+    // param count and names as JSON.
+    void save_state(const std::string& path) const {
+        std::vector<io::TensorToWrite> out;
+        std::vector<int64_t> steps(state_.size());
+        for (size_t i = 0; i < state_.size(); ++i) {
+            const ParamState& s = state_[i];
+            if (s.step == 0) continue;
+            steps[i] = s.step;
+            check(s.exp_avg.device().is_cpu(), "AdamW::save_state: state of parameter ", i, " is not on the CPU");
+            auto bytes = [](const Tensor<T>& t) {
+                return std::as_bytes(std::span<const T>(t.data(), size_t(t.numel())));
+            };
+            out.push_back({str("state.", i, ".step"), DType::I64, {}, std::as_bytes(std::span<const int64_t>(&steps[i], 1))});
+            out.push_back({str("state.", i, ".exp_avg"), dtype_of<T>, s.exp_avg.shape(), bytes(s.exp_avg)});
+            out.push_back({str("state.", i, ".exp_avg_sq"), dtype_of<T>, s.exp_avg_sq.shape(), bytes(s.exp_avg_sq)});
+        }
+        nlohmann::ordered_json meta = {{"format", 1},
+                                       {"betas", options_.betas},
+                                       {"eps", options_.eps},
+                                       {"lerp_exp_avg", options_.lerp_exp_avg},
+                                       {"groups", nlohmann::ordered_json::array()}};
+        for (const ParamGroup<T>& g : groups_)
+            meta["groups"].push_back({{"lr", *g.lr},
+                                      {"weight_decay", *g.weight_decay},
+                                      {"num_params", g.params.size()},
+                                      {"names", g.names}});
+        io::save_safetensors(path, out, {{"temper.adamw", meta.dump()}});
+    }
+
+    // Restores state written by save_state for the same parameters (same groups, counts, shapes
+    // and, where both sides have them, names). Like torch's load_state_dict it also restores
+    // each group's lr and weight decay and the betas / eps / lerp options.
+    void load_state(const std::string& path) {
+        io::SafeTensors st = io::SafeTensors::open(path);
+        auto it = st.metadata().find("temper.adamw");
+        check(it != st.metadata().end(), path, ": not an AdamW state file (no 'temper.adamw' metadata)");
+        nlohmann::json meta;
+        try {
+            meta = nlohmann::json::parse(it->second);
+        } catch (const nlohmann::json::exception& e) {
+            fail(path, ": 'temper.adamw' metadata is not valid JSON: ", e.what());
+        }
+        AdamWOptions opts = options_;
+        std::vector<std::pair<double, double>> group_hyper;
+        try {
+            check(meta.at("format").get<int>() == 1, path, ": unsupported AdamW state format ", meta.at("format"));
+            opts.betas = meta.at("betas").get<std::array<double, 2>>();
+            opts.eps = meta.at("eps").get<double>();
+            opts.lerp_exp_avg = meta.at("lerp_exp_avg").get<bool>();
+            const auto& groups = meta.at("groups");
+            check(groups.size() == groups_.size(), path, ": state has ", groups.size(), " param groups, this optimizer ",
+                  groups_.size());
+            for (size_t gi = 0; gi < groups_.size(); ++gi) {
+                const auto& g = groups[gi];
+                const size_t n = g.at("num_params").get<size_t>();
+                check(n == groups_[gi].params.size(), path, ": param group ", gi, " has ", n,
+                      " params in the state file, ", groups_[gi].params.size(), " here");
+                auto names = g.at("names").get<std::vector<std::string>>();
+                if (!names.empty() && !groups_[gi].names.empty())
+                    for (size_t i = 0; i < n; ++i)
+                        check(names[i] == groups_[gi].names[i], path, ": param ", i, " of group ", gi, " is '",
+                              names[i], "' in the state file but '", groups_[gi].names[i], "' here");
+                group_hyper.emplace_back(g.at("lr").get<double>(), g.at("weight_decay").get<double>());
+            }
+        } catch (const nlohmann::json::exception& e) {
+            fail(path, ": malformed 'temper.adamw' metadata: ", e.what());
+        }
+
+        std::vector<ParamState> fresh(state_.size());
+        size_t flat = 0;
+        for (size_t gi = 0; gi < groups_.size(); ++gi) {
+            for (size_t i = 0; i < groups_[gi].params.size(); ++i, ++flat) {
+                const std::string key = str("state.", flat);
+                const io::TensorInfo* step = st.find(key + ".step");
+                if (!step) continue;  // never stepped
+                const Tensor<T>& p = groups_[gi].params[i];
+                auto steps = st.read_as<int64_t>(key + ".step");
+                check(steps.size() == 1 && steps[0] > 0, path, ": ", key, ".step must be one positive count");
+                fresh[flat].step = steps[0];
+                auto moment = [&](const std::string& name) {
+                    const io::TensorInfo& t = st.at(name);
+                    check(t.shape == p.shape(), path, ": ", name, " has shape ", shape_str(t.shape), " but ",
+                          describe(gi, i), " has shape ", shape_str(p.shape()));
+                    return Tensor<T>::from_vector(st.read_as<T>(name), p.shape());
+                };
+                fresh[flat].exp_avg = moment(key + ".exp_avg");
+                fresh[flat].exp_avg_sq = moment(key + ".exp_avg_sq");
+            }
+        }
+        options_ = opts;
+        state_ = std::move(fresh);
+        for (size_t gi = 0; gi < groups_.size(); ++gi) {
+            groups_[gi].lr = group_hyper[gi].first;
+            groups_[gi].weight_decay = group_hyper[gi].second;
+        }
+    }
+
+private:
+    static void check_options(double lr, double weight_decay) {
+        check(lr >= 0, "AdamW: invalid learning rate ", lr);
+        check(weight_decay >= 0, "AdamW: invalid weight_decay value ", weight_decay);
+    }
+
+    std::string describe(size_t gi, size_t i) const {
+        const ParamGroup<T>& g = groups_[gi];
+        return g.names.empty() ? str("#", i, " of group ", gi) : str("'", g.names[i], "'");
+    }
+
+    AdamWOptions options_;
+    std::vector<ParamGroup<T>> groups_;
+    std::vector<ParamState> state_;
+};
+
+}  // namespace temper::optim

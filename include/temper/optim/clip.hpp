@@ -1,0 +1,55 @@
+// Global-norm gradient clipping identical to torch.nn.utils.clip_grad_norm_ (norm_type 2).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "temper/core/error.hpp"
+#include "temper/core/tensor.hpp"
+
+namespace temper::optim {
+
+// total = || (||g_1||, ..., ||g_k||) ||_2 over the params that have a gradient; every gradient is
+// multiplied by coef = max_norm / (total + 1e-6) when coef < 1. Returns total (0 when no param
+// has a gradient). Like torch, a NaN/Inf total is returned (and, as in torch, multiplies the
+// gradients by NaN/0): check std::isfinite on the result and skip the step. With
+// error_if_nonfinite it throws temper::Error instead, leaving the gradients untouched.
+//
+// Rounding follows torch: each per-tensor norm and the total are rounded to T, and coef is
+// computed in T as (1 / (total + 1e-6)) * max_norm. The sums of squares are accumulated in
+// double, so the total can differ from torch's float reduction in the last bit.
+template <class T>
+double clip_grad_norm(const std::vector<Tensor<T>>& params, double max_norm, bool error_if_nonfinite = false) {
+    std::vector<Tensor<T>> grads;
+    for (const Tensor<T>& p : params)
+        if (p.grad().defined()) grads.push_back(p.grad());
+    if (grads.empty()) return 0.0;
+
+    double sum_norm_sq = 0;
+    for (const Tensor<T>& g : grads) {
+        check(g.device().is_cpu(), "clip_grad_norm: gradient on ", g.device().str(), "; this build handles CPU only");
+        const std::vector<T> v = g.to_vector();
+        double ss = 0;
+        for (T x : v) ss += double(x) * double(x);
+        const double norm = double(T(std::sqrt(ss)));
+        sum_norm_sq += norm * norm;
+    }
+    const T total = T(std::sqrt(sum_norm_sq));
+    if (error_if_nonfinite && !std::isfinite(double(total)))
+        fail("clip_grad_norm: the total norm of the gradients is ", double(total),
+             ", so they cannot be clipped (error_if_nonfinite is set)");
+
+    // torch: max_norm / (total + 1e-6) is Tensor.__rtruediv__, i.e. reciprocal(total + 1e-6) * max_norm.
+    const T coef = (T(1) / (total + T(1e-6))) * T(max_norm);
+    if (!(coef >= T(1))) {  // coef < 1, or NaN (torch's clamp(max=1) keeps NaN)
+        for (Tensor<T>& g : grads) {
+            check(g.is_contiguous(), "clip_grad_norm: gradients must be contiguous");
+            T* d = g.data();
+            for (int64_t i = 0; i < g.numel(); ++i) d[i] = d[i] * coef;
+        }
+    }
+    return double(total);
+}
+
+}  // namespace temper::optim
