@@ -1,0 +1,861 @@
+// text::WordPiece — a BERT tokenizer that gives the same ids and offsets as HuggingFace's
+// BertTokenizerFast (tokenizers' BertNormalizer + BertPreTokenizer + WordPiece + TemplateProcessing).
+//
+//   auto tok = text::WordPiece::from_pretrained("distilbert-base-uncased/");   // tokenizer.json or vocab.txt
+//   auto batch = tok.encode_batch(texts, {.max_length = 128});                // [batch, seq_len] row-major
+//
+// Offsets are byte offsets into the UTF-8 text that was passed in (HF's Python and Node bindings
+// report code point offsets: text::char_offsets converts). See docs/tokenizer.md.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "temper/core/error.hpp"
+#include "temper/text/normalizer.hpp"
+#include "temper/text/pre_tokenizer.hpp"
+#include "temper/text/unicode.hpp"
+
+namespace temper::text {
+
+struct Encoding {
+    std::vector<int64_t> ids, type_ids, attention_mask;
+    std::vector<std::pair<size_t, size_t>> offsets;  // byte offsets into the input; (0, 0) for special and pad tokens
+    std::vector<std::string> tokens;
+};
+
+enum class Padding { None, Longest, MaxLength };
+
+struct EncodeOptions {
+    size_t max_length = 512;
+    bool truncation = true;  // HF's longest_first strategy, room kept for the special tokens
+    Padding padding = Padding::Longest;
+    bool add_special_tokens = true;
+    size_t num_threads = 0;  // encode_batch: 0 = one per hardware thread for large batches
+};
+
+// Row-major [batch, seq_len] arrays. With Padding::None they are filled only when every
+// sequence has the same length (otherwise seq_len = 0 and only `encodings` is set).
+// With Padding::MaxLength and truncation off, seq_len = max(max_length, longest sequence).
+struct BatchEncoding {
+    size_t batch = 0, seq_len = 0;
+    std::vector<int64_t> input_ids, attention_mask, token_type_ids;
+    std::vector<Encoding> encodings;
+};
+
+// A token matched in the text before the model runs ([CLS], [MASK], user-added tokens).
+struct AddedToken {
+    std::string content;
+    int64_t id = -1;
+    bool special = true;      // skipped by decode(ids, /*skip_special_tokens=*/true)
+    bool normalized = false;  // match against the normalized text instead of the original
+    bool lstrip = false, rstrip = false;  // absorb whitespace on that side
+};
+
+// Settings for a tokenizer built from a bare vocab.txt (as transformers' BertTokenizerFast does).
+struct VocabOptions {
+    NormalizerOptions normalizer = {};
+    std::string unk_token = "[UNK]", sep_token = "[SEP]", pad_token = "[PAD]", cls_token = "[CLS]",
+                mask_token = "[MASK]";
+    size_t max_input_chars_per_word = 100;
+};
+
+// Converts byte offsets into `text` to code point offsets (the unit HF's Python and Node bindings use).
+inline std::vector<std::pair<size_t, size_t>> char_offsets(std::string_view text,
+                                                             const std::vector<std::pair<size_t, size_t>>& byte_offsets) {
+    std::vector<size_t> index(text.size() + 1, 0);  // byte position -> code point index
+    size_t n = 0;
+    for (size_t pos = 0; pos < text.size(); ++n) {
+        const size_t start = pos;
+        unicode::decode_utf8(text, pos);
+        for (size_t b = start; b < pos; ++b) index[b] = n;
+    }
+    index[text.size()] = n;
+    std::vector<std::pair<size_t, size_t>> out;
+    out.reserve(byte_offsets.size());
+    for (auto [s, e] : byte_offsets) {
+        check(s <= e && e <= text.size(), "char_offsets: offset (", s, ", ", e, ") outside a text of ", text.size(), " bytes");
+        out.emplace_back(index[s], index[e]);
+    }
+    return out;
+}
+
+namespace detail {
+
+// Hash map keyed by std::string that can be probed with a string_view without allocating.
+struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+using StringMap = std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>>;
+
+inline nlohmann::json read_json_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    check(f.good(), "cannot open ", path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    try {
+        return nlohmann::json::parse(ss.str());
+    } catch (const nlohmann::json::exception& e) {
+        fail(path, ": invalid JSON (", e.what(), ")");
+    }
+}
+
+// Reads obj[key] as T, or `fallback` when the key is absent or null; wrong types name the field.
+template <class T>
+T json_get(const nlohmann::json& obj, const char* key, const T& fallback, const std::string& where) {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return fallback;
+    try {
+        return it->get<T>();
+    } catch (const nlohmann::json::exception&) {
+        fail(where, ": field '", key, "' has the wrong type (found ", it->type_name(), ")");
+    }
+}
+
+}  // namespace detail
+
+class WordPiece {
+public:
+    // ---- loading --------------------------------------------------------------------------------
+
+    // A directory with tokenizer.json (preferred) or vocab.txt; tokenizer_config.json, when present,
+    // overrides do_lower_case / strip_accents / tokenize_chinese_chars like transformers does.
+    static WordPiece from_pretrained(const std::string& dir) {
+        namespace fs = std::filesystem;
+        const fs::path d(dir);
+        const fs::path config = d / "tokenizer_config.json";
+        nlohmann::json cfg = fs::exists(config) ? detail::read_json_file(config.string()) : nlohmann::json::object();
+        check(cfg.is_object(), config.string(), ": expected a JSON object");
+        if (fs::exists(d / "tokenizer.json")) {
+            WordPiece tok = from_tokenizer_json((d / "tokenizer.json").string());
+            if (tok.normalizer_) {
+                NormalizerOptions o = tok.normalizer_->options();
+                apply_config(cfg, config.string(), o);
+                tok.normalizer_ = BertNormalizer(o);
+                tok.refresh_normalized_patterns();
+            }
+            if (auto pad = config_token(cfg, "pad_token", config.string())) tok.set_pad_token(*pad);
+            return tok;
+        }
+        check(fs::exists(d / "vocab.txt"), "from_pretrained: ", dir, " has neither tokenizer.json nor vocab.txt");
+        VocabOptions o;
+        apply_config(cfg, config.string(), o.normalizer);
+        if (auto t = config_token(cfg, "unk_token", config.string())) o.unk_token = *t;
+        if (auto t = config_token(cfg, "sep_token", config.string())) o.sep_token = *t;
+        if (auto t = config_token(cfg, "pad_token", config.string())) o.pad_token = *t;
+        if (auto t = config_token(cfg, "cls_token", config.string())) o.cls_token = *t;
+        if (auto t = config_token(cfg, "mask_token", config.string())) o.mask_token = *t;
+        return from_vocab_file((d / "vocab.txt").string(), o);
+    }
+
+    // vocab.txt: one token per line, id = line number. Lines are trimmed at the end like
+    // tokenizers' WordPiece::read_file does.
+    static WordPiece from_vocab_file(const std::string& path, const VocabOptions& opts = {}) {
+        std::ifstream f(path, std::ios::binary);
+        check(f.good(), "cannot open vocab file ", path);
+        std::vector<std::string> vocab;
+        std::string line;
+        while (std::getline(f, line)) vocab.push_back(trim_end(line));
+        check(!vocab.empty(), "vocab file ", path, " is empty");
+        return from_vocab(std::move(vocab), opts, path);
+    }
+
+    // An in-memory vocabulary (e.g. from train_wordpiece): id = index.
+    static WordPiece from_vocab(std::vector<std::string> vocab, const VocabOptions& opts = {},
+                                const std::string& source = "vocab") {
+        WordPiece t;
+        t.source_ = source;
+        t.vocab_ = std::move(vocab);
+        for (size_t i = 0; i < t.vocab_.size(); ++i) t.model_vocab_[t.vocab_[i]] = static_cast<int64_t>(i);
+        t.unk_token_ = opts.unk_token;
+        t.max_input_chars_ = opts.max_input_chars_per_word;
+        t.normalizer_ = BertNormalizer(opts.normalizer);
+        auto require = [&](const std::string& tok, const char* role) {
+            auto it = t.model_vocab_.find(tok);
+            check(it != t.model_vocab_.end(), source, ": the ", role, " token ", tok, " is not in the vocabulary");
+            return it->second;
+        };
+        const int64_t cls = require(opts.cls_token, "cls"), sep = require(opts.sep_token, "sep");
+        require(opts.unk_token, "unk");
+        // BertTokenizerFast registers these as special, non-normalized added tokens.
+        for (const auto& s : {opts.pad_token, opts.unk_token, opts.cls_token, opts.sep_token, opts.mask_token}) {
+            auto it = t.model_vocab_.find(s);
+            if (it != t.model_vocab_.end()) t.added_.push_back({s, it->second, true, false, false, false});
+        }
+        t.single_ = {special_piece(cls, 0), seq_piece(0, 0), special_piece(sep, 0)};
+        t.pair_ = {special_piece(cls, 0), seq_piece(0, 0), special_piece(sep, 0),
+                   seq_piece(1, 1), special_piece(sep, 1)};
+        t.has_decoder_ = true;
+        t.finish(opts.pad_token);
+        return t;
+    }
+
+    static WordPiece from_tokenizer_json(const std::string& path) { return from_json(detail::read_json_file(path), path); }
+
+    static WordPiece from_json(const nlohmann::json& j, const std::string& source = "tokenizer.json") {
+        using detail::json_get;
+        check(j.is_object(), source, ": expected a JSON object at the top level");
+        WordPiece t;
+        t.source_ = source;
+        // model
+        check(j.contains("model") && j["model"].is_object(), source, ": missing the 'model' object");
+        const auto& m = j["model"];
+        const std::string mtype = json_get<std::string>(m, "type", "WordPiece", source + " model");
+        check(mtype == "WordPiece", source, ": model.type is \"", mtype, "\", expected \"WordPiece\" (only BERT-style tokenizers are supported)");
+        check(m.contains("vocab") && m["vocab"].is_object(), source, ": model.vocab must be an object {token: id}");
+        int64_t max_id = -1;
+        for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
+            check(it.value().is_number_integer() && it.value().get<int64_t>() >= 0, source, ": model.vocab[\"", it.key(), "\"] must be a non-negative integer");
+            max_id = std::max(max_id, it.value().get<int64_t>());
+        }
+        check(max_id >= 0, source, ": model.vocab is empty");
+        t.vocab_.assign(static_cast<size_t>(max_id) + 1, std::string());
+        for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
+            const int64_t id = it.value().get<int64_t>();
+            t.vocab_[static_cast<size_t>(id)] = it.key();
+            t.model_vocab_[it.key()] = id;
+        }
+        t.unk_token_ = json_get<std::string>(m, "unk_token", "[UNK]", source + " model");
+        t.prefix_ = json_get<std::string>(m, "continuing_subword_prefix", "##", source + " model");
+        t.max_input_chars_ = json_get<size_t>(m, "max_input_chars_per_word", 100, source + " model");
+        check(t.model_vocab_.count(t.unk_token_), source, ": model.unk_token ", t.unk_token_, " is not in model.vocab");
+
+        // normalizer
+        if (j.contains("normalizer") && !j["normalizer"].is_null()) {
+            const auto& n = j["normalizer"];
+            const std::string type = json_get<std::string>(n, "type", "", source + " normalizer");
+            check(type == "BertNormalizer", source, ": normalizer.type is \"", type, "\", expected \"BertNormalizer\"");
+            NormalizerOptions o;
+            o.clean_text = json_get<bool>(n, "clean_text", true, source + " normalizer");
+            o.handle_chinese_chars = json_get<bool>(n, "handle_chinese_chars", true, source + " normalizer");
+            if (n.contains("strip_accents") && !n["strip_accents"].is_null())
+                o.strip_accents = json_get<bool>(n, "strip_accents", true, source + " normalizer");
+            o.lowercase = json_get<bool>(n, "lowercase", true, source + " normalizer");
+            t.normalizer_ = BertNormalizer(o);
+        }
+
+        // pre-tokenizer
+        check(j.contains("pre_tokenizer") && j["pre_tokenizer"].is_object(), source, ": pre_tokenizer must be {\"type\": \"BertPreTokenizer\"}");
+        const std::string ptype = json_get<std::string>(j["pre_tokenizer"], "type", "", source + " pre_tokenizer");
+        check(ptype == "BertPreTokenizer", source, ": pre_tokenizer.type is \"", ptype, "\", expected \"BertPreTokenizer\"");
+
+        // added tokens
+        if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
+            check(j["added_tokens"].is_array(), source, ": added_tokens must be an array");
+            for (const auto& a : j["added_tokens"]) {
+                const std::string where = source + " added_tokens";
+                AddedToken tok;
+                tok.content = json_get<std::string>(a, "content", "", where);
+                tok.id = json_get<int64_t>(a, "id", -1, where);
+                check(tok.id >= 0, where, ": token \"", tok.content, "\" has no valid id");
+                tok.special = json_get<bool>(a, "special", false, where);
+                tok.normalized = json_get<bool>(a, "normalized", !tok.special, where);
+                tok.lstrip = json_get<bool>(a, "lstrip", false, where);
+                tok.rstrip = json_get<bool>(a, "rstrip", false, where);
+                check(!json_get<bool>(a, "single_word", false, where), where, ": token \"", tok.content,
+                      "\" has single_word = true, which is not supported");
+                if (tok.content.empty()) continue;
+                if (static_cast<size_t>(tok.id) >= t.vocab_.size()) t.vocab_.resize(static_cast<size_t>(tok.id) + 1);
+                t.vocab_[static_cast<size_t>(tok.id)] = tok.content;
+                t.added_.push_back(tok);
+            }
+        }
+
+        // post-processor
+        if (j.contains("post_processor") && !j["post_processor"].is_null()) {
+            t.parse_post_processor(j["post_processor"]);
+        } else {
+            t.single_ = {seq_piece(0, 0)};
+            t.pair_ = {seq_piece(0, 0), seq_piece(1, 1)};
+        }
+
+        // decoder
+        if (j.contains("decoder") && !j["decoder"].is_null()) {
+            const auto& d = j["decoder"];
+            const std::string type = json_get<std::string>(d, "type", "", source + " decoder");
+            check(type == "WordPiece", source, ": decoder.type is \"", type, "\", expected \"WordPiece\"");
+            t.has_decoder_ = true;
+            t.decoder_prefix_ = json_get<std::string>(d, "prefix", "##", source + " decoder");
+            t.cleanup_ = json_get<bool>(d, "cleanup", true, source + " decoder");
+        }
+
+        std::string pad = "[PAD]";
+        if (j.contains("padding") && j["padding"].is_object()) pad = json_get<std::string>(j["padding"], "pad_token", pad, source + " padding");
+        t.finish(pad);
+        return t;
+    }
+
+    // ---- encoding -------------------------------------------------------------------------------
+
+    Encoding encode(std::string_view text, const EncodeOptions& o = {}) const {
+        Seq a;
+        encode_sequence(text, a);
+        Encoding e = post_process(a, nullptr, o);
+        if (o.padding == Padding::MaxLength) pad(e, o.max_length);
+        return e;
+    }
+
+    // [CLS] a [SEP] b [SEP] with token_type_ids 0 for a and 1 for b; b's offsets refer to b.
+    Encoding encode_pair(std::string_view a, std::string_view b, const EncodeOptions& o = {}) const {
+        Seq ta, tb;
+        encode_sequence(a, ta);
+        encode_sequence(b, tb);
+        Encoding e = post_process(ta, &tb, o);
+        if (o.padding == Padding::MaxLength) pad(e, o.max_length);
+        return e;
+    }
+
+    BatchEncoding encode_batch(const std::vector<std::string>& texts, const EncodeOptions& o = {}) const {
+        BatchEncoding b;
+        b.encodings.resize(texts.size());
+        parallel_for(texts.size(), o.num_threads, [&](size_t i) { b.encodings[i] = encode(texts[i], without_padding(o)); });
+        finish_batch(b, o);
+        return b;
+    }
+
+    BatchEncoding encode_batch(const std::vector<std::pair<std::string, std::string>>& pairs, const EncodeOptions& o = {}) const {
+        BatchEncoding b;
+        b.encodings.resize(pairs.size());
+        parallel_for(pairs.size(), o.num_threads,
+                     [&](size_t i) { b.encodings[i] = encode_pair(pairs[i].first, pairs[i].second, without_padding(o)); });
+        finish_batch(b, o);
+        return b;
+    }
+
+    // The model tokens of a text, without special tokens or truncation.
+    std::vector<std::string> tokenize(std::string_view text) const {
+        return encode(text, {.truncation = false, .padding = Padding::None, .add_special_tokens = false}).tokens;
+    }
+
+    // ---- decoding -------------------------------------------------------------------------------
+
+    // Joins tokens the way tokenizers' WordPiece decoder does: "##" pieces glue to the previous
+    // token, others get a space, and with cleanup " ." " ?" " !" " ," etc. lose their space.
+    std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = false) const {
+        std::string out;
+        size_t n = 0;
+        for (int64_t id : ids) {
+            const std::string& tok = id_to_token(id);
+            if (skip_special_tokens && special_ids_.count(id)) continue;
+            if (!has_decoder_) {
+                if (n++) out += ' ';
+                out += tok;
+                continue;
+            }
+            std::string piece;
+            if (n++ == 0) {
+                piece = tok;
+            } else if (tok.compare(0, decoder_prefix_.size(), decoder_prefix_) == 0) {
+                piece = tok.substr(decoder_prefix_.size());
+            } else {
+                piece = " " + tok;
+            }
+            if (cleanup_) piece = cleanup(std::move(piece));
+            out += piece;
+        }
+        return out;
+    }
+
+    // ---- vocabulary -----------------------------------------------------------------------------
+
+    std::optional<int64_t> token_to_id(std::string_view token) const {
+        for (const auto& a : added_)
+            if (a.content == token) return a.id;
+        auto it = model_vocab_.find(token);
+        if (it == model_vocab_.end()) return std::nullopt;
+        return it->second;
+    }
+
+    const std::string& id_to_token(int64_t id) const {
+        check(id >= 0 && static_cast<size_t>(id) < vocab_.size(), "token id ", id, " is outside the vocabulary [0, ", vocab_.size(), ") of ", source_);
+        return vocab_[static_cast<size_t>(id)];
+    }
+
+    size_t vocab_size() const { return vocab_.size(); }
+    int64_t unk_id() const { return unk_id_; }
+    int64_t pad_id() const { return pad_id_; }
+    const std::vector<AddedToken>& added_tokens() const { return added_; }
+    const BertNormalizer* normalizer() const { return normalizer_ ? &*normalizer_ : nullptr; }
+    // Number of special tokens the post-processor adds for one sequence / a pair.
+    size_t num_special_tokens(bool pair) const { return pair ? n_special_pair_ : n_special_single_; }
+
+private:
+    struct Tok {
+        int64_t id;
+        uint32_t start, end;
+        int32_t text = -1;  // index into Seq::texts for added tokens, whose token string is the matched text
+    };
+    struct Seq {
+        std::vector<Tok> toks;
+        std::vector<std::string> texts;
+    };
+    // One element of a post-processing template: a special token or sequence A (0) / B (1).
+    struct Piece {
+        int seq = -1;  // -1 = special token
+        std::vector<int64_t> ids;
+        uint32_t type_id = 0;
+    };
+
+    static Piece special_piece(int64_t id, uint32_t type_id) { return {-1, {id}, type_id}; }
+    static Piece seq_piece(int seq, uint32_t type_id) { return {seq, {}, type_id}; }
+
+    static std::string trim_end(std::string s) {
+        // Rust's str::trim_end: drop trailing White_Space (covers \r from CRLF files).
+        while (!s.empty()) {
+            size_t start = s.size() - 1;
+            while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+            size_t pos = start;
+            const char32_t c = unicode::decode_utf8(s, pos);
+            if (pos != s.size() || !unicode::is_whitespace(c)) break;
+            s.resize(start);
+        }
+        return s;
+    }
+
+    static void apply_config(const nlohmann::json& cfg, const std::string& where, NormalizerOptions& o) {
+        using detail::json_get;
+        o.lowercase = json_get<bool>(cfg, "do_lower_case", o.lowercase, where);
+        if (cfg.contains("strip_accents")) {
+            if (cfg["strip_accents"].is_null()) o.strip_accents.reset();
+            else o.strip_accents = json_get<bool>(cfg, "strip_accents", true, where);
+        }
+        o.handle_chinese_chars = json_get<bool>(cfg, "tokenize_chinese_chars", o.handle_chinese_chars, where);
+    }
+
+    // tokenizer_config.json stores special tokens as "[PAD]" or {"content": "[PAD]", ...}.
+    static std::optional<std::string> config_token(const nlohmann::json& cfg, const char* key, const std::string& where) {
+        auto it = cfg.find(key);
+        if (it == cfg.end() || it->is_null()) return std::nullopt;
+        if (it->is_string()) return it->get<std::string>();
+        check(it->is_object() && it->contains("content") && (*it)["content"].is_string(), where, ": field '", key,
+              "' must be a string or an object with a string 'content'");
+        return (*it)["content"].get<std::string>();
+    }
+
+    void parse_post_processor(const nlohmann::json& p) {
+        using detail::json_get;
+        const std::string where = source_ + " post_processor";
+        const std::string type = json_get<std::string>(p, "type", "", where);
+        if (type == "BertProcessing") {
+            auto pair_of = [&](const char* key) {
+                check(p.contains(key) && p[key].is_array() && p[key].size() == 2 && p[key][0].is_string() && p[key][1].is_number_integer(),
+                      where, ": '", key, "' must be [token, id]");
+                return std::make_pair(p[key][0].get<std::string>(), p[key][1].get<int64_t>());
+            };
+            const int64_t cls = pair_of("cls").second, sep = pair_of("sep").second;
+            single_ = {special_piece(cls, 0), seq_piece(0, 0), special_piece(sep, 0)};
+            pair_ = {special_piece(cls, 0), seq_piece(0, 0), special_piece(sep, 0), seq_piece(1, 1),
+                     special_piece(sep, 1)};
+            return;
+        }
+        check(type == "TemplateProcessing", where, ": type is \"", type, "\", expected \"TemplateProcessing\" or \"BertProcessing\"");
+        check(p.contains("special_tokens") && p["special_tokens"].is_object(), where, ": missing 'special_tokens'");
+        auto parse = [&](const char* key) {
+            check(p.contains(key) && p[key].is_array(), where, ": '", key, "' must be an array");
+            std::vector<Piece> out;
+            for (const auto& item : p[key]) {
+                if (item.contains("Sequence")) {
+                    const auto& s = item["Sequence"];
+                    const std::string id = json_get<std::string>(s, "id", "A", where);
+                    check(id == "A" || id == "B", where, ": sequence id \"", id, "\", expected A or B");
+                    out.push_back(seq_piece(id == "A" ? 0 : 1, json_get<uint32_t>(s, "type_id", 0, where)));
+                } else if (item.contains("SpecialToken")) {
+                    const auto& s = item["SpecialToken"];
+                    const std::string id = json_get<std::string>(s, "id", "", where);
+                    check(p["special_tokens"].contains(id), where, ": special token \"", id, "\" is not in special_tokens");
+                    Piece piece;
+                    piece.ids = json_get<std::vector<int64_t>>(p["special_tokens"][id], "ids", {}, where);
+                    piece.type_id = json_get<uint32_t>(s, "type_id", 0, where);
+                    out.push_back(piece);
+                } else {
+                    fail(where, ": template items must be {\"Sequence\": ...} or {\"SpecialToken\": ...}, found ", item.dump());
+                }
+            }
+            return out;
+        };
+        single_ = parse("single");
+        pair_ = parse("pair");
+        for (const auto& piece : single_) check(piece.seq != 1, where, ": the 'single' template uses sequence B");
+    }
+
+    // Builds the lookup structures that depend on the vocabulary and the added tokens.
+    void finish(const std::string& pad_token) {
+        unk_id_ = model_vocab_.at(unk_token_);
+        for (const auto& [tok, id] : model_vocab_) {
+            if (tok.compare(0, prefix_.size(), prefix_) == 0) {
+                cont_vocab_[tok.substr(prefix_.size())] = id;
+                max_cont_bytes_ = std::max(max_cont_bytes_, tok.size() - prefix_.size());
+            }
+            max_bytes_ = std::max(max_bytes_, tok.size());
+        }
+        special_ids_.clear();
+        for (const auto& a : added_)
+            if (a.special) special_ids_.insert(a.id);
+        auto count = [](const std::vector<Piece>& t) {
+            size_t n = 0;
+            for (const auto& p : t) n += p.ids.size();
+            return n;
+        };
+        for (const auto* t : {&single_, &pair_})
+            for (const auto& p : *t)
+                for (int64_t id : p.ids)
+                    check(id >= 0 && static_cast<size_t>(id) < vocab_.size(), source_, ": post-processor token id ", id, " is outside the vocabulary");
+        n_special_single_ = count(single_);
+        n_special_pair_ = count(pair_);
+        set_pad_token(pad_token);
+        refresh_normalized_patterns();
+    }
+
+    void set_pad_token(const std::string& pad) {
+        pad_token_ = pad;
+        auto id = token_to_id(pad);
+        pad_id_ = id ? *id : -1;
+    }
+
+    // Normalized added tokens are matched in normalized text, so their patterns are normalized too.
+    void refresh_normalized_patterns() {
+        first_byte_.fill(false);
+        patterns_.clear();
+        for (size_t i = 0; i < added_.size(); ++i) {
+            const auto& a = added_[i];
+            if (!a.normalized) {
+                first_byte_[static_cast<unsigned char>(a.content[0])] = true;
+                continue;
+            }
+            std::vector<NChar> chars;
+            if (normalizer_) normalizer_->normalize(a.content, 0, a.content.size(), chars);
+            else decode_only(a.content, 0, a.content.size(), chars);
+            std::u32string p;
+            std::string utf8;
+            for (const auto& c : chars) p += c.c, unicode::append_utf8(utf8, c.c);
+            if (p.empty()) continue;
+            vocab_[static_cast<size_t>(a.id)] = utf8;  // HF's id_to_token gives the normalized form
+            patterns_.push_back({std::move(p), i});
+        }
+    }
+
+    static void decode_only(std::string_view text, size_t begin, size_t end, std::vector<NChar>& out) {
+        for (size_t pos = begin; pos < end;) {
+            const uint32_t s = static_cast<uint32_t>(pos);
+            const char32_t c = unicode::decode_utf8(text.substr(0, end), pos);
+            out.push_back({c, s, static_cast<uint32_t>(pos)});
+        }
+    }
+
+    // Tokenizes one text into (id, original byte range) tokens, without special tokens.
+    void encode_sequence(std::string_view text, Seq& seq) const {
+        auto& out = seq.toks;
+        check(text.size() < UINT32_MAX, "encode: text of ", text.size(), " bytes is too long (limit 4 GiB)");
+        // 1. Added tokens matched on the original text (leftmost-longest, like HF's Aho-Corasick).
+        size_t pos = 0, i = 0;
+        while (i < text.size()) {
+            if (!first_byte_[static_cast<unsigned char>(text[i])]) {
+                ++i;
+                continue;
+            }
+            const AddedToken* best = nullptr;
+            for (const auto& a : added_)
+                if (!a.normalized && text.compare(i, a.content.size(), a.content) == 0 && (!best || a.content.size() > best->content.size()))
+                    best = &a;
+            if (!best) {
+                ++i;
+                continue;
+            }
+            size_t start = i, stop = i + best->content.size();
+            if (best->lstrip) start = std::max(pos, whitespace_run_start(text, pos, start));
+            if (best->rstrip) stop = whitespace_run_end(text, stop);
+            encode_segment(text, pos, start, seq);
+            // HF's token string is the matched text, absorbed whitespace included.
+            seq.texts.emplace_back(text.substr(start, stop - start));
+            out.push_back({best->id, static_cast<uint32_t>(start), static_cast<uint32_t>(stop), static_cast<int32_t>(seq.texts.size() - 1)});
+            pos = stop;
+            i = std::max(i + best->content.size(), stop);
+        }
+        encode_segment(text, pos, text.size(), seq);
+    }
+
+    // Start of the run of whitespace that ends at `end` (not before `floor`).
+    static size_t whitespace_run_start(std::string_view text, size_t floor, size_t end) {
+        size_t run = floor;
+        for (size_t p = floor; p < end;)
+            if (!unicode::is_whitespace(unicode::decode_utf8(text.substr(0, end), p))) run = p;
+        return run;
+    }
+
+    static size_t whitespace_run_end(std::string_view text, size_t p) {
+        while (p < text.size()) {
+            size_t q = p;
+            if (!unicode::is_whitespace(unicode::decode_utf8(text, q))) break;
+            p = q;
+        }
+        return p;
+    }
+
+    // 2. Normalize one piece between added tokens, split off normalized added tokens, then
+    //    pre-tokenize and run WordPiece on every word.
+    void encode_segment(std::string_view text, size_t begin, size_t end, Seq& seq) const {
+        if (begin >= end) return;
+        auto& out = seq.toks;
+        thread_local std::vector<NChar> chars;
+        chars.clear();
+        if (normalizer_) normalizer_->normalize(text, begin, end, chars);
+        else decode_only(text, begin, end, chars);
+        if (patterns_.empty()) {
+            encode_words(chars.data(), chars.size(), out);
+            return;
+        }
+        size_t pos = 0, i = 0;
+        while (i < chars.size()) {
+            const Pattern* best = nullptr;
+            for (const auto& p : patterns_) {
+                if (i + p.text.size() > chars.size() || (best && p.text.size() <= best->text.size())) continue;
+                bool match = true;
+                for (size_t k = 0; k < p.text.size() && match; ++k) match = chars[i + k].c == p.text[k];
+                if (match) best = &p;
+            }
+            if (!best) {
+                ++i;
+                continue;
+            }
+            const AddedToken& a = added_[best->index];
+            size_t start = i, stop = i + best->text.size();
+            if (a.lstrip)
+                while (start > pos && unicode::is_whitespace(chars[start - 1].c)) --start;
+            if (a.rstrip)
+                while (stop < chars.size() && unicode::is_whitespace(chars[stop].c)) ++stop;
+            encode_words(chars.data() + pos, start - pos, out);
+            std::string matched;
+            for (size_t k = start; k < stop; ++k) unicode::append_utf8(matched, chars[k].c);
+            seq.texts.push_back(std::move(matched));
+            out.push_back({a.id, chars[start].start, chars[stop - 1].end, static_cast<int32_t>(seq.texts.size() - 1)});
+            pos = i = stop;
+        }
+        encode_words(chars.data() + pos, chars.size() - pos, out);
+    }
+
+    void encode_words(const NChar* chars, size_t n, std::vector<Tok>& out) const {
+        thread_local std::vector<WordSpan> words;
+        words.clear();
+        bert_pre_tokenize(chars, n, words);
+        for (auto [b, e] : words) tokenize_word(chars + b, e - b, out);
+    }
+
+    // 3. WordPiece: greedy longest-match-first; "##" pieces after the first; the whole word is
+    //    [UNK] if any position cannot be matched or it has more than max_input_chars_per_word chars.
+    void tokenize_word(const NChar* w, size_t n, std::vector<Tok>& out) const {
+        if (n > max_input_chars_) {
+            out.push_back({unk_id_, w[0].start, w[n - 1].end});
+            return;
+        }
+        thread_local std::string bytes;
+        thread_local std::vector<uint32_t> at;  // byte offset of each character in `bytes`
+        bytes.clear();
+        at.clear();
+        for (size_t i = 0; i < n; ++i) {
+            at.push_back(static_cast<uint32_t>(bytes.size()));
+            unicode::append_utf8(bytes, w[i].c);
+        }
+        at.push_back(static_cast<uint32_t>(bytes.size()));
+        const size_t mark = out.size();
+        for (size_t s = 0; s < n;) {
+            const auto& vocab = s == 0 ? model_vocab_ : cont_vocab_;
+            const size_t limit = s == 0 ? max_bytes_ : max_cont_bytes_;
+            size_t e = n;
+            while (e > s && at[e] - at[s] > limit) --e;  // longer pieces cannot be in the vocabulary
+            int64_t id = -1;
+            for (; e > s; --e) {
+                auto it = vocab.find(std::string_view(bytes.data() + at[s], at[e] - at[s]));
+                if (it != vocab.end()) {
+                    id = it->second;
+                    break;
+                }
+            }
+            if (id < 0) {
+                out.resize(mark);
+                out.push_back({unk_id_, w[0].start, w[n - 1].end});
+                return;
+            }
+            out.push_back({id, w[s].start, w[e - 1].end});
+            s = e;
+        }
+    }
+
+    // HF's longest_first truncation of a pair to max_len tokens, as tokenizers 0.23.2 behaves
+    // (checked against it on 45,000 length combinations, with and without special tokens; its
+    // source reads differently): when even the shorter sequence has at least `requested` tokens
+    // (the user's max_length, special tokens included) both get half, the second one the odd
+    // token; otherwise the shorter one keeps max(len, max_len - len) and, if both must still
+    // shrink, they get half each with the odd token going to the longer one.
+    static void truncate(std::vector<Tok>& a, std::vector<Tok>* b, size_t max_len, size_t requested) {
+        const size_t total = a.size() + (b ? b->size() : 0);
+        if (total <= max_len) return;
+        if (!b) {
+            a.resize(max_len);
+            return;
+        }
+        size_t n1 = a.size(), n2 = b->size();
+        if (std::min(n1, n2) >= requested) {
+            n1 = max_len / 2;
+            n2 = n1 + max_len % 2;
+        } else {
+            const bool swap = n1 > n2;
+            if (swap) std::swap(n1, n2);
+            n2 = n1 > max_len ? n1 : std::max(n1, max_len - n1);
+            if (n1 + n2 > max_len) {
+                n1 = max_len / 2;
+                n2 = n1 + max_len % 2;
+            }
+            if (swap) std::swap(n1, n2);
+        }
+        a.resize(std::min(a.size(), n1));
+        b->resize(std::min(b->size(), n2));
+    }
+
+    Encoding post_process(Seq& sa, Seq* sb, const EncodeOptions& o) const {
+        std::vector<Tok>& a = sa.toks;
+        std::vector<Tok>* b = sb ? &sb->toks : nullptr;
+        const size_t added = o.add_special_tokens ? num_special_tokens(b != nullptr) : 0;
+        if (o.truncation) {
+            check(o.max_length >= added, "encode: max_length ", o.max_length, " leaves no room for the ", added, " special tokens");
+            truncate(a, b, o.max_length - added, o.max_length);
+        }
+        Encoding e;
+        const size_t n = a.size() + (b ? b->size() : 0) + added;
+        e.ids.reserve(n), e.type_ids.reserve(n), e.offsets.reserve(n), e.tokens.reserve(n);
+        auto push = [&](int64_t id, uint32_t type, size_t s, size_t end, const std::string& token) {
+            e.ids.push_back(id);
+            e.type_ids.push_back(type);
+            e.offsets.emplace_back(s, end);
+            e.tokens.push_back(token);
+        };
+        for (const auto& p : b ? pair_ : single_) {
+            if (p.seq < 0) {
+                if (o.add_special_tokens)
+                    for (int64_t id : p.ids) push(id, p.type_id, 0, 0, vocab_[static_cast<size_t>(id)]);
+            } else {
+                const Seq& seq = p.seq == 0 ? sa : *sb;
+                for (const auto& t : seq.toks)
+                    push(t.id, p.type_id, t.start, t.end, t.text >= 0 ? seq.texts[static_cast<size_t>(t.text)] : vocab_[static_cast<size_t>(t.id)]);
+            }
+        }
+        e.attention_mask.assign(e.ids.size(), 1);
+        return e;
+    }
+
+    void pad(Encoding& e, size_t len) const {
+        if (e.ids.size() >= len) return;
+        check(pad_id_ >= 0, source_, ": padding needs the pad token ", pad_token_, ", which is not in the vocabulary");
+        const size_t n = len - e.ids.size();
+        e.ids.insert(e.ids.end(), n, pad_id_);
+        e.type_ids.insert(e.type_ids.end(), n, 0);
+        e.attention_mask.insert(e.attention_mask.end(), n, 0);
+        e.offsets.insert(e.offsets.end(), n, {0, 0});
+        e.tokens.insert(e.tokens.end(), n, pad_token_);
+    }
+
+    static EncodeOptions without_padding(EncodeOptions o) {
+        o.padding = Padding::None;
+        return o;
+    }
+
+    void finish_batch(BatchEncoding& b, const EncodeOptions& o) const {
+        b.batch = b.encodings.size();
+        size_t longest = 0, shortest = SIZE_MAX;
+        for (const auto& e : b.encodings) longest = std::max(longest, e.ids.size()), shortest = std::min(shortest, e.ids.size());
+        if (o.padding == Padding::Longest) b.seq_len = longest;
+        else if (o.padding == Padding::MaxLength) b.seq_len = std::max(longest, o.max_length);
+        else b.seq_len = (b.batch == 0 || longest == shortest) ? longest : 0;
+        if (b.seq_len == 0) return;
+        b.input_ids.reserve(b.batch * b.seq_len);
+        b.attention_mask.reserve(b.batch * b.seq_len);
+        b.token_type_ids.reserve(b.batch * b.seq_len);
+        for (auto& e : b.encodings) {
+            pad(e, b.seq_len);
+            b.input_ids.insert(b.input_ids.end(), e.ids.begin(), e.ids.end());
+            b.attention_mask.insert(b.attention_mask.end(), e.attention_mask.begin(), e.attention_mask.end());
+            b.token_type_ids.insert(b.token_type_ids.end(), e.type_ids.begin(), e.type_ids.end());
+        }
+    }
+
+    // Runs fn(i) for i in [0, n), on several threads when the batch is large enough to pay for them.
+    static void parallel_for(size_t n, size_t threads, const std::function<void(size_t)>& fn) {
+        if (threads == 0) threads = n >= 64 ? std::max(1u, std::thread::hardware_concurrency()) : 1;
+        threads = std::min(threads, n);
+        if (threads <= 1) {
+            for (size_t i = 0; i < n; ++i) fn(i);
+            return;
+        }
+        std::vector<std::thread> pool;
+        std::vector<std::exception_ptr> errors(threads);
+        for (size_t t = 0; t < threads; ++t) {
+            pool.emplace_back([&, t] {
+                try {
+                    for (size_t i = t * n / threads; i < (t + 1) * n / threads; ++i) fn(i);
+                } catch (...) {
+                    errors[t] = std::current_exception();
+                }
+            });
+        }
+        for (auto& th : pool) th.join();
+        for (auto& err : errors)
+            if (err) std::rethrow_exception(err);
+    }
+
+    // tokenizers' decoders/wordpiece.rs cleanup, applied to each token's text.
+    static std::string cleanup(std::string s) {
+        static const std::pair<std::string_view, std::string_view> rules[] = {
+            {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"},
+            {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+        for (const auto& [from, to] : rules) {
+            std::string r;
+            size_t p = 0;
+            for (size_t q; (q = s.find(from, p)) != std::string::npos; p = q + from.size()) r.append(s, p, q - p).append(to);
+            if (p == 0) continue;
+            r.append(s, p, std::string::npos);
+            s = std::move(r);
+        }
+        return s;
+    }
+
+    struct Pattern {
+        std::u32string text;
+        size_t index;  // into added_
+    };
+
+    std::string source_;
+    std::vector<std::string> vocab_;          // id -> token (model vocabulary and added tokens)
+    detail::StringMap model_vocab_;           // token -> id, model vocabulary
+    detail::StringMap cont_vocab_;            // continuation pieces, keyed without the "##" prefix
+    size_t max_bytes_ = 0, max_cont_bytes_ = 0;
+    std::string unk_token_ = "[UNK]", prefix_ = "##", pad_token_ = "[PAD]";
+    int64_t unk_id_ = -1, pad_id_ = -1;
+    size_t max_input_chars_ = 100;
+    std::optional<BertNormalizer> normalizer_;
+    std::vector<AddedToken> added_;
+    std::array<bool, 256> first_byte_{};      // first bytes of non-normalized added tokens
+    std::vector<Pattern> patterns_;           // normalized added tokens
+    std::unordered_set<int64_t> special_ids_;
+    std::vector<Piece> single_, pair_;
+    size_t n_special_single_ = 0, n_special_pair_ = 0;
+    bool has_decoder_ = false, cleanup_ = true;
+    std::string decoder_prefix_ = "##";
+};
+
+}  // namespace temper::text
