@@ -73,7 +73,7 @@ class AdamW {
 public:
     struct ParamState {
         int64_t step = 0;             // optimizer steps this parameter took part in
-        Tensor<T> exp_avg, exp_avg_sq;  // undefined until the parameter's first step
+        Tensor<T> exp_avg = {}, exp_avg_sq = {};  // undefined until the parameter's first step
     };
 
     AdamW(std::vector<Tensor<T>> params, AdamWOptions options = {})

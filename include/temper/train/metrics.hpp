@@ -135,10 +135,10 @@ struct ClassificationScores {
     bool multi_label = true;
     int64_t num_samples = 0;
     double accuracy = 0;                        // subset accuracy (multi-label) or accuracy
-    std::vector<LabelCounts> counts;            // per label / class
-    std::vector<PRF> per_label;
-    PRF micro, macro, weighted;
-    std::vector<std::vector<int64_t>> confusion;  // single-label: [true class][predicted class]
+    std::vector<LabelCounts> counts = {};       // per label / class
+    std::vector<PRF> per_label = {};
+    PRF micro = {}, macro = {}, weighted = {};
+    std::vector<std::vector<int64_t>> confusion = {};  // single-label: [true class][predicted class]
 };
 
 namespace detail {
@@ -349,8 +349,8 @@ inline void save_thresholds(const std::string& path, const std::vector<std::stri
 }
 
 struct Thresholds {
-    std::vector<std::string> labels;
-    std::vector<double> values;
+    std::vector<std::string> labels = {};
+    std::vector<double> values = {};
 };
 
 // Reads thresholds.json. With expected_labels, the file must have exactly those labels (any
