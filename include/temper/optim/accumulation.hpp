@@ -6,7 +6,7 @@
 //
 //   optim::GradientAccumulation acc{.steps = 4};
 //   for (int64_t b = 0; b < n_batches; ++b) {
-//       auto loss = ...;  (loss * acc.loss_scale(b, n_batches)).backward();
+//       auto loss = ...;  (loss * float(acc.loss_scale(b, n_batches))).backward();
 //       if (acc.is_step(b, n_batches)) { clip_grad_norm(...); opt.step(); sched.step(); opt.zero_grad(); }
 //   }
 //
