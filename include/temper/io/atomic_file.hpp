@@ -65,8 +65,8 @@ inline void write_file_atomic(const std::string& path, const std::vector<std::sp
     check(!path.empty(), "write_file_atomic: empty path");
     const fs::path target(path);
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    const std::string tmp = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()) +
-                                    "." + std::to_string(counter.fetch_add(1)))).string();
+    const std::string tmp_name = str(".", target.filename().string(), ".tmp.", ::getpid(), ".", counter.fetch_add(1));
+    const std::string tmp = (dir / tmp_name).string();
 
     detail::Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (out.fd < 0)

@@ -1,0 +1,453 @@
+// Trainer: fine-tunes a DistilBertForSequenceClassification on a Dataset. Epochs of shuffled, dynamically
+// padded batches; AdamW with HF's no-decay split, linear warmup/decay, global-norm clipping and gradient
+// accumulation; evaluation on the dev set every N steps with best-checkpoint keeping and early stopping;
+// metrics.jsonl and SVG plots in the run directory; `resume` continues bit-identically from run_dir/last.
+//
+// Run directory layout:
+//   metrics.jsonl            one JSON object per line: {"type": "train"|"eval"|"test", "step": ..., ...}
+//   best/  last/             HF-compatible checkpoints (config.json, model.safetensors, vocab.txt,
+//                            tokenizer_config.json, thresholds.json); last/ also has optimizer.safetensors
+//                            and trainer_state.json for resuming
+//   loss.svg  f1.svg  per_label_f1.svg
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "temper/models/distilbert.hpp"
+#include "temper/optim/adamw.hpp"
+#include "temper/optim/clip.hpp"
+#include "temper/optim/schedule.hpp"
+#include "temper/text/wordpiece.hpp"
+#include "temper/train/batching.hpp"
+#include "temper/train/dataset.hpp"
+#include "temper/train/metrics.hpp"
+#include "temper/train/plot.hpp"
+#include "temper/train/progress.hpp"
+
+namespace temper::train {
+
+struct TrainerOptions {
+    std::string run_dir = "runs/default";
+    int64_t epochs = 3;
+    int64_t batch_size = 16;
+    int64_t grad_accum = 1;          // micro-batches per optimizer step
+    int64_t max_length = 128;        // tokens per example, [CLS] and [SEP] included
+    double lr = 2e-5;
+    double weight_decay = 0.01;      // not applied to biases and LayerNorm weights
+    double warmup_ratio = 0.0;       // fraction of optimizer steps with linear warmup
+    double max_grad_norm = 1.0;      // <= 0: no clipping
+    int64_t eval_every = 0;          // optimizer steps between dev evaluations; 0: at the end of each epoch
+    int64_t patience = 0;            // evaluations without improvement before stopping; 0: never stop early
+    int64_t max_steps = 0;           // stop after this many optimizer steps; 0: run all epochs
+    int64_t stop_at_step = 0;        // > 0: save run_dir/last and return at this step without changing the
+                                     // schedule (a time-boxed run; continue it later with resume)
+    double threshold = 0.5;          // multi-label decision threshold during training
+    bool tune_thresholds = true;     // multi-label: tune per-label thresholds on dev at the end
+    int64_t bucket_batches = 0;      // > 0: length bucketing over chunks of this many batches
+    std::vector<double> pos_weight = {};  // multi-label BCE pos_weight, one per label (empty: none)
+    uint64_t seed = 42;              // batch order and dropout
+    bool resume = false;             // continue from run_dir/last
+    bool progress = true;
+    int64_t eval_batch_size = 64;
+};
+
+// Scores of one pass over a dataset.
+struct EvalResult {
+    double loss = 0;
+    ClassificationScores scores;
+    std::vector<std::vector<double>> probs;  // sigmoid (multi-label) or softmax (single-label) per example
+    double macro_f1() const { return scores.macro.f1; }
+};
+
+struct TrainResult {
+    int64_t steps = 0;
+    int64_t best_step = -1;
+    double best_macro_f1 = -1;
+    bool stopped_early = false;
+    bool interrupted = false;        // stopped by stop_at_step; resume to continue
+    std::vector<double> thresholds;  // per label (multi-label), the ones saved with the best model
+};
+
+template <class T>
+class Trainer {
+public:
+    using Model = models::DistilBertForSequenceClassification<T>;
+
+    Trainer(Model& model, const text::WordPiece& tokenizer, const Dataset& train, const Dataset& dev,
+            TrainerOptions opt)
+        : model_(model), tok_(tokenizer), train_(train), dev_(dev), opt_(std::move(opt)) {
+        check(train.size() > 0, "Trainer: the training set is empty");
+        check(dev.size() > 0, "Trainer: the dev set is empty");
+        check(train.label_names == model.config.labels, "Trainer: the model's labels (", model.config.num_labels(),
+              ") differ from the training set's (", train.label_names.size(), ")");
+        check(train.multi_label == (model.config.problem == models::Problem::MultiLabel),
+              "Trainer: the model's problem_type does not match the dataset (multi-label vs single-label)");
+        check(opt_.batch_size > 0 && opt_.grad_accum > 0 && opt_.epochs > 0 && opt_.eval_batch_size > 0,
+              "Trainer: batch_size, grad_accum, epochs and eval_batch_size must be positive");
+        check(opt_.max_length >= 2 && opt_.max_length <= model.config.max_position_embeddings, "Trainer: max_length ",
+              opt_.max_length, " must be in [2, max_position_embeddings = ", model.config.max_position_embeddings, "]");
+        check(opt_.pos_weight.empty() || opt_.pos_weight.size() == train.label_names.size(), "Trainer: pos_weight has ",
+              opt_.pos_weight.size(), " values for ", train.label_names.size(), " labels");
+        check(int64_t(tokenizer.vocab_size()) <= model.config.vocab_size, "Trainer: the tokenizer has ",
+              tokenizer.vocab_size(), " tokens but the model's vocab_size is ", model.config.vocab_size);
+        train_ids_ = tokenize(train);
+        dev_ids_ = tokenize(dev);
+    }
+
+    TrainResult fit() {
+        namespace fs = std::filesystem;
+        prepare_run_dir();
+        BatchOptions bo{.batch_size = opt_.batch_size, .shuffle = true, .seed = opt_.seed, .drop_last = false,
+                        .bucket_batches = opt_.bucket_batches};
+        std::vector<int64_t> lengths;
+        for (const auto& t : train_ids_) lengths.push_back(int64_t(t.size()));
+        const int64_t batches_per_epoch = num_batches(int64_t(train_.size()), bo);
+        const int64_t steps_per_epoch = (batches_per_epoch + opt_.grad_accum - 1) / opt_.grad_accum;
+        int64_t total_steps = steps_per_epoch * opt_.epochs;
+        if (opt_.max_steps > 0) total_steps = std::min(total_steps, opt_.max_steps);
+        const int64_t warmup = int64_t(std::ceil(opt_.warmup_ratio * double(total_steps)));
+
+        optim::AdamW<T> opt(optim::decay_param_groups(model_.named_parameters(), opt_.weight_decay),
+                            {.lr = opt_.lr, .weight_decay = opt_.weight_decay});
+        optim::LinearWarmupDecay<optim::AdamW<T>> sched(opt, warmup, total_steps);
+        Tensor<T> pos_weight;
+        if (!opt_.pos_weight.empty())
+            pos_weight = Tensor<T>::from_vector(std::vector<T>(opt_.pos_weight.begin(), opt_.pos_weight.end()),
+                                                {int64_t(opt_.pos_weight.size())});
+
+        State st;
+        manual_seed(opt_.seed);  // dropout masks come from the default generator
+        if (opt_.resume) resume_from_last(opt, sched, st);
+
+        Progress progress(total_steps, opt_.progress);
+        model_.train();
+        double window_loss = 0;
+        int64_t window_n = 0, window_samples = 0;
+        auto window_start = std::chrono::steady_clock::now();
+        bool done = st.step >= total_steps;
+        for (int64_t epoch = st.epoch; epoch < opt_.epochs && !done; ++epoch) {
+            auto batches = epoch_batches(int64_t(train_.size()), epoch, bo, lengths);
+            for (int64_t bi = (epoch == st.epoch ? st.batch : 0); bi < batches_per_epoch && !done; ++bi) {
+                const auto& idx = batches[size_t(bi)];
+                PaddedBatch pb = pad_batch(train_ids_, idx, model_.config.pad_token_id);
+                Tensor<T> logits = model_(pb.input_ids, pb.attention_mask);
+                Tensor<T> loss = loss_of(logits, train_, idx, pos_weight);
+                const double loss_value = double(loss.item());
+                if (!std::isfinite(loss_value)) stop_nonfinite("loss", loss_value, st.step + 1);
+                // Average over the micro-batches of this optimizer step (the last group may be short).
+                const int64_t group_start = bi / opt_.grad_accum * opt_.grad_accum;
+                const int64_t group = std::min(opt_.grad_accum, batches_per_epoch - group_start);
+                scale(loss, T(1.0 / double(group))).backward();
+                window_loss += loss_value;
+                ++window_n;
+                window_samples += int64_t(idx.size());
+                if ((bi + 1) % opt_.grad_accum != 0 && bi + 1 != batches_per_epoch) continue;
+
+                auto params = model_.parameters();
+                if (opt_.max_grad_norm > 0) {
+                    double norm = optim::clip_grad_norm(params, opt_.max_grad_norm);
+                    if (!std::isfinite(norm)) stop_nonfinite("gradient norm", norm, st.step + 1);
+                }
+                opt.step();
+                sched.step();
+                opt.zero_grad();
+                ++st.step;
+                st.epoch = epoch;
+                st.batch = bi + 1;
+                if (st.batch == batches_per_epoch) { st.epoch = epoch + 1; st.batch = 0; }
+
+                const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+                const double mean_loss = window_loss / double(window_n);
+                progress.update(st.step, mean_loss, opt.lr(0), secs > 0 ? double(window_samples) / secs : 0);
+                log({{"type", "train"}, {"step", st.step}, {"epoch", double(st.step) / double(steps_per_epoch)},
+                     {"loss", mean_loss}, {"lr", opt.lr(0)}});
+                history_.train_steps.push_back(double(st.step));
+                history_.train_loss.push_back(mean_loss);
+                window_loss = 0;
+                window_n = window_samples = 0;
+                window_start = std::chrono::steady_clock::now();
+
+                const bool epoch_end = st.batch == 0;
+                const bool last_step = st.step >= total_steps;
+                const bool eval_now = opt_.eval_every > 0 ? (st.step % opt_.eval_every == 0 || last_step)
+                                                          : (epoch_end || last_step);
+                if (eval_now) {
+                    EvalResult r = evaluate_dev();
+                    model_.train();
+                    log({{"type", "eval"}, {"step", st.step}, {"loss", r.loss}, {"accuracy", r.scores.accuracy},
+                         {"micro_f1", r.scores.micro.f1}, {"macro_f1", r.macro_f1()}});
+                    history_.eval_steps.push_back(double(st.step));
+                    history_.eval_loss.push_back(r.loss);
+                    history_.eval_macro_f1.push_back(r.macro_f1());
+                    history_.eval_micro_f1.push_back(r.scores.micro.f1);
+                    progress.note(str("step ", st.step, ": dev loss ", r.loss, ", macro-F1 ", r.macro_f1(), ", micro-F1 ",
+                                      r.scores.micro.f1));
+                    if (r.macro_f1() > st.best_metric) {
+                        st.best_metric = r.macro_f1();
+                        st.best_step = st.step;
+                        st.bad_evals = 0;
+                        save_checkpoint(run_path("best"), nullptr, nullptr);
+                    } else if (opt_.patience > 0 && ++st.bad_evals >= opt_.patience) {
+                        progress.note(str("early stopping: no dev improvement in ", st.bad_evals, " evaluations"));
+                        st.stopped_early = true;
+                        done = true;
+                    }
+                    save_checkpoint(run_path("last"), &opt, &st);
+                    write_plots();
+                }
+                if (last_step) done = true;
+                if (!done && opt_.stop_at_step > 0 && st.step >= opt_.stop_at_step) {
+                    if (!eval_now) save_checkpoint(run_path("last"), &opt, &st);
+                    write_plots();
+                    progress.note(str("stopped at step ", st.step, "; continue with resume"));
+                    return {.steps = st.step, .best_step = st.best_step, .best_macro_f1 = st.best_metric,
+                            .stopped_early = false, .interrupted = true, .thresholds = {}};
+                }
+            }
+        }
+
+        TrainResult res{.steps = st.step, .best_step = st.best_step, .best_macro_f1 = st.best_metric,
+                        .stopped_early = st.stopped_early, .interrupted = false, .thresholds = {}};
+        // Finish on the best model: tune thresholds on dev and store them with it.
+        if (st.best_step >= 0) load_weights(run_path("best"));
+        model_.eval();
+        if (train_.multi_label) {
+            res.thresholds = std::vector<double>(train_.label_names.size(), opt_.threshold);
+            if (opt_.tune_thresholds) {
+                EvalResult r = evaluate_dev();
+                res.thresholds = tune_thresholds(r.probs, to_indicator(dev_.labels, dev_.num_labels()));
+            }
+            if (st.best_step >= 0) save_thresholds(run_path("best") + "/thresholds.json", train_.label_names, res.thresholds);
+        }
+        thresholds_ = res.thresholds;
+        write_plots();
+        return res;
+    }
+
+    // Loss, scores and probabilities on a dataset, with the trainer's decision rule (the tuned per-label
+    // thresholds after fit(), else the fixed threshold; argmax for single-label).
+    EvalResult evaluate(const Dataset& d, std::optional<std::vector<double>> thresholds = std::nullopt) {
+        return evaluate_ids(d, d.size() == dev_.size() && &d == &dev_ ? dev_ids_ : tokenize(d),
+                            thresholds ? *thresholds : thresholds_);
+    }
+
+    // Appends a line for a held-out evaluation (e.g. the test set) to metrics.jsonl and draws per_label_f1.svg.
+    void record_test(const EvalResult& r, const std::string& split = "test") {
+        log({{"type", split}, {"loss", r.loss}, {"accuracy", r.scores.accuracy}, {"micro_f1", r.scores.micro.f1},
+             {"macro_f1", r.macro_f1()}});
+        std::vector<double> f1;
+        for (const auto& p : r.scores.per_label) f1.push_back(p.f1);
+        io::write_file_atomic(run_path("per_label_f1.svg"),
+                              svg_bar_chart("Per-label F1 (" + split + ")", train_.label_names, f1));
+    }
+
+    const std::vector<double>& thresholds() const { return thresholds_; }
+
+private:
+    struct State {
+        int64_t step = 0, epoch = 0, batch = 0;  // next batch to run: (epoch, batch)
+        double best_metric = -1;
+        int64_t best_step = -1, bad_evals = 0;
+        bool stopped_early = false;
+    };
+    struct History {
+        std::vector<double> train_steps, train_loss, eval_steps, eval_loss, eval_macro_f1, eval_micro_f1;
+    };
+
+    std::vector<std::vector<int64_t>> tokenize(const Dataset& d) const {
+        text::EncodeOptions eo{.max_length = size_t(opt_.max_length), .truncation = true,
+                               .padding = text::Padding::None, .add_special_tokens = true, .num_threads = 0};
+        text::BatchEncoding enc = tok_.encode_batch(d.texts, eo);
+        std::vector<std::vector<int64_t>> ids;
+        ids.reserve(enc.encodings.size());
+        for (auto& e : enc.encodings) ids.push_back(std::move(e.ids));
+        return ids;
+    }
+
+    Tensor<T> loss_of(const Tensor<T>& logits, const Dataset& d, std::span<const int64_t> idx,
+                      const Tensor<T>& pos_weight) const {
+        if (d.multi_label) return bce_with_logits(logits, d.template multi_hot<T>(idx), pos_weight);
+        return cross_entropy(logits, d.class_ids(idx));
+    }
+
+    EvalResult evaluate_dev() { return evaluate_ids(dev_, dev_ids_, {}); }
+
+    EvalResult evaluate_ids(const Dataset& d, const std::vector<std::vector<int64_t>>& ids,
+                            const std::vector<double>& thresholds) {
+        NoGradGuard ng;
+        const bool was_training = model_.is_training();
+        model_.eval();
+        EvalResult r;
+        double loss_sum = 0;
+        const int64_t n = int64_t(d.size());
+        for (int64_t lo = 0; lo < n; lo += opt_.eval_batch_size) {
+            std::vector<int64_t> idx;
+            for (int64_t i = lo; i < std::min(n, lo + opt_.eval_batch_size); ++i) idx.push_back(i);
+            PaddedBatch pb = pad_batch(ids, idx, model_.config.pad_token_id);
+            Tensor<T> logits = model_(pb.input_ids, pb.attention_mask);
+            loss_sum += double(loss_of(logits, d, idx, Tensor<T>()).item()) * double(idx.size());
+            const int64_t L = logits.size(1);
+            const std::vector<T> v = logits.to_vector();
+            for (size_t b = 0; b < idx.size(); ++b) {
+                std::vector<double> p(static_cast<size_t>(L));
+                const T* row = v.data() + b * size_t(L);
+                if (d.multi_label) {
+                    for (int64_t j = 0; j < L; ++j) p[size_t(j)] = 1.0 / (1.0 + std::exp(-double(row[j])));
+                } else {
+                    double mx = -INFINITY, s = 0;
+                    for (int64_t j = 0; j < L; ++j) mx = std::max(mx, double(row[j]));
+                    for (int64_t j = 0; j < L; ++j) s += (p[size_t(j)] = std::exp(double(row[j]) - mx));
+                    for (auto& x : p) x /= s;
+                }
+                r.probs.push_back(std::move(p));
+            }
+        }
+        r.loss = loss_sum / double(std::max<int64_t>(n, 1));
+        if (d.multi_label) {
+            auto pred = thresholds.empty() ? apply_threshold(r.probs, opt_.threshold) : apply_threshold(r.probs, thresholds);
+            r.scores = multilabel_scores(to_indicator(d.labels, d.num_labels()), pred);
+        } else {
+            std::vector<int> truth;
+            for (const auto& l : d.labels) truth.push_back(l.at(0));
+            r.scores = single_label_scores(truth, argmax(r.probs), d.num_labels());
+        }
+        if (was_training) model_.train();
+        return r;
+    }
+
+    std::string run_path(const std::string& name) const { return (std::filesystem::path(opt_.run_dir) / name).string(); }
+
+    // Fails before any training when the run directory cannot be written.
+    void prepare_run_dir() {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        fs::create_directories(opt_.run_dir, ec);
+        check(!ec && fs::is_directory(opt_.run_dir), opt_.run_dir, ": cannot create the run directory (",
+              ec ? ec.message() : "not a directory", ")");
+        io::write_file_atomic(run_path(".write_test"), std::string_view("ok\n"));
+        fs::remove(run_path(".write_test"), ec);
+        if (!opt_.resume) {
+            io::write_file_atomic(run_path("metrics.jsonl"), std::string_view(""));
+        }
+    }
+
+    void log(const nlohmann::json& j) {
+        std::ofstream f(run_path("metrics.jsonl"), std::ios::app);
+        f << j.dump() << "\n";
+        check(f.good(), run_path("metrics.jsonl"), ": write failed");
+    }
+
+    // Writes an HF-compatible checkpoint into `dir` via dir.tmp + rename, so a crash never leaves a
+    // half-written checkpoint under the final name. With opt/st also the state needed to resume.
+    void save_checkpoint(const std::string& dir, const optim::AdamW<T>* opt, const State* st) {
+        namespace fs = std::filesystem;
+        const std::string tmp = dir + ".tmp", old = dir + ".old";
+        fs::remove_all(tmp);
+        model_.save_pretrained(tmp);
+        std::string vocab;
+        for (size_t i = 0; i < tok_.vocab_size(); ++i) vocab += tok_.id_to_token(int64_t(i)) + "\n";
+        io::write_file_atomic(tmp + "/vocab.txt", vocab);
+        io::write_file_atomic(tmp + "/tokenizer_config.json",
+                              nlohmann::json{{"tokenizer_class", "DistilBertTokenizer"},
+                                             {"do_lower_case", true},
+                                             {"model_max_length", model_.config.max_position_embeddings}}
+                                      .dump(2) + "\n");
+        if (train_.multi_label) {
+            std::vector<double> th = thresholds_.empty() ? std::vector<double>(train_.label_names.size(), opt_.threshold)
+                                                         : thresholds_;
+            save_thresholds(tmp + "/thresholds.json", train_.label_names, th);
+        }
+        if (opt && st) {
+            opt->save_state(tmp + "/optimizer.safetensors");
+            nlohmann::json s = {{"step", st->step}, {"epoch", st->epoch}, {"batch", st->batch},
+                                {"best_metric", st->best_metric}, {"best_step", st->best_step},
+                                {"bad_evals", st->bad_evals}, {"rng_seed", default_generator().seed()},
+                                {"rng_offset", default_generator().offset()}, {"seed", opt_.seed},
+                                {"history", {{"train_steps", history_.train_steps}, {"train_loss", history_.train_loss},
+                                             {"eval_steps", history_.eval_steps}, {"eval_loss", history_.eval_loss},
+                                             {"eval_macro_f1", history_.eval_macro_f1},
+                                             {"eval_micro_f1", history_.eval_micro_f1}}}};
+            io::write_file_atomic(tmp + "/trainer_state.json", s.dump() + "\n");
+        }
+        fs::remove_all(old);
+        if (fs::exists(dir)) fs::rename(dir, old);
+        fs::rename(tmp, dir);
+        fs::remove_all(old);
+    }
+
+    void load_weights(const std::string& dir) {
+        auto ck = io::Checkpoint::open(dir);
+        io::LoadRules rules;  // our own checkpoints: exact names, nothing missing
+        io::load_into<T>(model_, ck, rules);
+    }
+
+    void resume_from_last(optim::AdamW<T>& opt, optim::LinearWarmupDecay<optim::AdamW<T>>& sched, State& st) {
+        const std::string dir = run_path("last");
+        check(std::filesystem::exists(dir + "/trainer_state.json"), dir,
+              ": nothing to resume (no trainer_state.json); start without --resume");
+        auto j = io::parse_json_file(io::read_text_file(dir + "/trainer_state.json"), dir + "/trainer_state.json");
+        const std::string where = dir + "/trainer_state.json";
+        check(io::get_int(j, "seed", -1, 0, INT64_MAX, where) == int64_t(opt_.seed), where,
+              ": the run used a different seed; resume with the same options");
+        load_weights(dir);
+        opt.load_state(dir + "/optimizer.safetensors");
+        st.step = io::get_int(j, "step", 0, 0, INT64_MAX, where);
+        st.epoch = io::get_int(j, "epoch", 0, 0, INT64_MAX, where);
+        st.batch = io::get_int(j, "batch", 0, 0, INT64_MAX, where);
+        st.best_metric = io::get_double(j, "best_metric", -1, -1, 1, where);
+        st.best_step = io::get_int(j, "best_step", -1, -1, INT64_MAX, where);
+        st.bad_evals = io::get_int(j, "bad_evals", 0, 0, INT64_MAX, where);
+        default_generator().manual_seed(uint64_t(io::get_int(j, "rng_seed", 0, 0, INT64_MAX, where)));
+        default_generator().set_offset(uint64_t(io::get_int(j, "rng_offset", 0, 0, INT64_MAX, where)));
+        sched.set_last_epoch(st.step);
+        const auto& h = j.at("history");
+        auto series = [&](const char* k) { return h.at(k).template get<std::vector<double>>(); };
+        history_ = {series("train_steps"), series("train_loss"), series("eval_steps"),
+                    series("eval_loss"), series("eval_macro_f1"), series("eval_micro_f1")};
+        // metrics.jsonl keeps only what happened up to the checkpoint.
+        std::ifstream in(run_path("metrics.jsonl"));
+        std::string line, kept;
+        while (std::getline(in, line)) {
+            auto e = nlohmann::json::parse(line, nullptr, false);
+            if (!e.is_discarded() && e.contains("step") && e["step"].is_number_integer() && e["step"].get<int64_t>() <= st.step)
+                kept += line + "\n";
+        }
+        io::write_file_atomic(run_path("metrics.jsonl"), kept);
+    }
+
+    [[noreturn]] void stop_nonfinite(const char* what, double value, int64_t step) {
+        fail("training stopped at step ", step, ": the ", what, " is ", value,
+             ". The last good checkpoint is ", run_path("last"),
+             " (lower the learning rate or enable gradient clipping, then resume or restart)");
+    }
+
+    void write_plots() {
+        io::write_file_atomic(run_path("loss.svg"),
+                              svg_line_chart("Loss", "optimizer step", "loss",
+                                             {{"train", history_.train_steps, history_.train_loss},
+                                              {"dev", history_.eval_steps, history_.eval_loss}}));
+        io::write_file_atomic(run_path("f1.svg"),
+                              svg_line_chart("Dev F1", "optimizer step", "F1",
+                                             {{"macro-F1", history_.eval_steps, history_.eval_macro_f1},
+                                              {"micro-F1", history_.eval_steps, history_.eval_micro_f1}}));
+    }
+
+    Model& model_;
+    const text::WordPiece& tok_;
+    const Dataset& train_;
+    const Dataset& dev_;
+    TrainerOptions opt_;
+    std::vector<std::vector<int64_t>> train_ids_, dev_ids_;
+    History history_;
+    std::vector<double> thresholds_;
+};
+
+}  // namespace temper::train
