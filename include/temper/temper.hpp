@@ -1,4 +1,5 @@
-// Umbrella header: everything temper offers.
+// Umbrella header: the library (tensors, autograd, ops, layers, DistilBERT, checkpoints, tokenizer,
+// optimisers). The training utilities (datasets, metrics, trainer) are in temper/train/*.hpp.
 #pragma once
 
 #include "temper/core/tensor.hpp"
@@ -6,5 +7,10 @@
 #include "temper/io/safetensors.hpp"
 #include "temper/models/distilbert.hpp"
 #include "temper/nn/layers.hpp"
+#include "temper/nn/losses.hpp"
 #include "temper/nn/transformer.hpp"
 #include "temper/ops.hpp"
+#include "temper/optim/adamw.hpp"
+#include "temper/optim/clip.hpp"
+#include "temper/optim/schedule.hpp"
+#include "temper/text/text.hpp"
