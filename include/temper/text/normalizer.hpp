@@ -42,13 +42,21 @@ public:
     // and appends the result to out. Offsets are absolute byte offsets into text.
     void normalize(std::string_view text, size_t begin, size_t end, std::vector<NChar>& out) const {
         const size_t first = out.size();
-        bool maybe_nfd = false;  // any code point that could decompose or reorder
+        bool non_ascii = false;  // only code points >= 0xC0 can decompose, reorder or need the full lowercase
         // An inserted character (the space before a CJK character) takes the range of the
         // previous character; at the very start of the piece HF uses the empty range (0, 0).
         uint32_t prev_start = static_cast<uint32_t>(begin), prev_end = static_cast<uint32_t>(begin);
+        const std::string_view piece = text.substr(0, end);
         for (size_t pos = begin; pos < end;) {
             const uint32_t s = static_cast<uint32_t>(pos);
-            char32_t c = unicode::decode_utf8(text.substr(0, end), pos);
+            char32_t c = static_cast<unsigned char>(piece[pos]);
+            if (c < 0x80) {
+                ++pos;
+                // ASCII: NFD leaves it alone and lowercase is per character, so both are done here.
+                if (opts_.lowercase && c >= 'A' && c <= 'Z') c += 32;
+            } else {
+                c = unicode::decode_utf8(piece, pos);
+            }
             const uint32_t e = static_cast<uint32_t>(pos);
             if (opts_.clean_text) {
                 if (c == 0 || c == unicode::kReplacement || unicode::is_bert_control(c)) continue;
@@ -61,10 +69,11 @@ public:
             } else {
                 out.push_back({c, s, e});
             }
-            maybe_nfd |= c >= 0xC0;
+            non_ascii |= c >= 0xC0;
             prev_start = s, prev_end = e;
         }
-        if (strips_accents() && maybe_nfd) {
+        if (!non_ascii) return;
+        if (strips_accents()) {
             nfd(out, first, static_cast<uint32_t>(begin));
             auto it = std::remove_if(out.begin() + first, out.end(), [](const NChar& n) { return unicode::is_mark_nonspacing(n.c); });
             out.erase(it, out.end());

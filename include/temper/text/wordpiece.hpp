@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -128,6 +129,73 @@ T json_get(const nlohmann::json& obj, const char* key, const T& fallback, const 
         fail(where, ": field '", key, "' has the wrong type (found ", it->type_name(), ")");
     }
 }
+
+// Open-addressing string -> id table for WordPiece's inner loop: one probe usually touches one
+// slot and the token bytes, where std::unordered_map chases bucket and node pointers.
+class VocabTable {
+public:
+    void build(const std::vector<std::pair<std::string_view, int64_t>>& entries) {  // distinct tokens
+        size_t cap = 16;
+        while (cap < 2 * entries.size()) cap *= 2;
+        slots_.assign(cap, Slot{});
+        mask_ = cap - 1;
+        arena_.clear();
+        max_len_ = 0;
+        for (const auto& [token, id] : entries) {
+            check(id >= 0 && id <= INT32_MAX && arena_.size() + token.size() <= UINT32_MAX, "vocabulary too large");
+            const uint32_t h = hash(token);
+            size_t i = h & mask_;
+            while (slots_[i].id >= 0 && !(slots_[i].hash == h && view(slots_[i]) == token)) i = (i + 1) & mask_;
+            if (slots_[i].id < 0) {
+                slots_[i] = {h, static_cast<int32_t>(id), static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(token.size())};
+                arena_.append(token);
+            }
+            max_len_ = std::max(max_len_, token.size());
+        }
+    }
+
+    // The id of `token`, or -1.
+    int64_t find(std::string_view token) const {
+        const uint32_t h = hash(token);
+        for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+            const Slot& s = slots_[i];
+            if (s.id < 0) return -1;
+            if (s.hash == h && s.len == token.size() && std::memcmp(arena_.data() + s.off, token.data(), token.size()) == 0) return s.id;
+        }
+    }
+
+    size_t max_len() const { return max_len_; }  // longer strings are never in the table
+
+private:
+    struct Slot {
+        uint32_t hash = 0;
+        int32_t id = -1;  // -1: empty
+        uint32_t off = 0, len = 0;
+    };
+
+    std::string_view view(const Slot& s) const { return std::string_view(arena_).substr(s.off, s.len); }
+
+    // 8 bytes at a time, multiply-xorshift mixing: fast for the short strings of a vocabulary.
+    static uint32_t hash(std::string_view s) {
+        uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
+        size_t i = 0;
+        for (; i + 8 <= s.size(); i += 8) {
+            uint64_t w;
+            std::memcpy(&w, s.data() + i, 8);
+            h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+            h ^= h >> 29;
+        }
+        uint64_t w = 0;
+        if (i < s.size()) std::memcpy(&w, s.data() + i, s.size() - i);
+        h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+        h ^= h >> 32;
+        return static_cast<uint32_t>(h);
+    }
+
+    std::vector<Slot> slots_;
+    std::string arena_;
+    size_t mask_ = 0, max_len_ = 0;
+};
 
 }  // namespace detail
 
@@ -498,13 +566,13 @@ private:
     // Builds the lookup structures that depend on the vocabulary and the added tokens.
     void finish(const std::string& pad_token) {
         unk_id_ = model_vocab_.at(unk_token_);
+        std::vector<std::pair<std::string_view, int64_t>> initial, continuation;
         for (const auto& [tok, id] : model_vocab_) {
-            if (tok.compare(0, prefix_.size(), prefix_) == 0) {
-                cont_vocab_[tok.substr(prefix_.size())] = id;
-                max_cont_bytes_ = std::max(max_cont_bytes_, tok.size() - prefix_.size());
-            }
-            max_bytes_ = std::max(max_bytes_, tok.size());
+            initial.emplace_back(tok, id);
+            if (tok.compare(0, prefix_.size(), prefix_) == 0) continuation.emplace_back(std::string_view(tok).substr(prefix_.size()), id);
         }
+        initial_.build(initial);
+        continuation_.build(continuation);
         special_ids_.clear();
         for (const auto& a : added_)
             if (a.special) special_ids_.insert(a.id);
@@ -675,18 +743,13 @@ private:
         at.push_back(static_cast<uint32_t>(bytes.size()));
         const size_t mark = out.size();
         for (size_t s = 0; s < n;) {
-            const auto& vocab = s == 0 ? model_vocab_ : cont_vocab_;
-            const size_t limit = s == 0 ? max_bytes_ : max_cont_bytes_;
+            // Longest piece first; pieces longer than the longest token cannot match.
+            const auto& table = s == 0 ? initial_ : continuation_;
             size_t e = n;
-            while (e > s && at[e] - at[s] > limit) --e;  // longer pieces cannot be in the vocabulary
+            while (e > s && at[e] - at[s] > table.max_len()) --e;
             int64_t id = -1;
-            for (; e > s; --e) {
-                auto it = vocab.find(std::string_view(bytes.data() + at[s], at[e] - at[s]));
-                if (it != vocab.end()) {
-                    id = it->second;
-                    break;
-                }
-            }
+            for (; e > s; --e)
+                if ((id = table.find(std::string_view(bytes.data() + at[s], at[e] - at[s]))) >= 0) break;
             if (id < 0) {
                 out.resize(mark);
                 out.push_back({unk_id_, w[0].start, w[n - 1].end});
@@ -763,6 +826,7 @@ private:
         if (e.ids.size() >= len) return;
         check(pad_id_ >= 0, source_, ": padding needs the pad token ", pad_token_, ", which is not in the vocabulary");
         const size_t n = len - e.ids.size();
+        e.ids.reserve(len), e.type_ids.reserve(len), e.attention_mask.reserve(len), e.offsets.reserve(len), e.tokens.reserve(len);
         e.ids.insert(e.ids.end(), n, pad_id_);
         e.type_ids.insert(e.type_ids.end(), n, 0);
         e.attention_mask.insert(e.attention_mask.end(), n, 0);
@@ -842,8 +906,8 @@ private:
     std::string source_;
     std::vector<std::string> vocab_;          // id -> token (model vocabulary and added tokens)
     detail::StringMap model_vocab_;           // token -> id, model vocabulary
-    detail::StringMap cont_vocab_;            // continuation pieces, keyed without the "##" prefix
-    size_t max_bytes_ = 0, max_cont_bytes_ = 0;
+    detail::VocabTable initial_;              // model vocabulary, for the first piece of a word
+    detail::VocabTable continuation_;         // "##" pieces, keyed without the prefix
     std::string unk_token_ = "[UNK]", prefix_ = "##", pad_token_ = "[PAD]";
     int64_t unk_id_ = -1, pad_id_ = -1;
     size_t max_input_chars_ = 100;
