@@ -1,0 +1,117 @@
+// Parity on real data with the real vocabulary: bert-base-uncased's vocab.txt and every GoEmotions
+// text from ../shared/data (never committed). The HF expectations are generated locally with
+//   node tools/tokenizer_fixtures.mjs --goemotions   (-> .devdata/tokenizer/, git-ignored)
+// Without the shared data or that file the tests say so and skip.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "temper/text/wordpiece.hpp"
+
+using namespace temper::text;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kShared = std::string(TEMPER_SHARED_DIR) + "/data/";
+
+std::string expected_file() {
+    if (const char* env = std::getenv("TEMPER_TOKENIZER_GOEMOTIONS")) return env;
+    return (fs::path(TEMPER_FIXTURES_DIR) / ".." / ".." / ".devdata" / "tokenizer" / "goemotions_bert-base-uncased.jsonl").string();
+}
+
+// Text column of a GoEmotions TSV, indexed by line number (as the Node script counts them).
+std::map<size_t, std::string> read_texts(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::map<size_t, std::string> texts;
+    std::string line;
+    for (size_t i = 0; std::getline(f, line); ++i)
+        if (!line.empty()) texts[i] = line.substr(0, line.find('\t'));
+    return texts;
+}
+
+std::vector<size_t> char_index(const std::string& s) {
+    std::vector<size_t> index(s.size() + 1, 0);
+    size_t n = 0;
+    for (size_t pos = 0; pos < s.size(); ++n) {
+        const size_t start = pos;
+        unicode::decode_utf8(s, pos);
+        for (size_t k = start; k < pos; ++k) index[k] = n;
+    }
+    index[s.size()] = n;
+    return index;
+}
+
+}  // namespace
+
+TEST_CASE("bert-base-uncased vocab: known ids") {
+    const std::string vocab = kShared + "bert-base-uncased/vocab.txt";
+    if (!fs::exists(vocab)) {
+        MESSAGE("skipped: ", vocab, " not present");
+        return;
+    }
+    const auto tok = WordPiece::from_vocab_file(vocab);
+    CHECK(tok.vocab_size() == 30522);
+    CHECK(tok.encode("I love this movie!").ids == std::vector<int64_t>{101, 1045, 2293, 2023, 3185, 999, 102});
+    CHECK(tok.encode("feel happy").ids == std::vector<int64_t>{101, 2514, 3407, 102});
+    CHECK(tok.pad_id() == 0);
+    CHECK(tok.unk_id() == 100);
+    CHECK(tok.token_to_id("[MASK]") == 103);
+}
+
+TEST_CASE("GoEmotions with bert-base-uncased: identical to HF tokenizers") {
+    const std::string vocab = kShared + "bert-base-uncased/vocab.txt";
+    const std::string expected = expected_file();
+    if (!fs::exists(vocab) || !fs::exists(kShared + "goemotions/train.tsv")) {
+        MESSAGE("skipped: shared data (", kShared, ") not present");
+        return;
+    }
+    if (!fs::exists(expected)) {
+        MESSAGE("skipped: ", expected, " not present; create it with `node tools/tokenizer_fixtures.mjs --goemotions`");
+        return;
+    }
+    const auto tok = WordPiece::from_vocab_file(vocab);
+    std::map<std::string, std::map<size_t, std::string>> texts;
+    for (const char* f : {"train.tsv", "dev.tsv", "test.tsv"}) texts[f] = read_texts(kShared + "goemotions/" + f);
+
+    std::ifstream in(expected);
+    size_t singles = 0, pairs = 0, failed = 0, tokens = 0;
+    for (std::string line; std::getline(in, line);) {
+        const auto r = nlohmann::json::parse(line);
+        const auto& file = texts.at(r["file"].get<std::string>());
+        const bool pair = r.contains("pair");
+        const std::string a = file.at(pair ? r["pair"][0].get<size_t>() : r["line"].get<size_t>());
+        const std::string b = pair ? file.at(r["pair"][1].get<size_t>()) : std::string();
+        EncodeOptions o;
+        o.padding = Padding::None;
+        o.truncation = pair;
+        if (pair) o.max_length = r["max_length"];
+        const Encoding e = pair ? tok.encode_pair(a, b, o) : tok.encode(a, o);
+        bool same = e.ids == r["ids"].get<std::vector<int64_t>>();
+        if (same && pair) same = e.type_ids == r["type_ids"].get<std::vector<int64_t>>();
+        if (same) {
+            const auto ia = char_index(a), ib = char_index(b);
+            std::vector<size_t> got;
+            for (size_t k = 0; k < e.offsets.size(); ++k) {
+                const auto& index = (pair && e.type_ids[k] == 1) ? ib : ia;
+                got.push_back(index[e.offsets[k].first]), got.push_back(index[e.offsets[k].second]);
+            }
+            same = got == r["offsets"].get<std::vector<size_t>>();
+        }
+        (pair ? pairs : singles) += 1;
+        tokens += e.ids.size();
+        if (!same && ++failed <= 5) MESSAGE("differs: ", nlohmann::json(a).dump(), pair ? " | " + nlohmann::json(b).dump() : "", "\n  HF ", line);
+    }
+    CHECK(singles > 50000);
+    CHECK(failed == 0);
+    MESSAGE("GoEmotions: ", singles + pairs - failed, "/", singles + pairs, " encodings identical to HF (", singles, " texts, ", pairs,
+            " truncated pairs, ", tokens, " tokens)");
+}
