@@ -375,9 +375,8 @@ public:
     Encoding encode(std::string_view text, const EncodeOptions& o = {}) const {
         Seq a;
         encode_sequence(text, a);
-        Encoding e = post_process(a, nullptr, o);
-        if (o.padding == Padding::MaxLength) pad(e, o.max_length);
-        return e;
+        prepare(a, nullptr, o);
+        return build(a, nullptr, o, o.padding == Padding::MaxLength ? o.max_length : 0);
     }
 
     // [CLS] a [SEP] b [SEP] with token_type_ids 0 for a and 1 for b; b's offsets refer to b.
@@ -385,26 +384,19 @@ public:
         Seq ta, tb;
         encode_sequence(a, ta);
         encode_sequence(b, tb);
-        Encoding e = post_process(ta, &tb, o);
-        if (o.padding == Padding::MaxLength) pad(e, o.max_length);
-        return e;
+        prepare(ta, &tb, o);
+        return build(ta, &tb, o, o.padding == Padding::MaxLength ? o.max_length : 0);
     }
 
     BatchEncoding encode_batch(const std::vector<std::string>& texts, const EncodeOptions& o = {}) const {
-        BatchEncoding b;
-        b.encodings.resize(texts.size());
-        parallel_for(texts.size(), o.num_threads, [&](size_t i) { b.encodings[i] = encode(texts[i], without_padding(o)); });
-        finish_batch(b, o);
-        return b;
+        return batch(texts.size(), false, o, [&](size_t i, Seq& a, Seq&) { encode_sequence(texts[i], a); });
     }
 
     BatchEncoding encode_batch(const std::vector<std::pair<std::string, std::string>>& pairs, const EncodeOptions& o = {}) const {
-        BatchEncoding b;
-        b.encodings.resize(pairs.size());
-        parallel_for(pairs.size(), o.num_threads,
-                     [&](size_t i) { b.encodings[i] = encode_pair(pairs[i].first, pairs[i].second, without_padding(o)); });
-        finish_batch(b, o);
-        return b;
+        return batch(pairs.size(), true, o, [&](size_t i, Seq& a, Seq& b) {
+            encode_sequence(pairs[i].first, a);
+            encode_sequence(pairs[i].second, b);
+        });
     }
 
     // The model tokens of a text, without special tokens or truncation.
@@ -791,24 +783,28 @@ private:
         b->resize(std::min(b->size(), n2));
     }
 
-    Encoding post_process(Seq& sa, Seq* sb, const EncodeOptions& o) const {
-        std::vector<Tok>& a = sa.toks;
-        std::vector<Tok>* b = sb ? &sb->toks : nullptr;
-        const size_t added = o.add_special_tokens ? num_special_tokens(b != nullptr) : 0;
+    // Truncation (room kept for the special tokens); returns the final length.
+    size_t prepare(Seq& sa, Seq* sb, const EncodeOptions& o) const {
+        const size_t added = o.add_special_tokens ? num_special_tokens(sb != nullptr) : 0;
         if (o.truncation) {
             check(o.max_length >= added, "encode: max_length ", o.max_length, " leaves no room for the ", added, " special tokens");
-            truncate(a, b, o.max_length - added, o.max_length);
+            truncate(sa.toks, sb ? &sb->toks : nullptr, o.max_length - added, o.max_length);
         }
+        return sa.toks.size() + (sb ? sb->toks.size() : 0) + added;
+    }
+
+    // Post-processing template ([CLS] a [SEP] b [SEP]) and padding to pad_to tokens.
+    Encoding build(const Seq& sa, const Seq* sb, const EncodeOptions& o, size_t pad_to) const {
+        const size_t n = std::max(pad_to, sa.toks.size() + (sb ? sb->toks.size() : 0) + (o.add_special_tokens ? num_special_tokens(sb != nullptr) : 0));
         Encoding e;
-        const size_t n = a.size() + (b ? b->size() : 0) + added;
-        e.ids.reserve(n), e.type_ids.reserve(n), e.offsets.reserve(n), e.tokens.reserve(n);
+        e.ids.reserve(n), e.type_ids.reserve(n), e.offsets.reserve(n), e.tokens.reserve(n), e.attention_mask.reserve(n);
         auto push = [&](int64_t id, uint32_t type, size_t s, size_t end, const std::string& token) {
             e.ids.push_back(id);
             e.type_ids.push_back(type);
             e.offsets.emplace_back(s, end);
             e.tokens.push_back(token);
         };
-        for (const auto& p : b ? pair_ : single_) {
+        for (const auto& p : sb ? pair_ : single_) {
             if (p.seq < 0) {
                 if (o.add_special_tokens)
                     for (int64_t id : p.ids) push(id, p.type_id, 0, 0, vocab_[static_cast<size_t>(id)]);
@@ -819,43 +815,50 @@ private:
             }
         }
         e.attention_mask.assign(e.ids.size(), 1);
+        if (e.ids.size() < pad_to) {
+            check(pad_id_ >= 0, source_, ": padding needs the pad token ", pad_token_, ", which is not in the vocabulary");
+            const size_t k = pad_to - e.ids.size();
+            e.ids.insert(e.ids.end(), k, pad_id_);
+            e.type_ids.insert(e.type_ids.end(), k, 0);
+            e.attention_mask.insert(e.attention_mask.end(), k, 0);
+            e.offsets.insert(e.offsets.end(), k, {0, 0});
+            e.tokens.insert(e.tokens.end(), k, pad_token_);
+        }
         return e;
     }
 
-    void pad(Encoding& e, size_t len) const {
-        if (e.ids.size() >= len) return;
-        check(pad_id_ >= 0, source_, ": padding needs the pad token ", pad_token_, ", which is not in the vocabulary");
-        const size_t n = len - e.ids.size();
-        e.ids.reserve(len), e.type_ids.reserve(len), e.attention_mask.reserve(len), e.offsets.reserve(len), e.tokens.reserve(len);
-        e.ids.insert(e.ids.end(), n, pad_id_);
-        e.type_ids.insert(e.type_ids.end(), n, 0);
-        e.attention_mask.insert(e.attention_mask.end(), n, 0);
-        e.offsets.insert(e.offsets.end(), n, {0, 0});
-        e.tokens.insert(e.tokens.end(), n, pad_token_);
-    }
-
-    static EncodeOptions without_padding(EncodeOptions o) {
-        o.padding = Padding::None;
-        return o;
-    }
-
-    void finish_batch(BatchEncoding& b, const EncodeOptions& o) const {
-        b.batch = b.encodings.size();
+    // Tokenizes every row (encode_row(i, a, b)), then pads all rows to a common length and lays
+    // them out row-major; both passes run on several threads for large batches.
+    template <class EncodeRow>
+    BatchEncoding batch(size_t n, bool pair, const EncodeOptions& o, EncodeRow&& encode_row) const {
+        struct Row {
+            Seq a, b;
+            size_t len = 0;
+        };
+        std::vector<Row> rows(n);
+        parallel_for(n, o.num_threads, [&](size_t i) {
+            encode_row(i, rows[i].a, rows[i].b);
+            rows[i].len = prepare(rows[i].a, pair ? &rows[i].b : nullptr, o);
+        });
+        BatchEncoding out;
+        out.batch = n;
         size_t longest = 0, shortest = SIZE_MAX;
-        for (const auto& e : b.encodings) longest = std::max(longest, e.ids.size()), shortest = std::min(shortest, e.ids.size());
-        if (o.padding == Padding::Longest) b.seq_len = longest;
-        else if (o.padding == Padding::MaxLength) b.seq_len = std::max(longest, o.max_length);
-        else b.seq_len = (b.batch == 0 || longest == shortest) ? longest : 0;
-        if (b.seq_len == 0) return;
-        b.input_ids.reserve(b.batch * b.seq_len);
-        b.attention_mask.reserve(b.batch * b.seq_len);
-        b.token_type_ids.reserve(b.batch * b.seq_len);
-        for (auto& e : b.encodings) {
-            pad(e, b.seq_len);
-            b.input_ids.insert(b.input_ids.end(), e.ids.begin(), e.ids.end());
-            b.attention_mask.insert(b.attention_mask.end(), e.attention_mask.begin(), e.attention_mask.end());
-            b.token_type_ids.insert(b.token_type_ids.end(), e.type_ids.begin(), e.type_ids.end());
-        }
+        for (const auto& r : rows) longest = std::max(longest, r.len), shortest = std::min(shortest, r.len);
+        if (o.padding == Padding::Longest) out.seq_len = longest;
+        else if (o.padding == Padding::MaxLength) out.seq_len = std::max(longest, o.max_length);
+        else out.seq_len = (n == 0 || longest == shortest) ? longest : 0;
+        out.encodings.resize(n);
+        out.input_ids.resize(n * out.seq_len);
+        out.attention_mask.resize(n * out.seq_len);
+        out.token_type_ids.resize(n * out.seq_len);
+        parallel_for(n, o.num_threads, [&](size_t i) {
+            Encoding& e = out.encodings[i] = build(rows[i].a, pair ? &rows[i].b : nullptr, o, out.seq_len);
+            if (out.seq_len == 0) return;
+            std::copy(e.ids.begin(), e.ids.end(), out.input_ids.begin() + static_cast<std::ptrdiff_t>(i * out.seq_len));
+            std::copy(e.attention_mask.begin(), e.attention_mask.end(), out.attention_mask.begin() + static_cast<std::ptrdiff_t>(i * out.seq_len));
+            std::copy(e.type_ids.begin(), e.type_ids.end(), out.token_type_ids.begin() + static_cast<std::ptrdiff_t>(i * out.seq_len));
+        });
+        return out;
     }
 
     // Runs fn(i) for i in [0, n), on several threads when the batch is large enough to pay for them.
