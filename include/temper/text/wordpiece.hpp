@@ -265,7 +265,7 @@ public:
         // BertTokenizerFast registers these as special, non-normalized added tokens.
         for (const auto& s : {opts.pad_token, opts.unk_token, opts.cls_token, opts.sep_token, opts.mask_token}) {
             auto it = t.model_vocab_.find(s);
-            if (it != t.model_vocab_.end()) t.added_.push_back({s, it->second, true, false, false, false});
+            if (!s.empty() && it != t.model_vocab_.end()) t.added_.push_back({s, it->second, true, false, false, false});
         }
         t.single_ = {special_piece(cls, 0), seq_piece(0, 0), special_piece(sep, 0)};
         t.pair_ = {special_piece(cls, 0), seq_piece(0, 0), special_piece(sep, 0),
