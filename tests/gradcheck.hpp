@@ -8,21 +8,11 @@
 #include <vector>
 
 #include "temper/ops.hpp"
+#include "test_util.hpp"
 
 namespace temper::testing {
 
 using TD = Tensor<double>;
-
-// ||a - b|| / ||b|| (or ||a|| when b is all zeros).
-inline double rel_error(const std::vector<double>& a, const std::vector<double>& b) {
-    double num = 0, den = 0, an = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        num += (a[i] - b[i]) * (a[i] - b[i]);
-        den += b[i] * b[i];
-        an += a[i] * a[i];
-    }
-    return den > 0 ? std::sqrt(num / den) : std::sqrt(an);
-}
 
 // Checks d/d(inputs) of sum(f(inputs) * R) for a fixed random R against central differences.
 // Returns the worst relative error over inputs that require grad.

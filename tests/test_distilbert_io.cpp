@@ -7,9 +7,11 @@
 #include <fstream>
 
 #include "temper/temper.hpp"
+#include "test_util.hpp"
 
 using namespace temper;
 using namespace temper::models;
+using temper::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -26,15 +28,6 @@ DistilBertConfig tiny_config() {
     return c;
 }
 
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("temper_test_" + name + "_" + std::to_string(::getpid()))) {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string operator/(const std::string& f) const { return (path / f).string(); }
-};
 
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
@@ -127,22 +120,22 @@ TEST_CASE("config.json round trip keeps labels, problem type and unknown keys") 
 TEST_CASE("save_pretrained -> from_pretrained is bit-identical, in F32; BF16 rounds to bf16") {
     TempDir d("save");
     DistilBertForSequenceClassification<float> m(tiny_config(), 7);
-    m.save_pretrained(d.path.string());
+    m.save_pretrained(d.str());
     CHECK(fs::exists(d / "config.json"));
     CHECK(fs::exists(d / "model.safetensors"));
     auto st = io::SafeTensors::open(d / "model.safetensors");
     CHECK(st.metadata().at("format") == "pt");
-    auto m2 = DistilBertForSequenceClassification<float>::from_pretrained(d.path.string(), {.verbose = false});
+    auto m2 = DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false});
     auto a = m.named_parameters(), b = m2.named_parameters();
     REQUIRE(a.size() == b.size());
     for (size_t i = 0; i < a.size(); ++i) CHECK_MESSAGE(a[i].second.to_vector() == b[i].second.to_vector(), a[i].first);
 
-    m.save_pretrained(d.path.string(), DType::BF16);
-    auto m3 = DistilBertForSequenceClassification<float>::from_pretrained(d.path.string(), {.verbose = false});
+    m.save_pretrained(d.str(), DType::BF16);
+    auto m3 = DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false});
     auto w = m.classifier.weight.to_vector(), w3 = m3.classifier.weight.to_vector();
     for (size_t i = 0; i < w.size(); ++i) CHECK(w3[i] == bf16::from_float(w[i]).to_float());
     // no temp files left behind by the atomic writes
-    for (auto& e : fs::directory_iterator(d.path))
+    for (auto& e : fs::directory_iterator(d.dir))
         CHECK_MESSAGE((e.path().filename() == "config.json" || e.path().filename() == "model.safetensors"), e.path());
 }
 
@@ -156,7 +149,7 @@ TEST_CASE("from_pretrained: bare encoder names, MLM head ignored, fresh classifi
     tensors.emplace_back("vocab_projector.bias", Tensor<float>::zeros({50}));
     write_checkpoint(d, c, tensors);
 
-    auto m = DistilBertForSequenceClassification<float>::from_pretrained(d.path.string(), {.num_labels = 200, .problem = Problem::MultiLabel, .verbose = false});
+    auto m = DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.num_labels = 200, .problem = Problem::MultiLabel, .verbose = false});
     const auto& r = m.load_report();
     CHECK(r.ignored.size() == 2);
     CHECK(r.unexpected.empty());
@@ -172,7 +165,7 @@ TEST_CASE("from_pretrained: bare encoder names, MLM head ignored, fresh classifi
     CHECK(r.summary().find("vocab_transform.weight") != std::string::npos);
 
     // the encoder alone loads from the same directory
-    auto enc = DistilBertModel<float>::from_pretrained(d.path.string(), Device::cpu(), false);
+    auto enc = DistilBertModel<float>::from_pretrained(d.str(), Device::cpu(), false);
     CHECK(enc.embeddings.LayerNorm.weight.to_vector() == src.distilbert.embeddings.LayerNorm.weight.to_vector());
 }
 
@@ -187,11 +180,11 @@ TEST_CASE("from_pretrained: every missing and mis-shaped tensor is named") {
     tensors.emplace_back("something.else", Tensor<float>::zeros({2}));
     write_checkpoint(d, c, tensors);
     try {
-        DistilBertForSequenceClassification<float>::from_pretrained(d.path.string(), {.verbose = false});
+        DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false});
         FAIL("expected an error");
     } catch (const Error& e) {
         std::string msg = e.what();
-        CHECK(msg.find(d.path.string()) != std::string::npos);
+        CHECK(msg.find(d.str()) != std::string::npos);
         CHECK(msg.find(dropped) != std::string::npos);
         CHECK(msg.find("embeddings.word_embeddings.weight: checkpoint [49, 16], model expects [50, 16]") != std::string::npos);
         CHECK(msg.find("something.else") != std::string::npos);
@@ -199,7 +192,7 @@ TEST_CASE("from_pretrained: every missing and mis-shaped tensor is named") {
     CHECK_THROWS_WITH_AS(DistilBertForSequenceClassification<float>::from_pretrained(d / "missing_dir"),
                          doctest::Contains("not a directory"), Error);
     fs::remove(d / "model.safetensors");
-    CHECK_THROWS_WITH_AS(DistilBertForSequenceClassification<float>::from_pretrained(d.path.string()),
+    CHECK_THROWS_WITH_AS(DistilBertForSequenceClassification<float>::from_pretrained(d.str()),
                          doctest::Contains("no model.safetensors"), Error);
 }
 
@@ -207,20 +200,20 @@ TEST_CASE("from_pretrained: a corrupt or integer-typed weight file is a clear er
     TempDir d("corrupt");
     DistilBertConfig c = tiny_config();
     DistilBertForSequenceClassification<float> src(c, 3);
-    src.save_pretrained(d.path.string());
+    src.save_pretrained(d.str());
     {  // truncate the data
         auto bytes = io::read_file(d / "model.safetensors");
         bytes.resize(bytes.size() - 10);
         io::write_file_atomic(d / "model.safetensors", std::span<const std::byte>(bytes));
     }
-    CHECK_THROWS_WITH_AS(DistilBertForSequenceClassification<float>::from_pretrained(d.path.string(), {.verbose = false}),
+    CHECK_THROWS_WITH_AS(DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false}),
                          doctest::Contains("model.safetensors"), Error);
     // an integer tensor where a weight belongs
     std::vector<io::TensorToWrite> w;
     std::vector<int64_t> ints(16, 1);
     w.push_back({"distilbert.embeddings.LayerNorm.bias", DType::I64, {16}, std::as_bytes(std::span(ints))});
     io::save_safetensors(d / "model.safetensors", w);
-    CHECK_THROWS_AS(DistilBertForSequenceClassification<float>::from_pretrained(d.path.string(), {.verbose = false}), Error);
+    CHECK_THROWS_AS(DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false}), Error);
 }
 
 TEST_CASE("forward: bad input ids, lengths and mask shapes are named errors; a fully padded row stays finite") {

@@ -7,17 +7,14 @@
 #include <string>
 
 #include "temper/temper.hpp"
+#include "test_util.hpp"
 
 using namespace temper;
 using namespace temper::models;
+using temper::testing::rel_error;
 
 namespace {
 
-double rel_error(const std::vector<double>& a, const std::vector<double>& b) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < a.size(); ++i) { num += (a[i] - b[i]) * (a[i] - b[i]); den += b[i] * b[i]; }
-    return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
 double abs_error(const std::vector<double>& a, const std::vector<double>& b) {
     double num = 0;
     for (size_t i = 0; i < a.size(); ++i) num += (a[i] - b[i]) * (a[i] - b[i]);

@@ -10,26 +10,16 @@
 #include "temper/io/atomic_file.hpp"
 #include "temper/train/metrics.hpp"
 
+#include "test_util.hpp"
+
 namespace fs = std::filesystem;
 using namespace temper;
 using namespace temper::train;
 
+using temper::testing::TempDir;
+
 namespace {
 
-struct TempDir {
-    fs::path dir;
-    TempDir() {
-        static int n = 0;
-        dir = fs::temp_directory_path() / str("temper_test_metrics_", ::getpid(), "_", n++);
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
 
 // 4 samples, 3 labels.
 //   true: s0 {0,2}  s1 {1}  s2 {0,1}  s3 {}

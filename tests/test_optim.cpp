@@ -21,9 +21,13 @@
 #include "temper/optim/clip.hpp"
 #include "temper/optim/schedule.hpp"
 
+#include "test_util.hpp"
+
 namespace fs = std::filesystem;
 using namespace temper;
 using namespace temper::optim;
+
+using temper::testing::TempDir;
 
 namespace {
 
@@ -188,20 +192,6 @@ void report(const std::string& what, const Result& r) {
             ")");
 }
 
-struct TempDir {
-    fs::path dir;
-    TempDir() {
-        static int n = 0;
-        dir = fs::temp_directory_path() / str("temper_test_optim_", ::getpid(), "_", n++);
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
 
 }  // namespace
 

@@ -17,35 +17,17 @@
 #include "temper/io/atomic_file.hpp"
 #include "temper/io/safetensors.hpp"
 
+#include "test_util.hpp"
+
 namespace fs = std::filesystem;
 using namespace std::literals;
 using namespace temper;
 using namespace temper::io;
 
+using temper::testing::TempDir;
+
 namespace {
 
-// A fresh directory for one test, removed afterwards.
-struct TempDir {
-    fs::path dir;
-    TempDir() {
-        static int n = 0;
-        dir = fs::temp_directory_path() / str("temper_test_st_", ::getpid(), "_", n++);
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::permissions(dir, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(dir, ec);
-    }
-    std::string operator/(const std::string& name) const { return (dir / name).string(); }
-    std::vector<std::string> entries() const {
-        std::vector<std::string> out;
-        for (auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
-        std::sort(out.begin(), out.end());
-        return out;
-    }
-};
 
 template <class T>
 std::span<const std::byte> as_bytes_of(const std::vector<T>& v) {
