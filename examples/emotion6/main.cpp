@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     targs.batch_size = 8;
     targs.grad_accum = 4;
     targs.warmup_ratio = 0.1;
-    bool balance = true, skip_bad = false;
+    bool no_balance = false, skip_bad = false;
     app.add_option("--data", data, "table with a text column and a label column (.csv, .tsv or .jsonl)")->required();
     app.add_option("--dev", dev, "dev table (default: 10% of --data)");
     app.add_option("--test", test, "test table (default: 10% of --data)");
@@ -64,8 +64,7 @@ int main(int argc, char** argv) {
         ->delimiter(',');
     examples::add_model_options(app, margs);
     examples::add_train_options(app, targs);
-    app.add_flag("--balance,!--no-balance", balance, "undersample the training split to the smallest class")
-        ->capture_default_str();
+    app.add_flag("--no-balance", no_balance, "train on the split as it is (default: undersample it to the smallest class)");
     app.add_flag("--skip-bad-rows", skip_bad, "drop malformed rows with a warning instead of stopping");
 
     return examples::run_main(app, argc, argv, [&] {
@@ -78,7 +77,7 @@ int main(int argc, char** argv) {
         std::printf("data: %s: train %zu, dev %zu, test %zu examples\n", data.c_str(), s.train.size(), s.dev.size(),
                     s.test.size());
         std::printf("train classes: %s\n", examples::label_counts(s.train).c_str());
-        if (balance) {
+        if (!no_balance) {
             s.train = train::undersample(s.train, targs.seed);
             std::printf("balanced by undersampling: %zu examples: %s\n", s.train.size(),
                         examples::label_counts(s.train).c_str());

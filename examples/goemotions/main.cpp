@@ -27,16 +27,15 @@ int main(int argc, char** argv) {
     targs.run_dir = "runs/goemotions";
     targs.warmup_ratio = 0.1;
     double threshold = 0.3;
-    bool tune = true, use_pos_weight = false, skip_bad = false;
+    bool no_tune = false, use_pos_weight = false, skip_bad = false;
     int64_t limit_eval = 0;
     app.add_option("--data", data, "GoEmotions directory: train.tsv, dev.tsv, test.tsv and emotions.txt")->required();
     examples::add_model_options(app, margs);
     examples::add_train_options(app, targs);
     app.add_option("--threshold", threshold, "decision threshold on each label's sigmoid probability")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-    app.add_flag("--tune-thresholds,!--no-tune-thresholds", tune,
-                 "tune one threshold per label on dev (saved as thresholds.json with the model)")
-        ->capture_default_str();
+    app.add_flag("--no-tune-thresholds", no_tune,
+                 "keep the fixed threshold (default: tune one threshold per label on dev, saved as thresholds.json)");
     app.add_flag("--pos-weight", use_pos_weight, "weight positive targets by negatives/positives per label (BCE pos_weight)");
     app.add_option("--limit-eval", limit_eval, "use only the first N dev and test examples (0: all), for quick runs")
         ->check(CLI::NonNegativeNumber)->capture_default_str();
@@ -60,7 +59,7 @@ int main(int argc, char** argv) {
         auto [tok, model] = examples::make_model(margs, names, models::Problem::MultiLabel, targs.seed);
         train::TrainerOptions opt = examples::trainer_options(targs);
         opt.threshold = threshold;
-        opt.tune_thresholds = tune;
+        opt.tune_thresholds = !no_tune;
         if (use_pos_weight) opt.pos_weight = train::pos_weight(s.train);
         train::Trainer<float> trainer(model, tok, s.train, s.dev, opt);
         const train::TrainResult res = trainer.fit();
@@ -69,7 +68,7 @@ int main(int argc, char** argv) {
             return 0;
         }
         examples::print_run(res, targs.run_dir);
-        examples::report_multilabel_test(trainer, res, s.test, threshold, tune);
+        examples::report_multilabel_test(trainer, res, s.test, threshold, !no_tune);
         std::printf("\ntotal time %.1f s\n",
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         return 0;
