@@ -36,9 +36,8 @@ int main(int argc, char** argv) {
     examples::add_train_options(app, targs);
     app.add_option("--threshold", threshold, "decision threshold on each label's sigmoid probability")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-    app.add_flag("--tune-thresholds,!--no-tune-thresholds", tune,
-                 "also tune one threshold per label on dev (saved as thresholds.json with the model)")
-        ->capture_default_str();
+    app.add_flag("--tune-thresholds", tune,
+                 "also tune one threshold per label on dev (saved as thresholds.json with the model)");
     app.add_flag("--pos-weight", use_pos_weight, "weight positive targets by negatives/positives per label (BCE pos_weight)");
     app.add_flag("--skip-bad-rows", skip_bad, "drop malformed rows with a warning instead of stopping");
 
