@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "temper/text/wordpiece.hpp"
+#include "tokenizer_test_util.hpp"
 
 using namespace temper::text;
 using nlohmann::json;
@@ -41,18 +42,6 @@ NormalizerOptions normalizer_options(const json& n) {
     return o;
 }
 
-// Code point index of every byte position of s (HF's offsets are code points).
-std::vector<size_t> char_index(const std::string& s) {
-    std::vector<size_t> index(s.size() + 1, 0);
-    size_t n = 0;
-    for (size_t pos = 0; pos < s.size(); ++n) {
-        const size_t start = pos;
-        unicode::decode_utf8(s, pos);
-        for (size_t k = start; k < pos; ++k) index[k] = n;
-    }
-    index[s.size()] = n;
-    return index;
-}
 
 // Compares one configuration's cases; returns the number of encodings that differ.
 size_t check_config(const WordPiece& tok, const json& fx, const std::string& label) {
@@ -82,14 +71,7 @@ size_t check_config(const WordPiece& tok, const json& fx, const std::string& lab
             if (why.empty() && r.contains("tokens") && e.tokens != r["tokens"].get<std::vector<std::string>>()) why = "tokens";
             if (why.empty() && r.contains("offsets")) {
                 // Byte offsets -> code points, against the text each token came from.
-                const auto ia = char_index(a), ib = char_index(b);
-                std::vector<size_t> got;
-                for (size_t k = 0; k < e.offsets.size(); ++k) {
-                    const auto& index = (pair && e.type_ids[k] == 1) ? ib : ia;
-                    const auto [s, t] = e.offsets[k];
-                    REQUIRE(t <= index.size() - 1);
-                    got.push_back(index[s]), got.push_back(index[t]);
-                }
+                const std::vector<size_t> got = temper::testing::hf_offsets(e, a, b, pair);
                 if (got != r["offsets"].get<std::vector<size_t>>()) why = "offsets";
             }
             ++compared;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "temper/text/wordpiece.hpp"
+#include "tokenizer_test_util.hpp"
 
 using namespace temper::text;
 namespace fs = std::filesystem;
@@ -38,17 +39,6 @@ std::map<size_t, std::string> read_texts(const std::string& path) {
     return texts;
 }
 
-std::vector<size_t> char_index(const std::string& s) {
-    std::vector<size_t> index(s.size() + 1, 0);
-    size_t n = 0;
-    for (size_t pos = 0; pos < s.size(); ++n) {
-        const size_t start = pos;
-        unicode::decode_utf8(s, pos);
-        for (size_t k = start; k < pos; ++k) index[k] = n;
-    }
-    index[s.size()] = n;
-    return index;
-}
 
 }  // namespace
 
@@ -98,12 +88,7 @@ TEST_CASE("GoEmotions with bert-base-uncased: identical to HF tokenizers") {
         bool same = e.ids == r["ids"].get<std::vector<int64_t>>();
         if (same && pair) same = e.type_ids == r["type_ids"].get<std::vector<int64_t>>();
         if (same) {
-            const auto ia = char_index(a), ib = char_index(b);
-            std::vector<size_t> got;
-            for (size_t k = 0; k < e.offsets.size(); ++k) {
-                const auto& index = (pair && e.type_ids[k] == 1) ? ib : ia;
-                got.push_back(index[e.offsets[k].first]), got.push_back(index[e.offsets[k].second]);
-            }
+            const std::vector<size_t> got = temper::testing::hf_offsets(e, a, b, pair);
             same = got == r["offsets"].get<std::vector<size_t>>();
         }
         (pair ? pairs : singles) += 1;
