@@ -1,0 +1,489 @@
+#!/usr/bin/env python3
+"""PyTorch baseline for temper's `goemotions --init random` runs (issue 4, item 7).
+
+Trains DistilBertForSequenceClassification from random init on GoEmotions with the setup of
+temper's Trainer (include/temper/train/trainer.hpp) and writes a JSON summary, so the two
+frameworks' dev macro-F1 can be compared (docs/goemotions_parity.md):
+
+    /usr/bin/python3 tools/goemotions_baseline.py --config tools/goemotions_small_config.json \\
+        --epochs 2 --batch-size 32 --lr 1e-3 --max-length 64 --seed 1 --out runs-parity/torch_s1.json
+
+What is the same as temper's goemotions program (`--init random --config FILE --vocab FILE`):
+  * data: train/dev/test.tsv ("text<TAB>ids<TAB>comment id", ids comma-separated) + emotions.txt;
+  * tokens: HF's tokenizer (the Rust core through its npm binding `tokenizers`, run by Node),
+    built like transformers' BertTokenizerFast from vocab.txt (see tools/tokenizer_fixtures.mjs),
+    truncated to max_length tokens with [CLS] and [SEP] included; temper's WordPiece is tested to
+    give the same ids;
+  * model: the config file's DistilBERT with a multi-label head; transformers'
+    DistilBertForSequenceClassification when `import transformers` works (--reference auto/hf),
+    else MirrorDistilBert from tools/make_fixtures.py (a pure-torch transcription of it);
+  * init: HF's DistilBertPreTrainedModel._init_weights: Linear and Embedding weights
+    N(0, initializer_range), biases 0, the padding row 0, LayerNorm weight 1 and bias 0;
+  * optimisation: torch.optim.AdamW (betas 0.9/0.999, eps 1e-8) with HF Trainer's no-decay
+    groups (biases and LayerNorm weights get weight decay 0), LambdaLR with
+    get_linear_schedule_with_warmup's lambda, warmup = ceil(warmup_ratio * total steps),
+    clip_grad_norm_(max_grad_norm), BCEWithLogitsLoss (mean);
+  * batches: a new random permutation of the training set every epoch, batches of batch_size
+    (the last one short), each padded with [PAD] to its longest example;
+  * evaluation: on dev at the end of every epoch (and at the last step), eval mode, probability
+    sigmoid(logit) >= threshold; the best dev macro-F1 keeps its weights; at the end the best
+    model's per-label thresholds are tuned on dev (grid 0.05..0.95 step 0.05, ties to the value
+    nearest 0.5, then the higher) and the test set is scored with them and with the fixed threshold;
+  * metrics: sklearn's precision_recall_fscore_support semantics with zero_division=0 (macro = mean
+    over all 28 labels; micro pools the counts), exact-match accuracy.
+
+What differs: the random numbers (torch's generator vs temper's Philox streams), so initial
+weights, batch order and dropout masks differ; compare several seeds per framework.
+
+Needs torch (Debian's python3-torch at /usr/bin/python3 works) and Node with the npm package
+`tokenizers` (tools/tokenizer_node/node_modules, $TEMPER_TOKENIZERS_JS or --tokenizers-js).
+"""
+
+import argparse
+import copy
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    import torch
+    import torch.nn as nn
+except ImportError:  # pragma: no cover - environment dependent
+    _alt = "/usr/bin/python3"
+    if os.path.exists(_alt) and os.path.realpath(sys.executable) != os.path.realpath(_alt) \
+            and not os.environ.get("TEMPER_BASELINE_REEXEC"):
+        print(f"[goemotions_baseline] torch not importable from {sys.executable}; re-running with {_alt}",
+              file=sys.stderr)
+        os.environ["TEMPER_BASELINE_REEXEC"] = "1"
+        os.execv(_alt, [_alt] + sys.argv)
+    raise
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from make_fixtures import MirrorDistilBert, read_safetensors, write_safetensors  # noqa: E402  (one copy of the model code)
+
+# ----------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------
+
+
+def read_label_names(path):
+    with open(path, encoding="utf-8") as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def read_goemotions_tsv(path, num_labels):
+    texts, labels = [], []
+    with open(path, encoding="utf-8", newline="") as f:
+        for lineno, line in enumerate(f.read().split("\n"), 1):
+            if line == "":
+                continue
+            fields = line.split("\t")
+            if len(fields) != 3:
+                raise SystemExit(f"{path}:{lineno}: expected 3 tab-separated fields, found {len(fields)}")
+            ids = [int(x) for x in fields[1].split(",")]
+            if not ids or any(i < 0 or i >= num_labels for i in ids):
+                raise SystemExit(f"{path}:{lineno}: label ids {fields[1]!r} outside 0..{num_labels - 1}")
+            texts.append(fields[0])
+            labels.append(ids)
+    return texts, labels
+
+
+# Builds transformers' BertTokenizerFast pipeline (BertConverter) from a vocab.txt with the
+# tokenizers npm package, exactly as tools/tokenizer_fixtures.mjs does, and encodes the texts of
+# a JSON file with truncation to max_length (special tokens included).
+NODE_TOKENIZE = r"""
+const fs = require('fs');
+const [tkPath, vocab, maxLength, inFile, outFile] = process.argv.slice(2);
+const tk = require(tkPath);
+(async () => {
+  const model = await tk.WordPiece.fromFile(vocab, { unkToken: '[UNK]', continuingSubwordPrefix: '##', maxInputCharsPerWord: 100 });
+  const t = new tk.Tokenizer(model);
+  t.setPreTokenizer(tk.bertPreTokenizer());
+  t.addSpecialTokens(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']);
+  t.setNormalizer(tk.bertNormalizer({ cleanText: true, handleChineseChars: true, stripAccents: true, lowercase: true }));
+  t.setPostProcessor(tk.templateProcessing('[CLS]:0 $A:0 [SEP]:0', '[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1',
+    [['[CLS]', t.tokenToId('[CLS]')], ['[SEP]', t.tokenToId('[SEP]')]]));
+  t.setTruncation(Number(maxLength), { strategy: 'LongestFirst' });
+  const texts = JSON.parse(fs.readFileSync(inFile, 'utf8'));
+  const out = [];
+  for (let lo = 0; lo < texts.length; lo += 1024) {
+    const encs = await t.encodeBatch(texts.slice(lo, lo + 1024));
+    for (const e of encs) out.push(JSON.stringify(e.getIds()));
+  }
+  const pkg = JSON.parse(fs.readFileSync(require('path').join(tkPath, 'package.json'), 'utf8'));
+  fs.writeFileSync(outFile, JSON.stringify({ version: pkg.version, pad: t.tokenToId('[PAD]') }) + '\n' + out.join('\n') + '\n');
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def find_tokenizers_js(explicit):
+    for p in [explicit, os.environ.get("TEMPER_TOKENIZERS_JS"),
+              os.path.join(HERE, "tokenizer_node", "node_modules", "tokenizers"),
+              "/tmp/tokjs/node_modules/tokenizers"]:
+        if p and os.path.exists(os.path.join(p, "package.json")):
+            return os.path.abspath(p)
+    raise SystemExit("no npm package `tokenizers`: run `npm ci --prefix tools/tokenizer_node`, "
+                     "or pass --tokenizers-js DIR / set TEMPER_TOKENIZERS_JS")
+
+
+def hf_tokenize(texts, vocab, max_length, tk_js):
+    with tempfile.TemporaryDirectory(prefix="goemo_tok_") as d:
+        src, inp, out = (os.path.join(d, n) for n in ("tok.cjs", "texts.json", "ids.jsonl"))
+        with open(src, "w") as f:
+            f.write(NODE_TOKENIZE)
+        with open(inp, "w", encoding="utf-8") as f:
+            json.dump(texts, f, ensure_ascii=False)
+        subprocess.run(["node", src, tk_js, vocab, str(max_length), inp, out], check=True)
+        with open(out, encoding="utf-8") as f:
+            head = json.loads(f.readline())
+            ids = [json.loads(line) for line in f if line.strip()]
+    if len(ids) != len(texts):
+        raise SystemExit(f"tokenizer returned {len(ids)} encodings for {len(texts)} texts")
+    return ids, head
+
+
+def pad_batch(ids, idx, pad_id):
+    longest = max(len(ids[i]) for i in idx)
+    x = torch.full((len(idx), longest), pad_id, dtype=torch.long)
+    m = torch.zeros((len(idx), longest), dtype=torch.long)
+    for b, i in enumerate(idx):
+        x[b, :len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+        m[b, :len(ids[i])] = 1
+    return x, m
+
+
+def multi_hot(labels, idx, num_labels):
+    y = torch.zeros((len(idx), num_labels), dtype=torch.float32)
+    for b, i in enumerate(idx):
+        y[b, labels[i]] = 1.0
+    return y
+
+
+# ----------------------------------------------------------------------------------------------
+# Metrics (sklearn semantics, zero_division = 0)
+# ----------------------------------------------------------------------------------------------
+
+
+def indicator(labels, num_labels):
+    y = np.zeros((len(labels), num_labels), dtype=bool)
+    for i, ls in enumerate(labels):
+        y[i, ls] = True
+    return y
+
+
+def f1_of(tp, fp, fn):
+    den = 2 * tp + fp + fn
+    return np.where(den > 0, 2 * tp / np.maximum(den, 1), 0.0)
+
+
+def scores(y_true, y_pred):
+    tp = (y_true & y_pred).sum(0).astype(np.float64)
+    fp = (~y_true & y_pred).sum(0).astype(np.float64)
+    fn = (y_true & ~y_pred).sum(0).astype(np.float64)
+    per_label = f1_of(tp, fp, fn)
+    micro = float(f1_of(tp.sum(), fp.sum(), fn.sum()))
+    return {"macro_f1": float(per_label.mean()), "micro_f1": micro,
+            "accuracy": float((y_true == y_pred).all(1).mean()), "per_label_f1": per_label.tolist()}
+
+
+def tune_thresholds(probs, y_true, lo=0.05, hi=0.95, step=0.05, prefer=0.5):
+    """temper::train::tune_thresholds: per label the grid value with the best F1 (ties: nearest
+    `prefer`, then the higher value)."""
+    n = int(math.floor((hi - lo) / step + 1e-9))
+    grid = [round((lo + k * step) * 1e9) / 1e9 for k in range(n + 1)]
+    best = []
+    for j in range(y_true.shape[1]):
+        yt = y_true[:, j]
+        best_num, best_den, best_t = -1, 1, prefer
+        for t in grid:
+            yp = probs[:, j] >= t
+            tp, fp, fn = int((yt & yp).sum()), int((~yt & yp).sum()), int((yt & ~yp).sum())
+            num, den = 2 * tp, 2 * tp + fp + fn
+            if den == 0:
+                num, den = 0, 1
+            lhs, rhs = num * best_den, best_num * den
+            dist, best_dist = abs(t - prefer), abs(best_t - prefer)
+            closer = dist < best_dist - 1e-9 or (abs(dist - best_dist) <= 1e-9 and t > best_t)
+            if best_num < 0 or lhs > rhs or (lhs == rhs and closer):
+                best_num, best_den, best_t = num, den, t
+        best.append(best_t)
+    return np.array(best)
+
+
+# ----------------------------------------------------------------------------------------------
+# Model, init, optimiser
+# ----------------------------------------------------------------------------------------------
+
+
+def build_model(cfg, reference):
+    if reference in ("auto", "hf"):
+        try:
+            from transformers import DistilBertConfig, DistilBertForSequenceClassification
+            kw = {k: v for k, v in cfg.items() if k not in ("model_type", "architectures", "torch_dtype", "dtype",
+                                                             "transformers_version")}
+            config = DistilBertConfig(**kw)
+            config._attn_implementation = "eager"
+            import transformers
+            return DistilBertForSequenceClassification(config), f"transformers {transformers.__version__}"
+        except ImportError:
+            if reference == "hf":
+                raise SystemExit("--reference hf: `import transformers` failed")
+    c = dict(vocab_size=cfg["vocab_size"], dim=cfg["dim"], n_layers=cfg["n_layers"], n_heads=cfg["n_heads"],
+             hidden_dim=cfg["hidden_dim"], max_position_embeddings=cfg["max_position_embeddings"],
+             num_labels=len(cfg["id2label"]), problem_type=cfg["problem_type"], pad_token_id=cfg["pad_token_id"],
+             dropout=cfg["dropout"], attention_dropout=cfg["attention_dropout"],
+             seq_classif_dropout=cfg["seq_classif_dropout"])
+    return MirrorDistilBert(c), "MirrorDistilBert (tools/make_fixtures.py; transformers not importable)"
+
+
+def init_weights(model, std):
+    """transformers' DistilBertPreTrainedModel._init_weights over all modules."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            m.weight.data.normal_(mean=0.0, std=std)
+            if m.bias is not None:
+                m.bias.data.zero_()
+        elif isinstance(m, nn.Embedding):
+            m.weight.data.normal_(mean=0.0, std=std)
+            if m.padding_idx is not None:
+                m.weight.data[m.padding_idx].zero_()
+        elif isinstance(m, nn.LayerNorm):
+            m.bias.data.zero_()
+            m.weight.data.fill_(1.0)
+
+
+def parameter_names(model, forbidden):
+    """transformers.trainer_pt_utils.get_parameter_names: the parameters not inside a `forbidden` layer."""
+    result = []
+    for name, child in model.named_children():
+        if not isinstance(child, forbidden):
+            result += [f"{name}.{n}" for n in parameter_names(child, forbidden)]
+    result += list(model._parameters.keys())
+    return result
+
+
+def decay_parameter_names(model):
+    """transformers' Trainer.get_decay_parameter_names: not in a LayerNorm and not a bias."""
+    return {n for n in parameter_names(model, (nn.LayerNorm,)) if "bias" not in n}
+
+
+def linear_warmup_lambda(warmup, total):
+    """transformers.get_linear_schedule_with_warmup."""
+    def f(step):
+        if step < warmup:
+            return float(step) / float(max(1, warmup))
+        return max(0.0, float(total - step) / float(max(1, total - warmup)))
+    return f
+
+
+@torch.no_grad()
+def predict(model, ids, labels, num_labels, pad_id, batch_size):
+    was_training = model.training
+    model.eval()
+    probs, loss_sum = [], 0.0
+    bce = nn.BCEWithLogitsLoss()
+    for lo in range(0, len(ids), batch_size):
+        idx = list(range(lo, min(len(ids), lo + batch_size)))
+        x, m = pad_batch(ids, idx, pad_id)
+        logits = logits_of(model, x, m)
+        loss_sum += float(bce(logits, multi_hot(labels, idx, num_labels))) * len(idx)
+        probs.append(torch.sigmoid(logits.double()).numpy())
+    model.train(was_training)
+    return np.concatenate(probs), loss_sum / len(ids)
+
+
+def logits_of(model, x, m):
+    out = model(input_ids=x, attention_mask=m)
+    return out.logits if hasattr(out, "logits") else out[1]
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description="PyTorch baseline of temper's goemotions --init random run")
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "goemotions"))
+    ap.add_argument("--vocab", default=os.path.join(ROOT, "..", "shared", "data", "bert-base-uncased", "vocab.txt"))
+    ap.add_argument("--config", default=os.path.join(HERE, "goemotions_small_config.json"))
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=2e-5)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--warmup-ratio", type=float, default=0.1)
+    ap.add_argument("--max-grad-norm", type=float, default=1.0)
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many optimizer steps (0: all epochs)")
+    ap.add_argument("--threshold", type=float, default=0.3)
+    ap.add_argument("--eval-batch-size", type=int, default=64)
+    ap.add_argument("--limit-train", type=int, default=0)
+    ap.add_argument("--limit-eval", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    ap.add_argument("--reference", choices=["auto", "hf", "mirror"], default="auto",
+                    help="model class: transformers' when importable (auto), or MirrorDistilBert")
+    ap.add_argument("--tokenizers-js", default=None, help="directory of the npm package `tokenizers`")
+    ap.add_argument("--init-from", default=None, metavar="DIR",
+                    help="start from DIR/model.safetensors (e.g. a temper checkpoint) instead of a random init: "
+                         "for step-by-step checks against temper from the same weights")
+    ap.add_argument("--save-init", default=None, metavar="DIR",
+                    help="write the initial weights as an HF directory (config.json, model.safetensors, vocab.txt) "
+                         "that temper's goemotions --model DIR can start from")
+    ap.add_argument("--log-every", type=int, default=100)
+    ap.add_argument("--out", default=None, help="JSON summary file")
+    args = ap.parse_args()
+
+    t0 = time.time()
+    torch.set_num_threads(args.threads)
+    names = read_label_names(os.path.join(args.data, "emotions.txt"))
+    L = len(names)
+    splits = {s: read_goemotions_tsv(os.path.join(args.data, f"{s}.tsv"), L) for s in ("train", "dev", "test")}
+    if args.limit_train:
+        splits["train"] = tuple(v[:args.limit_train] for v in splits["train"])
+    if args.limit_eval:
+        for s in ("dev", "test"):
+            splits[s] = tuple(v[:args.limit_eval] for v in splits[s])
+    with open(args.config, encoding="utf-8") as f:
+        cfg = json.load(f)
+    if len(cfg["id2label"]) != L or [cfg["id2label"][str(i)] for i in range(L)] != names:
+        raise SystemExit(f"{args.config}: id2label differs from emotions.txt")
+    if cfg.get("problem_type") != "multi_label_classification":
+        raise SystemExit(f"{args.config}: problem_type must be multi_label_classification")
+
+    tk_js = find_tokenizers_js(args.tokenizers_js)
+    all_texts = splits["train"][0] + splits["dev"][0] + splits["test"][0]
+    all_ids, tok_info = hf_tokenize(all_texts, args.vocab, args.max_length, tk_js)
+    n_tr, n_dev = len(splits["train"][0]), len(splits["dev"][0])
+    ids = {"train": all_ids[:n_tr], "dev": all_ids[n_tr:n_tr + n_dev], "test": all_ids[n_tr + n_dev:]}
+    pad_id = tok_info["pad"]
+    assert pad_id == cfg["pad_token_id"], (pad_id, cfg["pad_token_id"])
+    labels = {s: splits[s][1] for s in splits}
+    print(f"data: train {n_tr}, dev {n_dev}, test {len(ids['test'])}, {L} labels; tokens: HF tokenizers "
+          f"{tok_info['version']} (npm), max_length {args.max_length}; {time.time() - t0:.1f} s", flush=True)
+
+    torch.manual_seed(args.seed)
+    model, ref = build_model(cfg, args.reference)
+    init_weights(model, cfg["initializer_range"])
+    if args.init_from:
+        weights, _ = read_safetensors(os.path.join(args.init_from, "model.safetensors"))
+        model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
+        ref += f", weights from {args.init_from}"
+    if args.save_init:
+        os.makedirs(args.save_init, exist_ok=True)
+        write_safetensors(os.path.join(args.save_init, "model.safetensors"),
+                          {k: v.detach().contiguous() for k, v in model.state_dict().items()}, {"format": "pt"})
+        with open(os.path.join(args.save_init, "config.json"), "w") as f:
+            json.dump(cfg, f, indent=2)
+        with open(args.vocab, "rb") as src, open(os.path.join(args.save_init, "vocab.txt"), "wb") as dst:
+            dst.write(src.read())
+    decay = decay_parameter_names(model)
+    params = list(model.named_parameters())
+    groups = [{"params": [p for n, p in params if n in decay], "weight_decay": args.weight_decay},
+              {"params": [p for n, p in params if n not in decay], "weight_decay": 0.0}]
+    n_params = sum(p.numel() for _, p in params)
+    print(f"model: {ref}, {cfg['n_layers']} layers, dim {cfg['dim']}, {n_params} parameters; "
+          f"{len(groups[0]['params'])} tensors with weight decay, {len(groups[1]['params'])} without", flush=True)
+    opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=args.weight_decay)
+
+    B = args.batch_size
+    steps_per_epoch = (n_tr + B - 1) // B
+    total = steps_per_epoch * args.epochs
+    if args.max_steps > 0:
+        total = min(total, args.max_steps)
+    warmup = math.ceil(args.warmup_ratio * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_warmup_lambda(warmup, total))
+    bce = nn.BCEWithLogitsLoss()
+    perm_gen = torch.Generator().manual_seed(args.seed)
+    y_dev = indicator(labels["dev"], L)
+
+    history, train_loss, best, best_state, best_step, step = [], [], -1.0, None, -1, 0
+    model.train()
+    t_train = time.time()
+    window, window_n, t_window = 0.0, 0, time.time()
+    done = False
+    for epoch in range(args.epochs):
+        order = torch.randperm(n_tr, generator=perm_gen).tolist()
+        for lo in range(0, n_tr, B):
+            idx = order[lo:lo + B]
+            x, m = pad_batch(ids["train"], idx, pad_id)
+            loss = bce(logits_of(model, x, m), multi_hot(labels["train"], idx, L))
+            if not math.isfinite(float(loss)):
+                raise SystemExit(f"loss is {float(loss)} at step {step + 1}")
+            loss.backward()
+            if args.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            train_loss.append(float(loss))
+            window += float(loss)
+            window_n += 1
+            if args.log_every and step % args.log_every == 0:
+                dt = time.time() - t_window
+                print(f"step {step}/{total}: loss {window / window_n:.4f}, lr {sched.get_last_lr()[0]:.3g}, "
+                      f"{window_n * B / dt:.0f} samples/s", flush=True)
+                window, window_n, t_window = 0.0, 0, time.time()
+            last = step >= total
+            if lo + B >= n_tr or last:
+                probs, dev_loss = predict(model, ids["dev"], labels["dev"], L, pad_id, args.eval_batch_size)
+                s = scores(y_dev, probs >= args.threshold)
+                history.append({"step": step, "epoch": epoch + 1, "dev_loss": dev_loss, "dev_macro_f1": s["macro_f1"],
+                                "dev_micro_f1": s["micro_f1"], "dev_accuracy": s["accuracy"],
+                                "elapsed_s": time.time() - t_train})
+                print(f"step {step}: dev loss {dev_loss:.4f}, macro-F1 {s['macro_f1']:.4f}, "
+                      f"micro-F1 {s['micro_f1']:.4f}", flush=True)
+                if s["macro_f1"] > best:
+                    best, best_step, best_state = s["macro_f1"], step, copy.deepcopy(model.state_dict())
+            if last:
+                done = True
+                break
+        if done:
+            break
+    train_s = time.time() - t_train
+
+    model.load_state_dict(best_state)
+    dev_probs, _ = predict(model, ids["dev"], labels["dev"], L, pad_id, args.eval_batch_size)
+    th = tune_thresholds(dev_probs, y_dev)
+    test_probs, test_loss = predict(model, ids["test"], labels["test"], L, pad_id, args.eval_batch_size)
+    y_test = indicator(labels["test"], L)
+    test_fixed = scores(y_test, test_probs >= args.threshold)
+    test_tuned = scores(y_test, test_probs >= th[None, :])
+    dev_best = scores(y_dev, dev_probs >= args.threshold)
+    summary = {
+        "framework": "pytorch", "torch": torch.__version__, "reference_model": ref,
+        "tokenizer": f"HF tokenizers {tok_info['version']} (npm binding), {os.path.abspath(args.vocab)}",
+        "config": os.path.abspath(args.config), "seed": args.seed, "threads": args.threads,
+        "hyper_parameters": {k: getattr(args, k) for k in ("epochs", "batch_size", "max_length", "lr", "weight_decay",
+                                                             "warmup_ratio", "max_grad_norm", "max_steps", "threshold")},
+        "steps": step, "warmup_steps": warmup, "total_steps": total,
+        "best_step": best_step, "best_dev_macro_f1": best, "dev_at_best": {k: v for k, v in dev_best.items()
+                                                                          if k != "per_label_f1"},
+        "last_dev_macro_f1": history[-1]["dev_macro_f1"], "last_dev_micro_f1": history[-1]["dev_micro_f1"],
+        "evals": history,
+        "test_fixed_threshold": {k: v for k, v in test_fixed.items() if k != "per_label_f1"},
+        "test_tuned_thresholds": {k: v for k, v in test_tuned.items() if k != "per_label_f1"},
+        "test_loss": test_loss, "tuned_thresholds": th.tolist(),
+        "train_loss": train_loss, "train_seconds": train_s, "total_seconds": time.time() - t0,
+    }
+    print(f"\ntrained {step} steps in {train_s:.1f} s; best dev macro-F1 {best:.4f} at step {best_step}")
+    print(f"test (fixed threshold {args.threshold}): micro-F1 {test_fixed['micro_f1']:.4f}, "
+          f"macro-F1 {test_fixed['macro_f1']:.4f}; tuned thresholds: micro-F1 {test_tuned['micro_f1']:.4f}, "
+          f"macro-F1 {test_tuned['macro_f1']:.4f}")
+    print(f"total time {summary['total_seconds']:.1f} s")
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(summary, f, indent=1)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
