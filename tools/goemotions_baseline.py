@@ -6,7 +6,11 @@ temper's Trainer (include/temper/train/trainer.hpp) and writes a JSON summary, s
 frameworks' dev macro-F1 can be compared (docs/goemotions_parity.md):
 
     /usr/bin/python3 tools/goemotions_baseline.py --config tools/goemotions_small_config.json \\
-        --epochs 2 --batch-size 32 --lr 1e-3 --max-length 64 --seed 1 --out runs-parity/torch_s1.json
+        --epochs 2 --batch-size 32 --lr 1e-3 --max-length 64 --warmup-ratio 0.1 --weight-decay 0.01 \\
+        --max-grad-norm 1 --threshold 0.3 --seed 1 --threads 1 --out runs-parity/torch_s1.json
+
+The defaults of the training options are those of `goemotions` (3 epochs, batch 16, lr 2e-5,
+max_length 128, warmup 0.1, weight decay 0.01, clipping 1.0, threshold 0.3).
 
 What is the same as temper's goemotions program (`--init random --config FILE --vocab FILE`):
   * data: train/dev/test.tsv ("text<TAB>ids<TAB>comment id", ids comma-separated) + emotions.txt;
@@ -37,6 +41,13 @@ weights, batch order and dropout masks differ; compare several seeds per framewo
 
 Needs torch (Debian's python3-torch at /usr/bin/python3 works) and Node with the npm package
 `tokenizers` (tools/tokenizer_node/node_modules, $TEMPER_TOKENIZERS_JS or --tokenizers-js).
+Debian's torch 1.13 is built against the reference BLAS (BLAS_INFO=generic), about 25x slower
+on these matmuls than OpenBLAS; without installing anything system-wide, unpack Debian's
+libopenblas0-pthread somewhere and put its openblas-pthread directory on LD_LIBRARY_PATH
+(docs/goemotions_parity.md shows how). The script says which BLAS it got.
+
+--init-from DIR and --save-init DIR exchange initial weights with temper (HF directories), for
+checks that take the random initialisation out of the comparison.
 """
 
 import argparse
@@ -342,6 +353,11 @@ def main():
 
     t0 = time.time()
     torch.set_num_threads(args.threads)
+    with open("/proc/self/maps") as f:
+        blas = "OpenBLAS" if "openblas" in f.read().lower() else "the BLAS torch was built with"
+    if blas != "OpenBLAS" and "BLAS_INFO=generic" in torch.__config__.show():
+        blas = "the reference BLAS (slow: see the docstring for OpenBLAS)"
+    print(f"torch {torch.__version__}, {args.threads} thread(s), matmuls in {blas}", flush=True)
     names = read_label_names(os.path.join(args.data, "emotions.txt"))
     L = len(names)
     splits = {s: read_goemotions_tsv(os.path.join(args.data, f"{s}.tsv"), L) for s in ("train", "dev", "test")}
@@ -460,7 +476,7 @@ def main():
     summary = {
         "framework": "pytorch", "torch": torch.__version__, "reference_model": ref,
         "tokenizer": f"HF tokenizers {tok_info['version']} (npm binding), {os.path.abspath(args.vocab)}",
-        "config": os.path.abspath(args.config), "seed": args.seed, "threads": args.threads,
+        "config": os.path.abspath(args.config), "seed": args.seed, "threads": args.threads, "blas": blas,
         "hyper_parameters": {k: getattr(args, k) for k in ("epochs", "batch_size", "max_length", "lr", "weight_decay",
                                                              "warmup_ratio", "max_grad_norm", "max_steps", "threshold")},
         "steps": step, "warmup_steps": warmup, "total_steps": total,
