@@ -58,6 +58,16 @@ private:
     uint64_t seed_ = 0, offset_ = 0;
 };
 
+// An independent key for another random stream of the same run (init, batch order, dropout): Philox
+// streams with the same key and overlapping offsets would draw the very same numbers, e.g. dropout masks
+// equal to the initial weights' bits. splitmix64 of (seed, stream).
+inline uint64_t derive_seed(uint64_t seed, uint64_t stream) {
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (stream + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 // The process-wide default generator (like torch.manual_seed). Not thread-safe by design:
 // seed it once, draw from one thread.
 inline Generator& default_generator() {

@@ -105,7 +105,7 @@ public:
     TrainResult fit() {
         namespace fs = std::filesystem;
         prepare_run_dir();
-        BatchOptions bo{.batch_size = opt_.batch_size, .shuffle = true, .seed = opt_.seed, .drop_last = false,
+        BatchOptions bo{.batch_size = opt_.batch_size, .shuffle = true, .seed = derive_seed(opt_.seed, 1), .drop_last = false,
                         .bucket_batches = opt_.bucket_batches};
         std::vector<int64_t> lengths;
         for (const auto& t : train_ids_) lengths.push_back(int64_t(t.size()));
@@ -124,7 +124,9 @@ public:
                                                 {int64_t(opt_.pos_weight.size())});
 
         State st;
-        manual_seed(opt_.seed);  // dropout masks come from the default generator
+        // Dropout masks come from the default generator. Batch order and dropout get their own keys, so neither
+        // replays the stream that initialised a model from the same seed.
+        manual_seed(derive_seed(opt_.seed, 2));
         if (opt_.resume) resume_from_last(opt, sched, st);
 
         Progress progress(total_steps, opt_.progress);
@@ -405,7 +407,7 @@ private:
         st.best_metric = io::get_double(j, "best_metric", -1, -1, 1, where);
         st.best_step = io::get_int(j, "best_step", -1, -1, INT64_MAX, where);
         st.bad_evals = io::get_int(j, "bad_evals", 0, 0, INT64_MAX, where);
-        default_generator().manual_seed(uint64_t(io::get_int(j, "rng_seed", 0, 0, INT64_MAX, where)));
+        default_generator().manual_seed(derive_seed(opt_.seed, 2));  // as fit() seeded it (seed checked above)
         default_generator().set_offset(uint64_t(io::get_int(j, "rng_offset", 0, 0, INT64_MAX, where)));
         sched.set_last_epoch(st.step);
         const auto& h = j.at("history");
