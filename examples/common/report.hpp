@@ -62,12 +62,18 @@ inline std::string label_counts(const temper::train::Dataset& d) {
 }
 
 // The end of every training run: where the model went and how training went.
-inline void print_run(const temper::train::TrainResult& res, const std::string& run_dir) {
+// Prints how a fit() ended. Returns false when it stopped at --stop-at-step (nothing to score yet).
+inline bool print_run(const temper::train::TrainResult& res, const std::string& run_dir) {
+    if (res.interrupted) {
+        std::printf("stopped at step %lld; continue with --resume\n", (long long)res.steps);
+        return false;
+    }
     std::printf("\ntrained %lld steps%s; best dev macro-F1 %.4f at step %lld\n", (long long)res.steps,
                 res.stopped_early ? " (stopped early)" : "", res.best_macro_f1, (long long)res.best_step);
     std::printf("checkpoint: %s/best (HF format: config.json, model.safetensors, vocab.txt%s)\n", run_dir.c_str(),
                 res.thresholds.empty() ? "" : ", thresholds.json");
     std::printf("metrics: %s/metrics.jsonl, plots: %s/{loss,f1,per_label_f1}.svg\n", run_dir.c_str(), run_dir.c_str());
+    return true;
 }
 
 // Test-set scores of a multi-label run: with the thresholds tuned on dev (when they were) and with

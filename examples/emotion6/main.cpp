@@ -86,11 +86,7 @@ int main(int argc, char** argv) {
         auto [tok, model] = examples::make_model(margs, all.label_names, models::Problem::SingleLabel, targs.seed);
         train::Trainer<float> trainer(model, tok, s.train, s.dev, examples::trainer_options(targs));
         const train::TrainResult res = trainer.fit();
-        if (res.interrupted) {
-            std::printf("stopped at step %lld; continue with --resume\n", (long long)res.steps);
-            return 0;
-        }
-        examples::print_run(res, targs.run_dir);
+        if (!examples::print_run(res, targs.run_dir)) return 0;
         train::EvalResult r = trainer.evaluate(s.test);
         trainer.record_test(r);
         examples::print_single_label("test set (" + std::to_string(s.test.size()) + " examples):", r.scores,

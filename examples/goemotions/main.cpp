@@ -63,11 +63,7 @@ int main(int argc, char** argv) {
         if (use_pos_weight) opt.pos_weight = train::pos_weight(s.train);
         train::Trainer<float> trainer(model, tok, s.train, s.dev, opt);
         const train::TrainResult res = trainer.fit();
-        if (res.interrupted) {
-            std::printf("stopped at step %lld; continue with --resume\n", (long long)res.steps);
-            return 0;
-        }
-        examples::print_run(res, targs.run_dir);
+        if (!examples::print_run(res, targs.run_dir)) return 0;
         examples::report_multilabel_test(trainer, res, s.test, threshold, !no_tune);
         std::printf("\ntotal time %.1f s\n",
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "temper/models/distilbert.hpp"
+#include "temper/optim/accumulation.hpp"
 #include "temper/optim/adamw.hpp"
 #include "temper/optim/clip.hpp"
 #include "temper/optim/schedule.hpp"
@@ -110,7 +111,8 @@ public:
         std::vector<int64_t> lengths;
         for (const auto& t : train_ids_) lengths.push_back(int64_t(t.size()));
         const int64_t batches_per_epoch = num_batches(int64_t(train_.size()), bo);
-        const int64_t steps_per_epoch = (batches_per_epoch + opt_.grad_accum - 1) / opt_.grad_accum;
+        const optim::GradientAccumulation accum{.steps = opt_.grad_accum};
+        const int64_t steps_per_epoch = accum.optimizer_steps_per_epoch(batches_per_epoch);
         int64_t total_steps = steps_per_epoch * opt_.epochs;
         if (opt_.max_steps > 0) total_steps = std::min(total_steps, opt_.max_steps);
         const int64_t warmup = int64_t(std::ceil(opt_.warmup_ratio * double(total_steps)));
@@ -145,13 +147,11 @@ public:
                 const double loss_value = double(loss.item());
                 if (!std::isfinite(loss_value)) stop_nonfinite("loss", loss_value, st.step + 1);
                 // Average over the micro-batches of this optimizer step (the last group may be short).
-                const int64_t group_start = bi / opt_.grad_accum * opt_.grad_accum;
-                const int64_t group = std::min(opt_.grad_accum, batches_per_epoch - group_start);
-                scale(loss, T(1.0 / double(group))).backward();
+                scale(loss, T(accum.loss_scale(bi, batches_per_epoch))).backward();
                 window_loss += loss_value;
                 ++window_n;
                 window_samples += int64_t(idx.size());
-                if ((bi + 1) % opt_.grad_accum != 0 && bi + 1 != batches_per_epoch) continue;
+                if (!accum.is_step(bi, batches_per_epoch)) continue;
 
                 auto params = model_.parameters();
                 if (opt_.max_grad_norm > 0) {
@@ -237,7 +237,7 @@ public:
     // Loss, scores and probabilities on a dataset, with the trainer's decision rule (the tuned per-label
     // thresholds after fit(), else the fixed threshold; argmax for single-label).
     EvalResult evaluate(const Dataset& d, std::optional<std::vector<double>> thresholds = std::nullopt) {
-        return evaluate_ids(d, d.size() == dev_.size() && &d == &dev_ ? dev_ids_ : tokenize(d),
+        return evaluate_ids(d, &d == &dev_ ? dev_ids_ : tokenize(d),
                             thresholds ? *thresholds : thresholds_);
     }
 
