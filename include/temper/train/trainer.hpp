@@ -371,7 +371,7 @@ private:
             opt->save_state(tmp + "/optimizer.safetensors");
             nlohmann::json s = {{"step", st->step}, {"epoch", st->epoch}, {"batch", st->batch},
                                 {"best_metric", st->best_metric}, {"best_step", st->best_step},
-                                {"bad_evals", st->bad_evals}, {"rng_seed", default_generator().seed()},
+                                {"bad_evals", st->bad_evals},
                                 {"rng_offset", default_generator().offset()}, {"seed", opt_.seed},
                                 {"history", {{"train_steps", history_.train_steps}, {"train_loss", history_.train_loss},
                                              {"eval_steps", history_.eval_steps}, {"eval_loss", history_.eval_loss},
