@@ -39,3 +39,7 @@ inline Device parse_device(const std::string& s) {
 }
 
 }  // namespace temper
+
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/runtime.hpp"  // defines Device::best()
+#endif

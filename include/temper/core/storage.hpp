@@ -8,6 +8,9 @@
 
 #include "temper/core/device.hpp"
 #include "temper/core/error.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/allocator.hpp"
+#endif
 
 namespace temper {
 
@@ -15,14 +18,30 @@ template <class T>
 class Storage {
 public:
     Storage(size_t n, Device dev) : n_(n), dev_(dev) {
-        check(dev.is_cpu(), "device ", dev.str(), " is not available: this build of temper has no CUDA backend");
+        if (dev.is_cuda()) {
+#if defined(TEMPER_WITH_CUDA)
+            if (n > 0) ptr_ = static_cast<T*>(cuda::device_alloc(n * sizeof(T), dev));
+            return;
+#else
+            fail("device ", dev.str(), " is not available: this build of temper has no CUDA backend "
+                 "(link temper::cuda and compile with nvcc)");
+#endif
+        }
         if (n == 0) return;
         // 64-byte alignment keeps Eigen's vectorised kernels on their fast path.
         size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
         ptr_ = static_cast<T*>(std::aligned_alloc(64, bytes));
         if (!ptr_) fail("out of memory: could not allocate ", n * sizeof(T), " bytes on ", dev.str());
     }
-    ~Storage() { std::free(ptr_); }
+    ~Storage() {
+#if defined(TEMPER_WITH_CUDA)
+        if (dev_.is_cuda()) {
+            cuda::device_free(ptr_);
+            return;
+        }
+#endif
+        std::free(ptr_);
+    }
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
 

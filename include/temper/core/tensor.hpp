@@ -14,6 +14,9 @@
 #include "temper/core/random.hpp"
 #include "temper/core/shape.hpp"
 #include "temper/core/storage.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/kernels.hpp"
+#endif
 
 namespace temper {
 
@@ -48,6 +51,12 @@ public:
     }
     static Tensor full(const Shape& shape, T value, Device dev = Device::cpu()) {
         Tensor t = empty(shape, dev);
+#if defined(TEMPER_WITH_CUDA)
+        if (dev.is_cuda()) {
+            cuda::fill(t.data(), value, t.numel(), cuda::stream(dev));
+            return t;
+        }
+#endif
         std::fill_n(t.data(), t.numel(), value);
         return t;
     }
@@ -90,10 +99,11 @@ public:
     const std::shared_ptr<Storage<T>>& storage() const { return impl().storage; }
 
     // Element access for tests and small tools (bounds-checked, any strides).
-    T at(std::initializer_list<int64_t> idx) const { return data()[linear_index(idx)]; }
+    // On a GPU tensor these copy the element to the host (and so wait for queued work).
+    T at(std::initializer_list<int64_t> idx) const { return read_element(linear_index(idx)); }
     T item() const {
         check(numel() == 1, "item() needs a one-element tensor, got shape ", shape_str(shape()));
-        return data()[0];
+        return read_element(0);
     }
     // Copies out the elements in row-major order (works for any strides).
     std::vector<T> to_vector() const;
@@ -133,13 +143,12 @@ public:
         check(is_contiguous(), "copy_: destination must be contiguous");
         src.copy_strided(data());
     }
-    // Writes the elements in row-major order to dst (numel() elements), whatever the strides.
+    // Writes the elements in row-major order to dst (numel() elements, on this tensor's device), whatever
+    // the strides.
     void copy_strided(T* dst) const;
 
-    Tensor to(Device dev) const {
-        if (dev == device()) return *this;
-        fail("cannot move a tensor to ", dev.str(), ": this build of temper has no CUDA backend");
-    }
+    // This tensor on dev: itself when already there, otherwise a contiguous copy (not tracked by autograd).
+    Tensor to(Device dev) const;
 
     TensorImpl<T>& impl() const {
         check(bool(impl_), "operation on an undefined (default-constructed) tensor");
@@ -148,6 +157,18 @@ public:
     const std::shared_ptr<TensorImpl<T>>& impl_ptr() const { return impl_; }
 
 private:
+    T read_element(int64_t off) const {
+#if defined(TEMPER_WITH_CUDA)
+        if (device().is_cuda()) {
+            T v{};
+            TEMPER_CUDA_CHECK(cudaMemcpyAsync(&v, data() + off, sizeof(T), cudaMemcpyDeviceToHost, cuda::stream(device())));
+            cuda::synchronize(device());
+            return v;
+        }
+#endif
+        return data()[off];
+    }
+
     int64_t linear_index(std::initializer_list<int64_t> idx) const {
         check(idx.size() == dim(), "at(): ", idx.size(), " indices for a tensor of rank ", dim());
         int64_t off = 0;
@@ -182,7 +203,17 @@ void for_each_offset(const Shape& shape, const Shape& strides, F&& f) {
 
 template <class T>
 void Tensor<T>::copy_strided(T* dst) const {
-    check(device().is_cpu(), "copy: tensor is on ", device().str());
+#if defined(TEMPER_WITH_CUDA)
+    if (device().is_cuda()) {
+        cudaStream_t s = cuda::stream(device());
+        if (is_contiguous())
+            TEMPER_CUDA_CHECK(cudaMemcpyAsync(dst, data(), size_t(numel()) * sizeof(T), cudaMemcpyDeviceToDevice, s));
+        else
+            cuda::copy_strided(data(), shape(), strides(), dst, s);
+        return;
+    }
+#endif
+    check(device().is_cpu(), "copy: tensor is on ", device().str(), ", and this build of temper has no CUDA backend");
     const T* p = data();
     if (is_contiguous()) {
         std::copy_n(p, numel(), dst);
@@ -202,8 +233,42 @@ void Tensor<T>::copy_strided(T* dst) const {
 template <class T>
 std::vector<T> Tensor<T>::to_vector() const {
     std::vector<T> out(static_cast<size_t>(numel()));
+#if defined(TEMPER_WITH_CUDA)
+    if (device().is_cuda()) {
+        Tensor c = is_contiguous() ? *this : clone();
+        TEMPER_CUDA_CHECK(cudaMemcpyAsync(out.data(), c.data(), out.size() * sizeof(T), cudaMemcpyDeviceToHost,
+                                          cuda::stream(device())));
+        cuda::synchronize(device());
+        return out;
+    }
+#endif
     copy_strided(out.data());
     return out;
+}
+
+template <class T>
+Tensor<T> Tensor<T>::to(Device dev) const {
+    if (dev == device()) return *this;
+#if defined(TEMPER_WITH_CUDA)
+    Tensor src = is_contiguous() ? *this : clone();
+    Tensor out = empty(shape(), dev);
+    const size_t bytes = size_t(numel()) * sizeof(T);
+    if (bytes == 0) return out;
+    if (dev.is_cuda() && src.device().is_cpu()) {
+        // From pageable memory the call returns once the source is staged, so src may be freed afterwards.
+        TEMPER_CUDA_CHECK(cudaMemcpyAsync(out.data(), src.data(), bytes, cudaMemcpyHostToDevice, cuda::stream(dev)));
+    } else if (dev.is_cpu()) {
+        TEMPER_CUDA_CHECK(cudaMemcpyAsync(out.data(), src.data(), bytes, cudaMemcpyDeviceToHost,
+                                          cuda::stream(src.device())));
+        cuda::synchronize(src.device());
+    } else {  // GPU to another GPU: finish the source's queued work, then copy peer to peer
+        cuda::synchronize(src.device());
+        TEMPER_CUDA_CHECK(cudaMemcpyPeer(out.data(), dev.index, src.data(), src.device().index, bytes));
+    }
+    return out;
+#else
+    fail("cannot move a tensor to ", dev.str(), ": this build of temper has no CUDA backend");
+#endif
 }
 
 }  // namespace temper

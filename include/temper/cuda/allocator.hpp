@@ -1,0 +1,137 @@
+// Caching allocator for GPU memory. cudaMalloc/cudaFree synchronise the device and cost tens of
+// microseconds, so freed blocks are kept in per-device free lists keyed by their rounded size and handed
+// out again. A training step repeats the same shapes, so after the first step it allocates nothing new
+// (stats().cuda_mallocs stops growing; a test checks that).
+//
+// All temper work on a device runs on that device's one stream (runtime.hpp), so a block freed by the host
+// may be reused at once: any later kernel on the same stream runs after the kernels that used it.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "temper/cuda/runtime.hpp"
+
+namespace temper::cuda {
+
+struct AllocatorStats {
+    size_t bytes_in_use = 0;    // handed out to tensors now
+    size_t bytes_cached = 0;    // held in free lists
+    size_t peak_in_use = 0;
+    size_t cuda_mallocs = 0;    // calls to cudaMalloc so far
+};
+
+class CachingAllocator {
+public:
+    // Small sizes round up to 512 bytes (cudaMalloc's own granularity), large ones to 2 MiB so that
+    // slightly different large requests share blocks.
+    static size_t round_size(size_t bytes) {
+        constexpr size_t kSmall = 512, kLarge = size_t(2) << 20;
+        if (bytes == 0) bytes = 1;
+        size_t unit = bytes <= (size_t(1) << 20) ? kSmall : kLarge;
+        return (bytes + unit - 1) / unit * unit;
+    }
+
+    void* allocate(size_t bytes, Device dev) {
+        check_device(dev);
+        const size_t size = round_size(bytes);
+        std::lock_guard<std::mutex> lock(mu_);
+        auto& free_list = pool(dev.index)[size];
+        void* p = nullptr;
+        if (!free_list.empty()) {
+            p = free_list.back();
+            free_list.pop_back();
+            stats_.bytes_cached -= size;
+        } else {
+            p = device_malloc(size, bytes, dev);
+        }
+        sizes_[p] = {size, dev.index};
+        stats_.bytes_in_use += size;
+        if (stats_.bytes_in_use > stats_.peak_in_use) stats_.peak_in_use = stats_.bytes_in_use;
+        return p;
+    }
+
+    void deallocate(void* p) noexcept {
+        if (!p) return;
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = sizes_.find(p);
+        if (it == sizes_.end()) return;  // not ours; never happens through Storage
+        auto [size, index] = it->second;
+        sizes_.erase(it);
+        stats_.bytes_in_use -= size;
+        stats_.bytes_cached += size;
+        pool(index)[size].push_back(p);
+    }
+
+    // Returns every cached block to the driver (e.g. before handing the GPU to another library).
+    void empty_cache() {
+        std::lock_guard<std::mutex> lock(mu_);
+        release_cached();
+    }
+
+    AllocatorStats stats() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return stats_;
+    }
+
+    static CachingAllocator& instance() {
+        static CachingAllocator* a = new CachingAllocator();  // leaked on purpose: tensors may outlive statics
+        return *a;
+    }
+
+private:
+    using Pool = std::unordered_map<size_t, std::vector<void*>>;
+
+    Pool& pool(int index) { return pools_[index]; }
+
+    void* device_malloc(size_t size, size_t requested, Device dev) {
+        DeviceGuard g(dev);
+        void* p = nullptr;
+        cudaError_t err = cudaMalloc(&p, size);
+        if (err == cudaErrorMemoryAllocation) {
+            cudaGetLastError();
+            release_cached();  // fragmentation: give the cache back and try once more
+            err = cudaMalloc(&p, size);
+        }
+        if (err == cudaErrorMemoryAllocation) {
+            cudaGetLastError();
+            size_t free_b = 0, total_b = 0;
+            cudaMemGetInfo(&free_b, &total_b);
+            fail("CUDA out of memory on ", dev.str(), ": could not allocate ", mib(requested), " MiB (temper holds ",
+                 mib(stats_.bytes_in_use), " MiB in tensors; the GPU has ", mib(free_b), " MiB free of ", mib(total_b),
+                 " MiB). Try a smaller batch size or sequence length, or bf16 mode.");
+        }
+        check_cuda(err, "cudaMalloc", __FILE__, __LINE__);
+        ++stats_.cuda_mallocs;
+        return p;
+    }
+
+    void release_cached() {
+        for (auto& [index, pool] : pools_) {
+            DeviceGuard g(Device::cuda(index));
+            cudaStreamSynchronize(stream(Device::cuda(index)));  // blocks may still be read by queued kernels
+            for (auto& [size, blocks] : pool) {
+                for (void* p : blocks) cudaFree(p);
+                stats_.bytes_cached -= size * blocks.size();
+                blocks.clear();
+            }
+        }
+    }
+
+    static double mib(size_t bytes) { return double(bytes) / double(1 << 20); }
+
+    mutable std::mutex mu_;
+    std::map<int, Pool> pools_;
+    std::unordered_map<void*, std::pair<size_t, int>> sizes_;
+    AllocatorStats stats_;
+};
+
+inline void* device_alloc(size_t bytes, Device dev) { return CachingAllocator::instance().allocate(bytes, dev); }
+inline void device_free(void* p) noexcept { CachingAllocator::instance().deallocate(p); }
+inline AllocatorStats allocator_stats() { return CachingAllocator::instance().stats(); }
+inline void empty_cache() { CachingAllocator::instance().empty_cache(); }
+
+}  // namespace temper::cuda

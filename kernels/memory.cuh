@@ -1,0 +1,74 @@
+// Fill and strided copy on the GPU: the memory movement Tensor needs (zeros/full, clone and contiguous()
+// of transposed or sliced views, to(Device)).
+#pragma once
+
+#include <cstdint>
+
+#include "temper/core/shape.hpp"
+#include "temper/cuda/runtime.hpp"
+
+namespace temper::kernels {
+
+constexpr int kMaxRank = 8;
+
+template <class T>
+__global__ void fill_kernel(T* out, T value, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        out[i] = value;
+}
+
+// Shape and strides passed by value (kernel parameter space), outermost dimension first.
+struct StridedLayout {
+    int rank;
+    int64_t shape[kMaxRank];
+    int64_t strides[kMaxRank];
+};
+
+// out[i] (row-major, contiguous) = in[offset of the i-th element of the strided view]
+template <class T>
+__global__ void copy_strided_kernel(const T* __restrict__ in, T* __restrict__ out, StridedLayout l, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+        int64_t rest = i, off = 0;
+        for (int d = l.rank - 1; d >= 0; --d) {
+            off += (rest % l.shape[d]) * l.strides[d];
+            rest /= l.shape[d];
+        }
+        out[i] = in[off];
+    }
+}
+
+// Enough blocks to fill the GPU several times over; grid-stride loops cover the rest.
+inline unsigned grid_for(int64_t n, int threads) {
+    int64_t blocks = (n + threads - 1) / threads;
+    return unsigned(blocks < 65535 * 8 ? (blocks > 0 ? blocks : 1) : 65535 * 8);
+}
+
+}  // namespace temper::kernels
+
+namespace temper::cuda {
+
+template <class T>
+void fill(T* out, T value, int64_t n, cudaStream_t s) {
+    if (n == 0) return;
+    kernels::fill_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(out, value, n);
+    TEMPER_CUDA_CHECK_LAUNCH();
+}
+
+// Writes the elements of the view (in, shape, strides) to out in row-major order; both pointers on the GPU.
+template <class T>
+void copy_strided(const T* in, const Shape& shape, const Shape& strides, T* out, cudaStream_t s) {
+    int64_t n = shape_numel(shape);
+    if (n == 0) return;
+    check(shape.size() <= size_t(kernels::kMaxRank), "copy_strided: rank ", shape.size(), " exceeds the CUDA limit of ",
+          kernels::kMaxRank);
+    kernels::StridedLayout l{};
+    l.rank = int(shape.size());
+    for (size_t d = 0; d < shape.size(); ++d) {
+        l.shape[d] = shape[d];
+        l.strides[d] = strides[d];
+    }
+    kernels::copy_strided_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(in, out, l, n);
+    TEMPER_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace temper::cuda
