@@ -1,0 +1,35 @@
+# `cmake --install`: the headers, the CUDA kernels and a CMake package, so that another project can write
+#   find_package(temper 0.1 CONFIG REQUIRED)
+#   target_link_libraries(app PRIVATE temper::temper)
+# temper is header-only, so nothing is compiled; the package is architecture-independent.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(TEMPER_INSTALL_CMAKEDIR ${CMAKE_INSTALL_DATADIR}/cmake/temper)
+
+# Every library target is exported as temper::<EXPORT_NAME>: temper -> temper::temper, temper_cuda -> temper::cuda.
+set(temper_export_targets temper)
+if(TARGET temper_cuda)
+  list(APPEND temper_export_targets temper_cuda)
+  set(TEMPER_INSTALL_CUDA ON)
+else()
+  set(TEMPER_INSTALL_CUDA OFF)
+endif()
+install(TARGETS ${temper_export_targets} EXPORT temperTargets)
+install(EXPORT temperTargets NAMESPACE temper:: DESTINATION ${TEMPER_INSTALL_CMAKEDIR})
+
+# "include" and "include/temper/kernels" must match the $<INSTALL_INTERFACE:...> include directories in
+# CMakeLists.txt, so they are spelled out rather than taken from CMAKE_INSTALL_INCLUDEDIR.
+install(DIRECTORY include/temper DESTINATION include)
+install(DIRECTORY kernels/ DESTINATION include/temper/kernels FILES_MATCHING PATTERN "*.cuh")
+install(FILES LICENSE THIRD_PARTY_NOTICES.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+configure_package_config_file(cmake/temperConfig.cmake.in ${PROJECT_BINARY_DIR}/temperConfig.cmake
+                              INSTALL_DESTINATION ${TEMPER_INSTALL_CMAKEDIR})
+# 0.x: a minor release may change the API (semantic versioning), so find_package(temper 0.1) accepts 0.1.z
+# only. From 1.0 on this becomes SameMajorVersion. ARCH_INDEPENDENT: header-only, so a package installed by
+# a 64-bit build serves a 32-bit consumer too.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/temperConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
+install(FILES ${PROJECT_BINARY_DIR}/temperConfig.cmake ${PROJECT_BINARY_DIR}/temperConfigVersion.cmake
+        DESTINATION ${TEMPER_INSTALL_CMAKEDIR})
