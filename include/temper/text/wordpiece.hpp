@@ -16,11 +16,13 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -123,6 +125,14 @@ template <class T>
 T json_get(const nlohmann::json& obj, const char* key, const T& fallback, const std::string& where) {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return fallback;
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        // nlohmann converts floats and out-of-range integers with a plain cast (UB for 1e300).
+        const bool fits = it->is_number_unsigned() ? std::in_range<T>(it->template get<uint64_t>())
+                        : it->is_number_integer() && std::in_range<T>(it->template get<int64_t>());
+        if (!fits) fail(where, ": field '", key, "': expected an integer in [", std::numeric_limits<T>::min(), ", ",
+                        std::numeric_limits<T>::max(), "], found ", it->dump());
+        return it->template get<T>();
+    }
     try {
         return it->get<T>();
     } catch (const nlohmann::json::exception&) {
@@ -251,7 +261,13 @@ public:
         WordPiece t;
         t.source_ = source;
         t.vocab_ = std::move(vocab);
-        for (size_t i = 0; i < t.vocab_.size(); ++i) t.model_vocab_[t.vocab_[i]] = static_cast<int64_t>(i);
+        // HF keeps the last of duplicate lines and leaves the earlier id unreachable; a duplicate is far more
+        // likely a corrupted or concatenated file, so it is refused.
+        for (size_t i = 0; i < t.vocab_.size(); ++i) {
+            auto [it, inserted] = t.model_vocab_.emplace(t.vocab_[i], static_cast<int64_t>(i));
+            check(inserted, source, ":", i + 1, ": duplicate token \"", t.vocab_[i], "\" (first on line ", it->second + 1,
+                  "; expected one distinct token per line)");
+        }
         t.unk_token_ = opts.unk_token;
         t.max_input_chars_ = opts.max_input_chars_per_word;
         t.normalizer_ = BertNormalizer(opts.normalizer);
@@ -288,17 +304,23 @@ public:
         const std::string mtype = json_get<std::string>(m, "type", "WordPiece", source + " model");
         check(mtype == "WordPiece", source, ": model.type is \"", mtype, "\", expected \"WordPiece\" (only BERT-style tokenizers are supported)");
         check(m.contains("vocab") && m["vocab"].is_object(), source, ": model.vocab must be an object {token: id}");
-        int64_t max_id = -1;
+        // Ids must be distinct and below the number of entries, so the id -> token table is no larger than
+        // the file (a hostile id such as 10^12 must not size an allocation) and every id has one token.
+        const size_t n_vocab = m["vocab"].size();
+        check(n_vocab > 0, source, ": model.vocab is empty");
+        t.vocab_.assign(n_vocab, std::string());
+        std::vector<bool> seen(n_vocab, false);
         for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
-            check(it.value().is_number_integer() && it.value().get<int64_t>() >= 0, source, ": model.vocab[\"", it.key(), "\"] must be a non-negative integer");
-            max_id = std::max(max_id, it.value().get<int64_t>());
-        }
-        check(max_id >= 0, source, ": model.vocab is empty");
-        t.vocab_.assign(static_cast<size_t>(max_id) + 1, std::string());
-        for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
-            const int64_t id = it.value().get<int64_t>();
-            t.vocab_[static_cast<size_t>(id)] = it.key();
-            t.model_vocab_[it.key()] = id;
+            const auto& v = it.value();
+            const bool ok = v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+            if (!ok || v.get<uint64_t>() >= n_vocab)
+                fail(source, ": model.vocab[\"", it.key(), "\"]: expected an id in [0, ", n_vocab, ") (the vocabulary has ",
+                     n_vocab, " entries), found ", v.dump());
+            const size_t id = v.get<size_t>();
+            check(!seen[id], source, ": model.vocab[\"", it.key(), "\"]: id ", id, " is also the id of \"", t.vocab_[id], "\"");
+            seen[id] = true;
+            t.vocab_[id] = it.key();
+            t.model_vocab_[it.key()] = static_cast<int64_t>(id);
         }
         t.unk_token_ = json_get<std::string>(m, "unk_token", "[UNK]", source + " model");
         t.prefix_ = json_get<std::string>(m, "continuing_subword_prefix", "##", source + " model");
@@ -340,6 +362,10 @@ public:
                 check(!json_get<bool>(a, "single_word", false, where), where, ": token \"", tok.content,
                       "\" has single_word = true, which is not supported");
                 if (tok.content.empty()) continue;
+                // Added tokens extend the vocabulary: ids up to one per added token past model.vocab.
+                const size_t limit = n_vocab + j["added_tokens"].size();
+                check(static_cast<uint64_t>(tok.id) < limit, where, ": token \"", tok.content, "\": id ", tok.id,
+                      " is past the vocabulary (expected an id below ", limit, ")");
                 if (static_cast<size_t>(tok.id) >= t.vocab_.size()) t.vocab_.resize(static_cast<size_t>(tok.id) + 1);
                 t.vocab_[static_cast<size_t>(tok.id)] = tok.content;
                 t.added_.push_back(tok);
@@ -737,8 +763,10 @@ private:
         for (size_t s = 0; s < n;) {
             // Longest piece first; pieces longer than the longest token cannot match.
             const auto& table = s == 0 ? initial_ : continuation_;
-            size_t e = n;
-            while (e > s && at[e] - at[s] > table.max_len()) --e;
+            // The last end e whose piece fits in max_len bytes (a binary search: a tokenizer.json may set a huge
+            // max_input_chars_per_word, and stepping down from n would be quadratic in the word length).
+            size_t e = size_t(std::upper_bound(at.begin() + std::ptrdiff_t(s), at.begin() + std::ptrdiff_t(n) + 1,
+                                               at[s] + table.max_len()) - at.begin()) - 1;
             int64_t id = -1;
             for (; e > s; --e)
                 if ((id = table.find(std::string_view(bytes.data() + at[s], at[e] - at[s]))) >= 0) break;
