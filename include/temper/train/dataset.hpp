@@ -175,6 +175,9 @@ inline std::string trim(std::string_view s) {
     return b == std::string_view::npos ? std::string() : std::string(s.substr(b, e - b + 1));
 }
 
+// The most label names inferred from integer ids ("0".."max"), as many as DistilBertConfig allows.
+inline constexpr int64_t kMaxInferredLabels = 100000;
+
 // A non-negative decimal integer, or -1.
 inline int64_t parse_uint(std::string_view s) {
     if (s.empty() || s.size() > 9) return -1;
@@ -242,13 +245,16 @@ private:
 };
 
 // Names inferred from the values seen: "0".."max" when all are integers, else sorted distinct.
-inline std::vector<std::string> infer_label_names(const std::set<std::string>& values) {
+inline std::vector<std::string> infer_label_names(const std::set<std::string>& values, const std::string& path) {
     int64_t max_id = -1;
     for (const std::string& v : values) {
         const int64_t id = parse_uint(v);
         if (id < 0) return {values.begin(), values.end()};
         max_id = std::max(max_id, id);
     }
+    // Names "0".."max": a stray huge id must not make a billion names.
+    check(max_id < kMaxInferredLabels, path, ": label id ", max_id, " is too large to infer the label names 0..", max_id,
+          " (limit ", kMaxInferredLabels, " labels); pass TableOptions::label_names");
     std::vector<std::string> names;
     for (int64_t i = 0; i <= max_id; ++i) names.push_back(std::to_string(i));
     return names;
@@ -345,7 +351,11 @@ inline std::vector<RawRow> read_delimited_rows(const std::string& path, const st
         const CsvRecord& h = records[0];
         for (const std::string& c : h.fields) check(!utf8_error_at(c), path, ":", h.line, ": header is not valid UTF-8");
         check(h.error.empty(), path, ":", h.line, ": malformed header: ", h.error);
-        check(records.size() > 1, path, ": has a header but no rows");
+        // Lines ending in a bare CR (old Mac files) read as one record: say so rather than just "no rows".
+        bool bare_cr = false;
+        for (size_t i = 0; i < text.size() && !bare_cr; ++i) bare_cr = text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n');
+        check(records.size() > 1, path, ": has a header but no rows",
+              bare_cr ? " (lines end in a bare CR: save the file with LF or CRLF line endings)" : "");
         columns = h.fields;
     } else {
         const size_t n = o.num_columns ? o.num_columns : records[0].fields.size();
@@ -354,8 +364,9 @@ inline std::vector<RawRow> read_delimited_rows(const std::string& path, const st
     auto column = [&](const std::string& name) -> size_t {
         auto it = std::find(columns.begin(), columns.end(), name);
         if (it == columns.end()) {
-            std::string have;
-            for (const auto& c : columns) have += (have.empty() ? "" : ", ") + shown(c);
+            std::string have;  // the first 20: a file with the wrong delimiter can have thousands
+            for (size_t i = 0; i < columns.size() && i < 20; ++i) have += (i ? ", " : "") + shown(columns[i]);
+            if (columns.size() > 20) have += str(", ... ", columns.size(), " in all");
             fail(path, ": no column '", name, "'", o.has_header ? " in the header" : "", " (columns: ", have, ")");
         }
         return size_t(it - columns.begin());
@@ -438,7 +449,7 @@ inline Dataset read_table(const std::string& path, const TableOptions& o) {
     if (d.label_names.empty()) {
         std::set<std::string> values;
         for (const auto& r : rows) values.insert(r.values.begin(), r.values.end());
-        d.label_names = detail::infer_label_names(values);
+        d.label_names = detail::infer_label_names(values, path);
     }
     const detail::LabelIndex index(d.label_names);
 
