@@ -47,8 +47,19 @@ public:
         for (const auto& [n, _] : where_) out.push_back(n);
         return out;
     }
-    const SafeTensors& file_of(const std::string& name) const { return *files_.at(where_.at(name)); }
+    const SafeTensors& file_of(const std::string& name) const {
+        auto it = where_.find(name);
+        if (it == where_.end()) fail(dir_, ": no tensor named '", name, "'");
+        return *files_[it->second];
+    }
     const TensorInfo& info(const std::string& name) const { return file_of(name).at(name); }
+    // Elements in all tensors: what the files really hold, an upper bound for what a load may allocate.
+    uint64_t total_numel() const {
+        uint64_t n = 0;
+        for (const auto& f : files_)
+            for (const auto& t : f->tensors()) n += uint64_t(t.numel());
+        return n;
+    }
 
 private:
     void open_sharded(const std::string& index_path) {

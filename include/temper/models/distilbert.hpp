@@ -21,6 +21,23 @@ inline std::string config_path(const std::string& dir) {
     return (std::filesystem::path(dir) / "config.json").string();
 }
 
+// Before a model is built from config.json: the encoder it describes must be of the order of the values the
+// checkpoint files really hold (at most twice as many, plus 16M so that checkpoints missing a few tensors still
+// get load_into's full report). A hostile config (dim 65536, vocab 2^24) thus cannot allocate far more than the
+// files, and a config.json of another model, or with missing keys (which take distilbert-base's defaults),
+// fails here naming the fields.
+inline void check_config_fits(const DistilBertConfig& c, const io::Checkpoint& ck, const std::string& where) {
+    const double d = double(c.dim), h = double(c.hidden_dim);  // double: no overflow
+    const double encoder = double(c.vocab_size + c.max_position_embeddings + 2) * d +
+                           double(c.n_layers) * (4 * (d * d + d) + 2 * d * h + h + d + 4 * d);
+    const uint64_t held = ck.total_numel();
+    check(encoder <= 2 * double(held) + double(1 << 24), where, ": vocab_size ", c.vocab_size, ", dim ", c.dim,
+          ", n_layers ", c.n_layers, ", hidden_dim ", c.hidden_dim, ", max_position_embeddings ",
+          c.max_position_embeddings, " describe an encoder of ", encoder, " parameters, but the checkpoint in ",
+          ck.dir(), " holds only ", held, " values: config.json does not belong to it (a missing key takes ",
+          "distilbert-base's default)");
+}
+
 template <class T>
 class DistilBertEmbeddings : public nn::Module<T> {
 public:
@@ -86,14 +103,18 @@ public:
     // Loads an encoder-only checkpoint (DistilBertModel or any DistilBert* checkpoint's encoder part).
     static DistilBertModel from_pretrained(const std::string& dir, Device dev = Device::cpu(), bool verbose = true) {
         check(dev.is_cpu(), "DistilBertModel::from_pretrained: device ", dev.str(), " is not available in this build");
-        DistilBertModel m(DistilBertConfig::load(config_path(dir)));
+        const std::string cfg_path = config_path(dir);
+        const DistilBertConfig c = DistilBertConfig::load(cfg_path);
+        const io::Checkpoint ck = io::Checkpoint::open(dir);
+        check_config_fits(c, ck, cfg_path);
+        DistilBertModel m(c);
         io::LoadRules rules;
         rules.rename = [](const std::string& n) -> std::optional<std::string> {
             if (n.rfind("distilbert.", 0) == 0) return n.substr(11);
             return n;
         };
         rules.ignore = [](const std::string& n) { return is_pretraining_head(n) || !encoder_tensor(n); };
-        m.report_ = io::load_into<T>(m, io::Checkpoint::open(dir), rules);
+        m.report_ = io::load_into<T>(m, ck, rules);
         if (verbose) print_report(dir, m.report_);
         return m;
     }
@@ -182,10 +203,13 @@ public:
                                                               Device dev = Device::cpu()) {
         check(dev.is_cpu(), "DistilBertForSequenceClassification::from_pretrained: device ", dev.str(),
               " is not available in this build");
-        DistilBertConfig c = DistilBertConfig::load(config_path(dir));
+        const std::string cfg_path = config_path(dir);
+        DistilBertConfig c = DistilBertConfig::load(cfg_path);
         if (!opt.labels.empty()) c.labels = opt.labels;
         else if (opt.num_labels && *opt.num_labels != c.num_labels()) c.set_num_labels(*opt.num_labels);
         if (opt.problem) c.problem = *opt.problem;
+        const io::Checkpoint ck = io::Checkpoint::open(dir);
+        check_config_fits(c, ck, cfg_path);
         DistilBertForSequenceClassification m(c, opt.seed);
         io::LoadRules rules;
         rules.rename = [](const std::string& n) -> std::optional<std::string> {
@@ -196,7 +220,7 @@ public:
         rules.may_be_missing = [](const std::string& n) {
             return n.rfind("pre_classifier.", 0) == 0 || n.rfind("classifier.", 0) == 0;
         };
-        m.report_ = io::load_into<T>(m, io::Checkpoint::open(dir), rules);
+        m.report_ = io::load_into<T>(m, ck, rules);
         if (opt.verbose) DistilBertModel<T>::print_report(dir, m.report_);
         return m;
     }
