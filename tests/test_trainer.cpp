@@ -1,9 +1,16 @@
 // Trainer: resume continues bit-identically, checkpoints are loadable HF directories, metrics.jsonl and plots
-// are written, a non-finite loss stops with the step number, an unwritable run directory fails up front.
+// are written, a non-finite loss or gradient stops with the step number and keeps the last good checkpoint, an
+// unwritable run directory fails up front, and kill -9 during training never leaves a wrong checkpoint.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "temper/temper.hpp"
 #include "temper/text/text.hpp"
@@ -132,16 +139,189 @@ TEST_CASE("a non-finite loss stops training with the step number; bad run dirs f
     models::DistilBertForSequenceClassification<float> m(s.cfg, 1);
     CHECK_THROWS_WITH_AS(train::Trainer<float>(m, s.tok, s.split.train, s.split.dev, o).fit(),
                          doctest::Contains("training stopped at step"), Error);
-    CHECK(fs::exists(fs::path(o.run_dir) / "last" / "model.safetensors"));  // the last good checkpoint stays
     fs::remove_all(o.run_dir);
 
     auto bad = base_options("/proc/version/run");  // under a file: cannot be created
     models::DistilBertForSequenceClassification<float> m2(s.cfg, 1);
     CHECK_THROWS_WITH_AS(train::Trainer<float>(m2, s.tok, s.split.train, s.split.dev, bad).fit(),
                          doctest::Contains("/proc/version/run"), Error);
+    // A directory that exists but cannot be written (even by root).
+    CHECK_THROWS_WITH_AS(train::Trainer<float>(m2, s.tok, s.split.train, s.split.dev, base_options("/proc")).fit(),
+                         doctest::Contains("/proc: the run directory is not writable"), Error);
     auto again = base_options(tmp_dir("noresume"));
     again.resume = true;
     CHECK_THROWS_WITH_AS(train::Trainer<float>(m2, s.tok, s.split.train, s.split.dev, again).fit(),
                          doctest::Contains("nothing to resume"), Error);
     fs::remove_all(again.run_dir);
+}
+
+TEST_CASE("too little free space for the checkpoints is an error naming the directory and the sizes") {
+    const std::string dir = tmp_dir("space");
+    fs::create_directories(dir);
+    CHECK_NOTHROW(io::require_free_space(dir, 1, "checkpoints"));
+    CHECK_THROWS_WITH_AS(io::require_free_space(dir, uint64_t(1) << 62, "checkpoints (best/ and last/)"),
+                         doctest::Contains((dir + ": checkpoints (best/ and last/) need about 4398046511104 MiB, but "
+                                                  "only").c_str()), Error);
+    fs::remove_all(dir);
+}
+
+namespace {
+
+// Weights whose forward pass is finite but whose gradient overflows: pre_classifier's output is a tiny
+// constant, the classifier multiplies it by -1e37 (logits about -16), and pos_weight 1e6 makes dL/dlogits
+// about -1e4, so dL/dh = W^T dL/dlogits is about 1e41: Inf in float, NaN further down.
+void make_gradient_overflow(models::DistilBertForSequenceClassification<float>& m) {
+    std::fill_n(m.pre_classifier.weight.data(), m.pre_classifier.weight.numel(), 0.0f);
+    std::fill_n(m.pre_classifier.bias.data(), m.pre_classifier.bias.numel(), 1e-37f);
+    std::fill_n(m.classifier.weight.data(), m.classifier.weight.numel(), -1e37f);
+}
+
+}  // namespace
+
+TEST_CASE("NaN/Inf gradients with a finite loss stop at that step, with or without clipping") {
+    Setup s = make_setup();
+    for (double clip : {0.0, 1.0}) {
+        auto o = base_options(tmp_dir("nangrad"));
+        o.max_grad_norm = clip;
+        o.pos_weight.assign(s.cfg.labels.size(), 1e6);
+        models::DistilBertForSequenceClassification<float> m(s.cfg, 1);
+        make_gradient_overflow(m);
+        std::string msg;
+        try {
+            train::Trainer<float>(m, s.tok, s.split.train, s.split.dev, o).fit();
+        } catch (const Error& e) {
+            msg = e.what();
+        }
+        CHECK_MESSAGE(msg.find("training stopped at step 1: the gradient norm is") == 0, msg);
+        CHECK_MESSAGE(msg.find("No checkpoint had been saved yet") != std::string::npos, msg);
+        for (auto& [name, p] : m.named_parameters())  // stopped before opt.step() wrote the NaNs into the weights
+            for (float v : p.to_vector()) REQUIRE_MESSAGE(std::isfinite(v), name);
+        fs::remove_all(o.run_dir);
+    }
+}
+
+TEST_CASE("a NaN stop keeps the last good checkpoint as it was and names its step") {
+    Setup s = make_setup();
+    auto o = base_options(tmp_dir("nankeep"));
+    o.eval_every = 1;
+    o.stop_at_step = 2;
+    models::DistilBertForSequenceClassification<float> m(s.cfg, 1);
+    CHECK(train::Trainer<float>(m, s.tok, s.split.train, s.split.dev, o).fit().interrupted);
+    // Make step 3 overflow: weights that do so go into last/, as if training had drifted there.
+    auto last = io::Checkpoint::open(o.run_dir + "/last");
+    models::DistilBertForSequenceClassification<float> bad(s.cfg, 1);
+    io::load_into<float>(bad, last, {});
+    make_gradient_overflow(bad);
+    bad.save_pretrained(o.run_dir + "/last");
+    const auto before = io::read_file(o.run_dir + "/last/model.safetensors");
+    const auto state = io::read_file(o.run_dir + "/last/trainer_state.json");
+
+    o.resume = true;
+    o.stop_at_step = 0;
+    o.pos_weight.assign(s.cfg.labels.size(), 1e6);
+    models::DistilBertForSequenceClassification<float> m2(s.cfg, 5);
+    std::string msg;
+    try {
+        train::Trainer<float>(m2, s.tok, s.split.train, s.split.dev, o).fit();
+    } catch (const Error& e) {
+        msg = e.what();
+    }
+    CHECK_MESSAGE(msg.find("training stopped at step 3: the gradient norm is") == 0, msg);
+    CHECK_MESSAGE(msg.find("The last good checkpoint is " + o.run_dir + "/last (step 2)") != std::string::npos, msg);
+    CHECK(io::read_file(o.run_dir + "/last/model.safetensors") == before);
+    CHECK(io::read_file(o.run_dir + "/last/trainer_state.json") == state);
+    fs::remove_all(o.run_dir);
+}
+
+namespace {
+
+// Reads the "eval" lines of metrics.jsonl: step -> dev loss.
+std::map<int64_t, double> eval_losses(const std::string& run_dir) {
+    std::map<int64_t, double> out;
+    for (const auto& line : lines_of(run_dir + "/metrics.jsonl")) {
+        auto j = nlohmann::json::parse(line);
+        if (j["type"] == "eval") out[j["step"].get<int64_t>()] = j["loss"].get<double>();
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 at random times during training never leaves a checkpoint that loads but is wrong") {
+    Setup s = make_setup();
+    auto o = base_options(tmp_dir("kill_ref"));
+    o.eval_every = 1;  // checkpoints (last/, often best/) after every optimizer step: kills often land in a write
+    o.epochs = 3;
+    models::DistilBertForSequenceClassification<float> ref(s.cfg, 1);
+    const auto t0 = std::chrono::steady_clock::now();
+    train::Trainer<float>(ref, s.tok, s.split.train, s.split.dev, o).fit();
+    const double run_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    const std::map<int64_t, double> ref_losses = eval_losses(o.run_dir);
+    REQUIRE(ref_losses.size() == 18);
+
+    // A checkpoint directory that exists must load, and be the state of one step: its weights give exactly
+    // the dev loss the uninterrupted run logged at that step, and (last/) its optimizer state has that step.
+    auto verify = [&](const std::string& dir, bool is_last) {
+        auto loaded = models::DistilBertForSequenceClassification<float>::from_pretrained(dir, {.verbose = false});
+        train::Trainer<float> t(loaded, s.tok, s.split.train, s.split.dev, o);
+        const double loss = t.evaluate(s.split.dev).loss;
+        (void)train::load_thresholds(dir + "/thresholds.json", s.cfg.labels);
+        if (!is_last) {
+            bool found = false;
+            for (const auto& [step, l] : ref_losses) found = found || l == loss;
+            CHECK_MESSAGE(found, dir, ": dev loss ", loss, " is the loss of no step of the uninterrupted run");
+            return;
+        }
+        const auto state = nlohmann::json::parse(io::read_text_file(dir + "/trainer_state.json"));
+        const int64_t step = state["step"].get<int64_t>();
+        REQUIRE(ref_losses.count(step));
+        CHECK_MESSAGE(loss == ref_losses.at(step), dir, " at step ", step);
+        const auto opt_state = io::SafeTensors::open(dir + "/optimizer.safetensors");
+        CHECK(opt_state.read_as<int64_t>("state.0.step") == std::vector<int64_t>{step});
+    };
+
+    auto k = o;
+    k.run_dir = tmp_dir("kill");
+    uint64_t state = 12345;  // delays from a fixed LCG: the same schedule each run (what it hits still varies)
+    int in_write = 0;
+    for (int round = 0; round < 12; ++round) {
+        const fs::path dir(k.run_dir);
+        k.resume = fs::exists(dir / "last") || fs::exists(dir / "last.old");
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        const auto delay = useconds_t(double(state >> 11) / double(1ull << 53) * 0.5 * run_us);
+        const pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {  // the child trains until it is killed; _exit skips the test framework's teardown
+            try {
+                models::DistilBertForSequenceClassification<float> m(s.cfg, 1);
+                train::Trainer<float>(m, s.tok, s.split.train, s.split.dev, k).fit();
+                ::_exit(0);
+            } catch (...) {
+                ::_exit(1);
+            }
+        }
+        ::usleep(delay);
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        CHECK((WIFSIGNALED(status) || WEXITSTATUS(status) == 0));  // killed, or finished first: never a failure
+        in_write += fs::exists(dir / "last.tmp") || fs::exists(dir / "best.tmp") || fs::exists(dir / "last.old");
+        // A crash between the renames leaves only last.old (the previous checkpoint), which the next start restores.
+        for (const char* name : {"best", "last"}) {
+            const fs::path d = fs::exists(dir / name) ? dir / name : dir / (std::string(name) + ".old");
+            if (fs::exists(d)) verify(d.string(), std::string(name) == "last");
+        }
+    }
+    MESSAGE(in_write, " of 12 kills landed while a checkpoint was being written");
+
+    // Resuming from whatever the kills left finishes exactly like the uninterrupted run.
+    k.resume = fs::exists(fs::path(k.run_dir) / "last") || fs::exists(fs::path(k.run_dir) / "last.old");
+    models::DistilBertForSequenceClassification<float> fin(s.cfg, 1);
+    train::Trainer<float>(fin, s.tok, s.split.train, s.split.dev, k).fit();
+    CHECK(eval_losses(k.run_dir) == ref_losses);
+    auto pa = ref.named_parameters(), pb = fin.named_parameters();
+    for (size_t i = 0; i < pa.size(); ++i) CHECK_MESSAGE(pa[i].second.to_vector() == pb[i].second.to_vector(), pa[i].first);
+    for (const char* left : {"best.tmp", "best.old", "last.tmp", "last.old"}) CHECK_FALSE(fs::exists(fs::path(k.run_dir) / left));
+    fs::remove_all(o.run_dir);
+    fs::remove_all(k.run_dir);
 }

@@ -100,6 +100,16 @@ inline void write_file_atomic(const std::string& path, std::string_view text) {
     write_file_atomic(path, std::as_bytes(std::span<const char>(text.data(), text.size())));
 }
 
+// Fails up front, saying what the space is for, when the file system holding `dir` has less than `bytes`
+// available. Where the free space cannot be read, the writes themselves will report any failure.
+inline void require_free_space(const std::string& dir, uint64_t bytes, const std::string& what) {
+    std::error_code ec;
+    const std::filesystem::space_info s = std::filesystem::space(dir, ec);
+    if (ec) return;
+    check(s.available >= bytes, dir, ": ", what, " need about ", (bytes + (1 << 20) - 1) >> 20, " MiB, but only ",
+          s.available >> 20, " MiB are free on its file system");
+}
+
 // Reads a whole file. Throws temper::Error naming the path when it is missing, a directory or
 // unreadable.
 inline std::vector<std::byte> read_file(const std::string& path) {

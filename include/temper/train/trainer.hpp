@@ -153,11 +153,11 @@ public:
                 window_samples += int64_t(idx.size());
                 if (!accum.is_step(bi, batches_per_epoch)) continue;
 
-                auto params = model_.parameters();
-                if (opt_.max_grad_norm > 0) {
-                    double norm = optim::clip_grad_norm(params, opt_.max_grad_norm);
-                    if (!std::isfinite(norm)) stop_nonfinite("gradient norm", norm, st.step + 1);
-                }
+                // Without clipping the norm is still computed (max_norm = inf changes nothing): NaN/Inf gradients
+                // must stop the run before opt.step() writes them into the weights.
+                const double norm = optim::clip_grad_norm(model_.parameters(),
+                                                          opt_.max_grad_norm > 0 ? opt_.max_grad_norm : INFINITY);
+                if (!std::isfinite(norm)) stop_nonfinite("gradient norm", norm, st.step + 1);
                 opt.step();
                 sched.step();
                 opt.zero_grad();
@@ -184,6 +184,7 @@ public:
                 if (eval_now) {
                     EvalResult r = evaluate_dev();
                     model_.train();
+                    if (!std::isfinite(r.loss)) stop_nonfinite("dev loss", r.loss, st.step);  // before it is saved
                     log({{"type", "eval"}, {"step", st.step}, {"loss", r.loss}, {"accuracy", r.scores.accuracy},
                          {"micro_f1", r.scores.micro.f1}, {"macro_f1", r.macro_f1()}});
                     history_.eval_steps.push_back(double(st.step));
@@ -327,15 +328,25 @@ private:
 
     std::string run_path(const std::string& name) const { return (std::filesystem::path(opt_.run_dir) / name).string(); }
 
-    // Fails before any training when the run directory cannot be written.
+    // Fails before any training when the run directory cannot be written or lacks the space for the
+    // checkpoints, and finishes a checkpoint swap that a crash interrupted (see save_checkpoint).
     void prepare_run_dir() {
         namespace fs = std::filesystem;
         std::error_code ec;
         fs::create_directories(opt_.run_dir, ec);
         check(!ec && fs::is_directory(opt_.run_dir), opt_.run_dir, ": cannot create the run directory (",
               ec ? ec.message() : "not a directory", ")");
-        io::write_file_atomic(run_path(".write_test"), std::string_view("ok\n"));
+        try {
+            io::write_file_atomic(run_path(".write_test"), std::string_view("ok\n"));
+        } catch (const Error& e) {
+            fail(opt_.run_dir, ": the run directory is not writable (", e.what(), ")");
+        }
         fs::remove(run_path(".write_test"), ec);
+        for (const char* name : {"best", "last"}) recover_checkpoint(run_path(name));
+        // Peak use: best/ (F32 weights) and last/ (weights and AdamW's two moments), each written beside the
+        // previous copy before the swap.
+        const uint64_t n = uint64_t(model_.num_parameters()), weights = 4 * n, moments = 2 * sizeof(T) * n;
+        io::require_free_space(opt_.run_dir, 2 * weights + 2 * (weights + moments), "checkpoints (best/ and last/)");
         if (!opt_.resume) {
             io::write_file_atomic(run_path("metrics.jsonl"), std::string_view(""));
         }
@@ -349,6 +360,9 @@ private:
 
     // Writes an HF-compatible checkpoint into `dir` via dir.tmp + rename, so a crash never leaves a
     // half-written checkpoint under the final name. With opt/st also the state needed to resume.
+    // Each file is fsynced as it is written (write_file_atomic). The swap is dir -> dir.old, dir.tmp -> dir,
+    // remove dir.old: a crash between the two renames leaves only dir.old, complete, which
+    // recover_checkpoint puts back at the next start.
     void save_checkpoint(const std::string& dir, const optim::AdamW<T>* opt, const State* st) {
         namespace fs = std::filesystem;
         const std::string tmp = dir + ".tmp", old = dir + ".old";
@@ -383,6 +397,17 @@ private:
         if (fs::exists(dir)) fs::rename(dir, old);
         fs::rename(tmp, dir);
         fs::remove_all(old);
+        if (st) last_saved_step_ = st->step;
+    }
+
+    // Undoes what a crash inside save_checkpoint left: a dir.tmp is incomplete (or never swapped in) and goes;
+    // a dir.old without dir is the previous checkpoint, complete, and comes back.
+    static void recover_checkpoint(const std::string& dir) {
+        namespace fs = std::filesystem;
+        const std::string tmp = dir + ".tmp", old = dir + ".old";
+        fs::remove_all(tmp);
+        if (fs::exists(old) && !fs::exists(dir)) fs::rename(old, dir);
+        fs::remove_all(old);
     }
 
     void load_weights(const std::string& dir) {
@@ -410,6 +435,7 @@ private:
         default_generator().manual_seed(derive_seed(opt_.seed, 2));  // as fit() seeded it (seed checked above)
         default_generator().set_offset(uint64_t(io::get_int(j, "rng_offset", 0, 0, INT64_MAX, where)));
         sched.set_last_epoch(st.step);
+        last_saved_step_ = st.step;
         const auto& h = j.at("history");
         auto series = [&](const char* k) { return h.at(k).template get<std::vector<double>>(); };
         history_ = {series("train_steps"), series("train_loss"), series("eval_steps"),
@@ -426,9 +452,10 @@ private:
     }
 
     [[noreturn]] void stop_nonfinite(const char* what, double value, int64_t step) {
-        fail("training stopped at step ", step, ": the ", what, " is ", value,
-             ". The last good checkpoint is ", run_path("last"),
-             " (lower the learning rate or enable gradient clipping, then resume or restart)");
+        fail("training stopped at step ", step, ": the ", what, " is ", value, ". ",
+             last_saved_step_ >= 0 ? str("The last good checkpoint is ", run_path("last"), " (step ", last_saved_step_, ")")
+                                   : str("No checkpoint had been saved yet"),
+             "; lower the learning rate or enable gradient clipping, then resume or restart");
     }
 
     void write_plots() {
@@ -450,6 +477,7 @@ private:
     std::vector<std::vector<int64_t>> train_ids_, dev_ids_;
     History history_;
     std::vector<double> thresholds_;
+    int64_t last_saved_step_ = -1;  // step of run_dir/last, once this trainer has one
 };
 
 }  // namespace temper::train
