@@ -30,7 +30,7 @@ for t in "${targets[@]}"; do
     grep -m1 -E "ERROR|runtime error|property failed|deadly signal" "$log" || tail -5 "$log"
   fi
   # libFuzzer's closing lines: the last status line (coverage, corpus) and the executions.
-  grep -E "^#[0-9]+ +DONE|stat::number_of_executed_units" "$log" || tail -2 "$log"
+  grep -E "^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units" "$log" || tail -2 "$log"
 done
 if [ ${#failed[@]} -gt 0 ]; then echo "findings in: ${failed[*]} (see build-fuzz/findings/)" >&2; exit 1; fi
 echo "no findings"
