@@ -1,0 +1,193 @@
+// LayerNorm over the last dimension (biased variance, eps inside the sqrt), its backward, and the
+// residual-fused forward LN(a + b) of the DistilBERT block; the GPU twin of cpu/layernorm.hpp.
+//
+// Forward: one warp per row, 8 rows per block. Three passes over the row: sum (mean), sum of squared
+// deviations (variance: two-pass, no E[x^2] - mean^2 cancellation), then normalise; passes two and three
+// hit L1/L2 for rows of a few KB. Loads are 16-byte packs when d and the pointers allow.
+// Backward: dx by one warp per row (two passes: mean(g) and mean(g * xhat), then dx). dgamma and dbeta are
+// column sums over rows, done by common.cuh's deterministic column reduction (no atomics): the same bits
+// on every run.
+#pragma once
+
+#include <cstdint>
+
+#include "common.cuh"
+#include "memory.cuh"
+
+namespace temper::kernels {
+
+constexpr int kLayerNormThreads = 256;
+constexpr int kLayerNormRowsPerBlock = kLayerNormThreads / 32;
+
+// kResidual: x = a + b, stored to sum_out (the residual stream the next block reads and the backward
+// needs); otherwise x = a and b, sum_out are unused. mean and rstd may be nullptr (inference).
+template <class T, int V, bool kResidual>
+__global__ void __launch_bounds__(kLayerNormThreads)
+    layernorm_forward_kernel(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y, T* mean,
+                             T* rstd, int64_t rows, int64_t d, accum_t<T> eps) {
+    using A = accum_t<T>;
+    const int lane = int(threadIdx.x % 32);
+    const int64_t nvec = d / V;
+    for (int64_t r = int64_t(blockIdx.x) * kLayerNormRowsPerBlock + threadIdx.x / 32; r < rows;
+         r += int64_t(gridDim.x) * kLayerNormRowsPerBlock) {
+        const T* ar = a + r * d;
+        // With the residual, passes two and three read back what this same lane wrote in pass one.
+        const T* xr = kResidual ? sum_out + r * d : ar;
+
+        A s = 0;
+        for (int64_t i = lane; i < nvec; i += 32) {
+            Pack<T, V> p = load_pack<V>(ar, i);
+            if constexpr (kResidual) {
+                const Pack<T, V> q = load_pack<V>(b + r * d, i);
+                for (int k = 0; k < V; ++k) p.v[k] = p.v[k] + q.v[k];
+                store_pack<V>(sum_out + r * d, i, p);
+            }
+            for (int k = 0; k < V; ++k) s += A(p.v[k]);
+        }
+        const A mu = warp_sum(s) / A(d);
+
+        A var = 0;
+        for (int64_t i = lane; i < nvec; i += 32) {
+            const Pack<T, V> p = load_pack<V>(xr, i);
+            for (int k = 0; k < V; ++k) {
+                const A c = A(p.v[k]) - mu;
+                var += c * c;
+            }
+        }
+        const A rs = A(1) / math_sqrt(warp_sum(var) / A(d) + eps);
+
+        for (int64_t i = lane; i < nvec; i += 32) {
+            const Pack<T, V> p = load_pack<V>(xr, i), g = load_pack<V>(gamma, i), bt = load_pack<V>(beta, i);
+            Pack<T, V> q;
+            for (int k = 0; k < V; ++k) q.v[k] = T((A(p.v[k]) - mu) * rs) * g.v[k] + bt.v[k];
+            store_pack<V>(y + r * d, i, q);
+        }
+        if (lane == 0) {
+            if (mean) mean[r] = T(mu);
+            if (rstd) rstd[r] = T(rs);
+        }
+    }
+}
+
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma, xhat = (x - mean) * rstd.
+template <class T, int V>
+__global__ void __launch_bounds__(kLayerNormThreads)
+    layernorm_backward_dx_kernel(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx,
+                                 int64_t rows, int64_t d) {
+    using A = accum_t<T>;
+    const int lane = int(threadIdx.x % 32);
+    const int64_t nvec = d / V;
+    for (int64_t r = int64_t(blockIdx.x) * kLayerNormRowsPerBlock + threadIdx.x / 32; r < rows;
+         r += int64_t(gridDim.x) * kLayerNormRowsPerBlock) {
+        const T* xr = x + r * d;
+        const T* dyr = dy + r * d;
+        const A mu = A(mean[r]), rs = A(rstd[r]);
+
+        A sg = 0, sgx = 0;
+        for (int64_t i = lane; i < nvec; i += 32) {
+            const Pack<T, V> px = load_pack<V>(xr, i), pd = load_pack<V>(dyr, i), pg = load_pack<V>(gamma, i);
+            for (int k = 0; k < V; ++k) {
+                const A xhat = (A(px.v[k]) - mu) * rs;
+                const A g = A(pd.v[k]) * A(pg.v[k]);
+                sg += g;
+                sgx += g * xhat;
+            }
+        }
+        sg = warp_sum(sg) / A(d);
+        sgx = warp_sum(sgx) / A(d);
+
+        for (int64_t i = lane; i < nvec; i += 32) {
+            const Pack<T, V> px = load_pack<V>(xr, i), pd = load_pack<V>(dyr, i), pg = load_pack<V>(gamma, i);
+            Pack<T, V> q;
+            for (int k = 0; k < V; ++k) {
+                const A xhat = (A(px.v[k]) - mu) * rs;
+                const A g = A(pd.v[k]) * A(pg.v[k]);
+                q.v[k] = T(rs * (g - sg - xhat * sgx));
+            }
+            store_pack<V>(dx + r * d, i, q);
+        }
+    }
+}
+
+// The per-element terms of dgamma and dbeta: dy * xhat and dy.
+template <class T>
+struct LayerNormParamGrads {
+    const T* x;
+    const T* dy;
+    const T* mean;
+    const T* rstd;
+    int64_t d;
+    __device__ void operator()(int64_t r, int64_t j, accum_t<T> (&v)[2]) const {
+        using A = accum_t<T>;
+        const A g = A(dy[r * d + j]);
+        v[0] = g * ((A(x[r * d + j]) - A(mean[r])) * A(rstd[r]));
+        v[1] = g;
+    }
+};
+
+}  // namespace temper::kernels
+
+namespace temper::cuda {
+
+namespace detail {
+template <class T, bool kResidual>
+void layernorm_forward_impl(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y, T* mean,
+                            T* rstd, int64_t rows, int64_t d, double eps, cudaStream_t s) {
+    check(rows >= 0 && d >= 0, "layernorm: negative shape [", rows, ", ", d, "]");
+    if (rows == 0 || d == 0) return;  // d == 0: the CPU's mean and rstd would be NaN; nothing to normalise
+    constexpr int V = kernels::kPack<T>;
+    const unsigned grid = kernels::grid_for(rows, kernels::kLayerNormRowsPerBlock);
+    const auto e = kernels::accum_t<T>(eps);
+    const bool packed = d % V == 0 && kernels::aligned16(a) && kernels::aligned16(y) && kernels::aligned16(gamma) &&
+                        kernels::aligned16(beta) && (!kResidual || (kernels::aligned16(b) && kernels::aligned16(sum_out)));
+    if (packed)
+        kernels::layernorm_forward_kernel<T, V, kResidual>
+            <<<grid, kernels::kLayerNormThreads, 0, s>>>(a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, e);
+    else
+        kernels::layernorm_forward_kernel<T, 1, kResidual>
+            <<<grid, kernels::kLayerNormThreads, 0, s>>>(a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, e);
+    TEMPER_CUDA_CHECK_LAUNCH();
+}
+}  // namespace detail
+
+// y = (x - mean) / sqrt(var + eps) * gamma + beta per row of [rows, d]; saves mean and 1/std per row
+// (either may be nullptr when no backward follows). Arguments as cpu::layernorm_forward.
+template <class T>
+void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, int64_t rows, int64_t d,
+                       double eps, cudaStream_t s) {
+    detail::layernorm_forward_impl<T, false>(x, nullptr, gamma, beta, nullptr, y, mean, rstd, rows, d, eps, s);
+}
+
+// x = a + b (written to sum_out: the residual stream, and the x that layernorm_backward needs), then
+// y = LayerNorm(x) as layernorm_forward. sum_out may alias a or b.
+template <class T>
+void layernorm_residual_forward(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y, T* mean,
+                                T* rstd, int64_t rows, int64_t d, double eps, cudaStream_t s) {
+    detail::layernorm_forward_impl<T, true>(a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, eps, s);
+}
+
+// dx per row; dgamma and dbeta are overwritten with the column sums (as the CPU does), zeros when
+// rows == 0. Arguments as cpu::layernorm_backward. Takes scratch for the column sums from the caching
+// allocator, so s must be temper's stream for the current device (cuda::stream(dev)).
+template <class T>
+void layernorm_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx, T* dgamma,
+                        T* dbeta, int64_t rows, int64_t d, cudaStream_t s) {
+    check(rows >= 0 && d >= 0, "layernorm_backward: negative shape [", rows, ", ", d, "]");
+    if (d == 0) return;
+    if (rows > 0) {
+        constexpr int V = kernels::kPack<T>;
+        const unsigned grid = kernels::grid_for(rows, kernels::kLayerNormRowsPerBlock);
+        const bool packed = d % V == 0 && kernels::aligned16(x) && kernels::aligned16(gamma) &&
+                            kernels::aligned16(dy) && kernels::aligned16(dx);
+        if (packed)
+            kernels::layernorm_backward_dx_kernel<T, V>
+                <<<grid, kernels::kLayerNormThreads, 0, s>>>(x, gamma, mean, rstd, dy, dx, rows, d);
+        else
+            kernels::layernorm_backward_dx_kernel<T, 1>
+                <<<grid, kernels::kLayerNormThreads, 0, s>>>(x, gamma, mean, rstd, dy, dx, rows, d);
+        TEMPER_CUDA_CHECK_LAUNCH();
+    }
+    detail::column_reduce<2, T>(kernels::LayerNormParamGrads<T>{x, dy, mean, rstd, d}, rows, d, dgamma, dbeta, s);
+}
+
+}  // namespace temper::cuda
