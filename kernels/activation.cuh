@@ -1,0 +1,130 @@
+// Activations: exact (erf) GELU and ReLU, forward and backward, as cpu/elementwise.hpp; and the fused
+// bias + GELU of the feed-forward block, whose backward also gives the bias gradient.
+//
+// Elementwise kernels are grid-stride loops, one element per thread per step (memory-bound: each element
+// is read and written once). bias + GELU walks [rows, cols] on a 2-D grid (columns on x, so the bias index
+// is the column: no division per element). The bias gradient is a column sum of dx by common.cuh's
+// deterministic column reduction.
+#pragma once
+
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace temper::kernels {
+
+// gelu(x) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); the same expression as cpu::gelu.
+template <class T>
+__device__ __forceinline__ T gelu_value(T x) {
+    return T(0.5) * x * (T(1) + math_erf(x * T(0.70710678118654752440)));
+}
+// d/dx gelu = Phi(x) + x * phi(x); as cpu::gelu_grad.
+template <class T>
+__device__ __forceinline__ T gelu_derivative(T x) {
+    const T cdf = T(0.5) * (T(1) + math_erf(x * T(0.70710678118654752440)));
+    const T pdf = math_exp(T(-0.5) * x * x) * T(0.39894228040143267794);
+    return cdf + x * pdf;
+}
+
+// The elementwise kernels allow in-place use (y == x, dx == dy).
+template <class T>
+__global__ void gelu_forward_kernel(const T* x, T* y, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        y[i] = gelu_value(x[i]);
+}
+template <class T>
+__global__ void gelu_backward_kernel(const T* x, const T* dy, T* dx, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        dx[i] = dy[i] * gelu_derivative(x[i]);
+}
+template <class T>
+__global__ void relu_forward_kernel(const T* x, T* y, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        y[i] = x[i] > T(0) ? x[i] : T(0);
+}
+// Like torch (and the CPU): the gradient at exactly 0 is 0.
+template <class T>
+__global__ void relu_backward_kernel(const T* x, const T* dy, T* dx, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        dx[i] = x[i] > T(0) ? dy[i] : T(0);
+}
+
+// pre = x + bias (row-broadcast), y = gelu(pre); pre may be nullptr (inference: nothing to save).
+template <class T>
+__global__ void bias_gelu_forward_kernel(const T* x, const T* bias, T* pre, T* y, int64_t rows, int64_t cols) {
+    for_each_row_col(rows, cols, [&](int64_t r, int64_t j) {
+        const T p = x[r * cols + j] + bias[j];
+        if (pre) pre[r * cols + j] = p;
+        y[r * cols + j] = gelu_value(p);
+    });
+}
+
+// Reads element (r, j) of a contiguous [rows, cols] matrix: the column reduction's input for dbias.
+template <class T>
+struct MatrixElement {
+    const T* m;
+    int64_t cols;
+    __device__ void operator()(int64_t r, int64_t j, accum_t<T> (&v)[1]) const { v[0] = accum_t<T>(m[r * cols + j]); }
+};
+
+}  // namespace temper::kernels
+
+namespace temper::cuda {
+
+namespace detail {
+template <class T>
+void launch_unary(void (*kernel)(const T*, T*, int64_t), const T* x, T* y, int64_t n, cudaStream_t s) {
+    check(n >= 0, "negative element count ", n);
+    if (n == 0) return;
+    kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(x, y, n);
+    TEMPER_CUDA_CHECK_LAUNCH();
+}
+template <class T>
+void launch_unary_backward(void (*kernel)(const T*, const T*, T*, int64_t), const T* x, const T* dy, T* dx, int64_t n,
+                           cudaStream_t s) {
+    check(n >= 0, "negative element count ", n);
+    if (n == 0) return;
+    kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(x, dy, dx, n);
+    TEMPER_CUDA_CHECK_LAUNCH();
+}
+}  // namespace detail
+
+// Arguments as cpu::gelu_forward / gelu_backward / relu_forward / relu_backward (n elements, contiguous).
+template <class T>
+void gelu_forward(const T* x, T* y, int64_t n, cudaStream_t s) {
+    detail::launch_unary<T>(kernels::gelu_forward_kernel<T>, x, y, n, s);
+}
+template <class T>
+void gelu_backward(const T* x, const T* dy, T* dx, int64_t n, cudaStream_t s) {
+    detail::launch_unary_backward<T>(kernels::gelu_backward_kernel<T>, x, dy, dx, n, s);
+}
+template <class T>
+void relu_forward(const T* x, T* y, int64_t n, cudaStream_t s) {
+    detail::launch_unary<T>(kernels::relu_forward_kernel<T>, x, y, n, s);
+}
+template <class T>
+void relu_backward(const T* x, const T* dy, T* dx, int64_t n, cudaStream_t s) {
+    detail::launch_unary_backward<T>(kernels::relu_backward_kernel<T>, x, dy, dx, n, s);
+}
+
+// x: [rows, cols], bias: [cols]. pre = x + bias (kept for the backward; nullptr to skip), y = gelu(pre).
+template <class T>
+void bias_gelu_forward(const T* x, const T* bias, T* pre, T* y, int64_t rows, int64_t cols, cudaStream_t s) {
+    check(rows >= 0 && cols >= 0, "bias_gelu_forward: negative shape [", rows, ", ", cols, "]");
+    if (rows == 0 || cols == 0) return;
+    const kernels::RowColGrid g = kernels::rowcol_grid(rows, cols);
+    kernels::bias_gelu_forward_kernel<T><<<g.grid, g.block, 0, s>>>(x, bias, pre, y, rows, cols);
+    TEMPER_CUDA_CHECK_LAUNCH();
+}
+
+// dx = dy * gelu'(pre); dbias = column sums of dx, overwritten (zeros when rows == 0). dx may alias dy.
+// Takes scratch from the caching allocator, so s must be temper's stream for the current device.
+template <class T>
+void bias_gelu_backward(const T* pre, const T* dy, T* dx, T* dbias, int64_t rows, int64_t cols, cudaStream_t s) {
+    check(rows >= 0 && cols >= 0, "bias_gelu_backward: negative shape [", rows, ", ", cols, "]");
+    if (cols == 0) return;
+    if (rows > 0) gelu_backward(pre, dy, dx, rows * cols, s);
+    detail::column_reduce<1, T>(kernels::MatrixElement<T>{dx, cols}, rows, cols, dbias, static_cast<T*>(nullptr), s);
+}
+
+}  // namespace temper::cuda
