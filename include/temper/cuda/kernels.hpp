@@ -7,3 +7,7 @@
 #endif
 
 #include "memory.cuh"
+#include "softmax.cuh"
+#include "layernorm.cuh"
+#include "activation.cuh"
+#include "elementwise.cuh"
