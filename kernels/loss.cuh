@@ -1,0 +1,242 @@
+// Losses fused with their gradients, the GPU twins of ops/loss.hpp: bce_with_logits (mean over all
+// elements, optional pos_weight per label) and cross_entropy (log-softmax with max subtraction, mean over
+// the rows whose label is not ignore_index).
+//
+// BCE: one grid-strided pass reads x and y once and writes both the loss terms and dx. Each block adds its
+// threads' terms (in double, whatever T is) in a fixed order into one partial; a second one-block kernel
+// adds the partials in order and divides by n. The grid size depends on n only, so the loss has the same
+// bits on every run and every GPU. The label column for pos_weight advances by (stride % c) per step
+// instead of a 64-bit division per element.
+//
+// Cross-entropy: one warp per row (8 rows per block): max, sum of exp (in double), lse = max + log(sum),
+// then dx = (softmax - onehot) * dloss / count, where count (non-ignored rows) comes from a small kernel
+// that runs first. Row losses go to scratch and one block adds them in row order.
+//
+// Per-element math runs in T (expf/log1pf for float, full precision); sums accumulate in double. The CPU
+// computes every element in double, so float results agree to ~1e-7 relative, double ones to ~1e-15.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace temper::kernels {
+
+constexpr int kLossThreads = 256;
+constexpr int kLossMaxBlocks = 1024;  // partials of the BCE loss: at most this many, then grid-stride
+constexpr int kCrossEntropyRowsPerBlock = kLossThreads / 32;
+
+template <class T> __device__ __forceinline__ T loss_log1p(T x) {
+    if constexpr (sizeof(T) == sizeof(float)) return log1pf(x);
+    else return log1p(x);
+}
+
+// Elementwise BCE over n = rows * c elements. partial (nullable): one loss sum per block. dx (nullable):
+// the gradient times (dloss ? *dloss : 1) / n. pw (nullable): pos_weight [c].
+// Float: 8 blocks per SM (at most 32 registers), so that all kLossMaxBlocks blocks are resident at once on
+// an H100 (132 SMs x 8) and no second, partial wave trails the pass. Double would spill at 32.
+template <class T>
+__global__ void __launch_bounds__(kLossThreads, sizeof(T) == sizeof(float) ? 8 : 4)
+    bce_kernel(const T* __restrict__ x, const T* __restrict__ y, const T* __restrict__ pw, int64_t n, int64_t c,
+               const T* dloss, T* __restrict__ dx, double* __restrict__ partial) {
+    const int64_t stride = int64_t(gridDim.x) * kLossThreads;
+    int64_t i = int64_t(blockIdx.x) * kLossThreads + threadIdx.x;
+    int64_t col = pw ? i % c : 0;  // label index of element i
+    const int64_t col_step = pw ? stride % c : 0;
+    const double scale = (dloss ? double(*dloss) : 1.0) / double(n);
+    double sum = 0;
+    for (; i < n; i += stride) {
+        const T xi = x[i], yi = y[i];
+        // weight of the positive term: 1 + (p - 1) y, or 1 without pos_weight
+        const T wpos = pw ? T(1) + (pw[col] - T(1)) * yi : T(1);
+        if (partial) {
+            // (1-y) x + w * softplus(-x), softplus(-x) = log(1 + e^-|x|) + max(-x, 0), stable for any x
+            const T softplus_neg = loss_log1p(math_exp(-fabs(xi))) + (xi < T(0) ? -xi : T(0));
+            sum += double((T(1) - yi) * xi + wpos * softplus_neg);
+        }
+        if (dx) {
+            const T sig = T(1) / (T(1) + math_exp(-xi));
+            // d/dx = (1 - y) + w (sigma - 1), which is sigma - y when w = 1
+            const T d = pw ? (T(1) - yi) + wpos * (sig - T(1)) : sig - yi;
+            dx[i] = T(double(d) * scale);
+        }
+        if (pw) {
+            col += col_step;
+            if (col >= c) col -= c;
+        }
+    }
+    if (partial) {
+        sum = block_sum(sum);
+        if (threadIdx.x == 0) partial[blockIdx.x] = sum;
+    }
+}
+
+// *out = T(sum of partial[0..parts) / divisor), divisor = *count if count else n. One block; fixed order.
+template <class T>
+__global__ void __launch_bounds__(kLossThreads)
+    mean_finish_kernel(const double* partial, int64_t parts, double n, const double* count, T* out) {
+    double s = 0;
+    for (int64_t k = threadIdx.x; k < parts; k += kLossThreads) s += partial[k];
+    s = block_sum(s);
+    if (threadIdx.x == 0) *out = T(s / (count ? *count : n));
+}
+
+__device__ __forceinline__ bool ce_valid(int64_t label, int64_t C, int64_t ignore_index) {
+    return label != ignore_index && label >= 0 && label < C;
+}
+
+// *count = number of rows with a valid label (labels outside [0, C) count as ignored). One block.
+// T is unused: a template, so that this header can be in several translation units of one program (a plain
+// __global__ function would be defined in each).
+template <class T>
+__global__ void __launch_bounds__(kLossThreads)
+    ce_count_kernel(const int64_t* labels, int64_t B, int64_t C, int64_t ignore_index, double* count) {
+    double k = 0;
+    for (int64_t b = threadIdx.x; b < B; b += kLossThreads) k += ce_valid(labels[b], C, ignore_index) ? 1.0 : 0.0;
+    k = block_sum(k);
+    if (threadIdx.x == 0) *count = k;
+}
+
+// One warp per row. row_loss (nullable): lse - x[label], 0 for ignored rows. dx (nullable): (softmax -
+// onehot) * (dloss ? *dloss : 1) / *count, 0 for ignored rows.
+template <class T>
+__global__ void __launch_bounds__(kLossThreads)
+    ce_rows_kernel(const T* __restrict__ logits, const int64_t* __restrict__ labels, int64_t B, int64_t C,
+                   int64_t ignore_index, const double* count, const T* dloss, double* __restrict__ row_loss,
+                   T* __restrict__ dx) {
+    const int lane = int(threadIdx.x) % 32;
+    for (int64_t row = int64_t(blockIdx.x) * kCrossEntropyRowsPerBlock + threadIdx.x / 32; row < B;
+         row += int64_t(gridDim.x) * kCrossEntropyRowsPerBlock) {
+        const T* xr = logits + row * C;
+        const int64_t label = labels[row];
+        const bool valid = ce_valid(label, C, ignore_index);
+        T mx = T(-INFINITY);
+        for (int64_t j = lane; j < C; j += 32) mx = mx < xr[j] ? xr[j] : mx;
+        for (int o = 16; o > 0; o >>= 1) {
+            const T other = __shfl_xor_sync(0xffffffffu, mx, o);
+            mx = mx < other ? other : mx;
+        }
+        double s = 0;
+        for (int64_t j = lane; j < C; j += 32) s += double(math_exp(xr[j] - mx));
+        s = warp_sum(s);
+        const double lse = double(mx) + log(s);
+        if (row_loss && lane == 0) row_loss[row] = valid ? lse - double(xr[label]) : 0.0;
+        if (dx) {
+            T* dr = dx + row * C;
+            if (!valid) {
+                for (int64_t j = lane; j < C; j += 32) dr[j] = T(0);
+            } else {
+                const double scale = (dloss ? double(*dloss) : 1.0) / *count;
+                for (int64_t j = lane; j < C; j += 32) {
+                    const T p = math_exp(T(double(xr[j]) - lse));
+                    dr[j] = T((double(p) - (j == label ? 1.0 : 0.0)) * scale);
+                }
+            }
+        }
+    }
+}
+
+}  // namespace temper::kernels
+
+namespace temper::cuda {
+
+namespace detail {
+template <class T>
+void bce_launch(const T* x, const T* y, const T* pos_weight, int64_t n, int64_t c, const T* dloss, T* dx, T* loss,
+                const char* what, cudaStream_t s) {
+    check(n >= 0 && (!pos_weight || (c > 0 && n % c == 0)), what, ": ", n,
+          " elements do not form rows of pos_weight's ", c, " labels");
+    check(!loss || n > 0, what, ": empty input");
+    if (n == 0) return;
+    const int64_t want = (n + kernels::kLossThreads - 1) / kernels::kLossThreads;
+    const int blocks = int(want < kernels::kLossMaxBlocks ? want : kernels::kLossMaxBlocks);
+    if (!loss) {
+        kernels::bce_kernel<T><<<blocks, kernels::kLossThreads, 0, s>>>(x, y, pos_weight, n, c, dloss, dx, nullptr);
+        TEMPER_CUDA_CHECK_LAUNCH();
+        return;
+    }
+    Scratch partial(sizeof(double) * size_t(blocks));
+    kernels::bce_kernel<T>
+        <<<blocks, kernels::kLossThreads, 0, s>>>(x, y, pos_weight, n, c, dloss, dx, partial.as<double>());
+    TEMPER_CUDA_CHECK_LAUNCH();
+    kernels::mean_finish_kernel<T>
+        <<<1, kernels::kLossThreads, 0, s>>>(partial.as<double>(), blocks, double(n), nullptr, loss);
+    TEMPER_CUDA_CHECK_LAUNCH();
+}
+
+template <class T>
+void cross_entropy_launch(const T* logits, const int64_t* labels, int64_t B, int64_t C, int64_t ignore_index,
+                          const T* dloss, T* dlogits, T* loss, cudaStream_t s) {
+    check(B >= 0 && C > 0, "cross_entropy: logits [", B, ", ", C, "] need at least one class");
+    // Scratch: the count of valid rows, then (for the loss) one term per row.
+    Scratch scratch(sizeof(double) * size_t(1 + (loss ? B : 0)));
+    double* count = scratch.as<double>();
+    double* row_loss = loss ? count + 1 : nullptr;
+    kernels::ce_count_kernel<T><<<1, kernels::kLossThreads, 0, s>>>(labels, B, C, ignore_index, count);
+    TEMPER_CUDA_CHECK_LAUNCH();
+    if (B > 0) {
+        const unsigned grid = kernels::grid_for(B, kernels::kCrossEntropyRowsPerBlock);
+        kernels::ce_rows_kernel<T><<<grid, kernels::kLossThreads, 0, s>>>(logits, labels, B, C, ignore_index, count,
+                                                                          dloss, row_loss, dlogits);
+        TEMPER_CUDA_CHECK_LAUNCH();
+    }
+    if (loss) {
+        kernels::mean_finish_kernel<T><<<1, kernels::kLossThreads, 0, s>>>(row_loss, B, 0.0, count, loss);
+        TEMPER_CUDA_CHECK_LAUNCH();
+    }
+}
+}  // namespace detail
+
+// *loss = mean over the n elements of x (logits) and y (targets) of the BCE-with-logits term; pos_weight
+// [c] (nullable) weights the positive term of label i % c, n a multiple of c. loss is a device scalar.
+// Arguments as temper::bce_with_logits; n > 0. Scratch from the caching allocator: s is temper's stream.
+// In all three, dx must not alias x or y.
+template <class T>
+void bce_with_logits_forward(const T* x, const T* y, const T* pos_weight, int64_t n, int64_t c, T* loss,
+                             cudaStream_t s) {
+    detail::bce_launch<T>(x, y, pos_weight, n, c, nullptr, nullptr, loss, "bce_with_logits_forward", s);
+}
+
+// dx = d loss / dx times the upstream gradient *dloss (a device scalar; nullptr means 1):
+// (sigma(x) - y) / n, or ((1 - y) + (1 + (p - 1) y)(sigma(x) - 1)) / n with pos_weight.
+template <class T>
+void bce_with_logits_backward(const T* x, const T* y, const T* pos_weight, int64_t n, int64_t c, const T* dloss,
+                              T* dx, cudaStream_t s) {
+    detail::bce_launch<T>(x, y, pos_weight, n, c, dloss, dx, nullptr, "bce_with_logits_backward", s);
+}
+
+// Loss and gradient (for an upstream gradient of 1, i.e. this loss is what backward starts from) in one
+// pass over x and y.
+template <class T>
+void bce_with_logits_fused(const T* x, const T* y, const T* pos_weight, int64_t n, int64_t c, T* loss, T* dx,
+                           cudaStream_t s) {
+    detail::bce_launch<T>(x, y, pos_weight, n, c, nullptr, dx, loss, "bce_with_logits_fused", s);
+}
+
+// *loss = mean over rows b with labels[b] != ignore_index of lse(logits[b]) - logits[b, labels[b]];
+// logits [B, C], labels [B] int64, all on the GPU. Arguments as temper::cross_entropy. Labels outside
+// [0, C) count as ignored (the CPU op rejects them; the caller validates); with no valid row the loss is
+// NaN (0 / 0, as torch), where the CPU op throws. Scratch from the caching allocator: s is temper's stream.
+template <class T>
+void cross_entropy_forward(const T* logits, const int64_t* labels, int64_t B, int64_t C, int64_t ignore_index,
+                           T* loss, cudaStream_t s) {
+    detail::cross_entropy_launch<T>(logits, labels, B, C, ignore_index, nullptr, nullptr, loss, s);
+}
+
+// dlogits = (softmax(logits) - onehot(label)) * *dloss / count for valid rows, 0 for ignored rows;
+// dloss is a device scalar (nullptr means 1).
+template <class T>
+void cross_entropy_backward(const T* logits, const int64_t* labels, int64_t B, int64_t C, int64_t ignore_index,
+                            const T* dloss, T* dlogits, cudaStream_t s) {
+    detail::cross_entropy_launch<T>(logits, labels, B, C, ignore_index, dloss, dlogits, nullptr, s);
+}
+
+// Loss and gradient (upstream gradient 1) together.
+template <class T>
+void cross_entropy_fused(const T* logits, const int64_t* labels, int64_t B, int64_t C, int64_t ignore_index,
+                         T* loss, T* dlogits, cudaStream_t s) {
+    detail::cross_entropy_launch<T>(logits, labels, B, C, ignore_index, nullptr, dlogits, loss, s);
+}
+
+}  // namespace temper::cuda
