@@ -11,3 +11,7 @@
 #include "layernorm.cuh"
 #include "activation.cuh"
 #include "elementwise.cuh"
+#include "dropout.cuh"
+#include "adamw.cuh"
+#include "embedding.cuh"
+#include "loss.cuh"
