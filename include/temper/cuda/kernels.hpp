@@ -15,3 +15,4 @@
 #include "adamw.cuh"
 #include "embedding.cuh"
 #include "loss.cuh"
+#include "attention.cuh"
