@@ -10,6 +10,7 @@
 
 #include "temper/temper.hpp"
 #include "temper/train/dataset.hpp"
+#include "temper/train/metrics.hpp"
 #include "test_util.hpp"
 
 using namespace temper;
@@ -141,7 +142,10 @@ TEST_CASE("config.json: missing keys, another model's config and absurd sizes fa
              {R"({"id2label": {"00000001": "a"}})", "field 'id2label'"},
              {R"({"num_labels": 100001})", "field 'num_labels'"},
              {R"({"dropout": "0.1"})", "field 'dropout'"},
-             {"{\"dim\": 8, \"dim\": \xff}", "not valid JSON"}}) {
+             {"{\"dim\": 8, \"dim\": \xff}", "not valid JSON"},
+             // Found by fuzz_config: nlohmann throws out_of_range, not parse_error, for a number that overflows.
+             {R"({"nu": 3, "111111111111":111111e11111S1111111111111el_4": 1111})", "not valid JSON"},
+             {R"({"dim": 1e400})", "not valid JSON"}}) {
         write_text(d / "config.json", text);
         msg = error_of([&] { models::DistilBertConfig::load(d / "config.json"); });
         CHECK_ERROR_HAS(msg, d / "config.json");
@@ -270,4 +274,25 @@ TEST_CASE("datasets: hostile rows and files give file:line errors") {
     const auto ds = train::read_table(d / "long.csv", {.label_column = "label"});
     CHECK(ds.texts[0].size() == size_t(4 << 20));
     CHECK(ds.label_names == std::vector<std::string>{"joy", "sad"});
+}
+
+// ---- run-directory files: thresholds.json, optimizer state -----------------------------------------------
+
+TEST_CASE("thresholds.json and AdamW state files: overflowing numbers and inconsistent metadata are errors") {
+    TempDir d("state");
+    write_text(d / "thresholds.json", R"({"thresholds": {"joy": 1e999}})");
+    CHECK_ERROR_HAS(error_of([&] { train::load_thresholds(d / "thresholds.json"); }), d / "thresholds.json" + ": not valid JSON");
+    write_text(d / "thresholds.json", R"({"thresholds": {"joy": 1.5}})");
+    CHECK_ERROR_HAS(error_of([&] { train::load_thresholds(d / "thresholds.json"); }),
+                    "threshold for 'joy' must be a number in [0, 1], found 1.5");
+    // A state file whose group lists fewer names than parameters (indexing them read past the list).
+    auto a = Tensor<float>::zeros({2}), b = Tensor<float>::zeros({2});
+    a.set_requires_grad(true);
+    b.set_requires_grad(true);
+    optim::AdamW<float> opt({optim::ParamGroup<float>{.params = {a, b}, .names = {"a", "b"}}});
+    const std::string meta = R"({"format": 1, "betas": [0.9, 0.999], "eps": 1e-8, "lerp_exp_avg": true,
+        "groups": [{"num_params": 2, "names": ["a"], "lr": 0.001, "weight_decay": 0.01}]})";
+    io::save_safetensors(d / "opt.safetensors", {}, {{"temper.adamw", meta}});
+    CHECK_ERROR_HAS(error_of([&] { opt.load_state(d / "opt.safetensors"); }),
+                    d / "opt.safetensors" + ": param group 0 has 2 params but 1 names in the state file");
 }

@@ -56,7 +56,7 @@ inline json parse_json_file(const std::string& text, const std::string& where) {
     json j;
     try {
         j = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e11111
         fail(where, ": not valid JSON (", e.what(), ")");
     }
     return j;

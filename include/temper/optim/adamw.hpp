@@ -221,6 +221,8 @@ public:
                 check(n == groups_[gi].params.size(), path, ": param group ", gi, " has ", n,
                       " params in the state file, ", groups_[gi].params.size(), " here");
                 auto names = g.at("names").get<std::vector<std::string>>();
+                check(names.empty() || names.size() == n, path, ": param group ", gi, " has ", n, " params but ",
+                      names.size(), " names in the state file");
                 if (!names.empty() && !groups_[gi].names.empty())
                     for (size_t i = 0; i < n; ++i)
                         check(names[i] == groups_[gi].names[i], path, ": param ", i, " of group ", gi, " is '",

@@ -360,7 +360,7 @@ inline Thresholds load_thresholds(const std::string& path, const std::vector<std
     nlohmann::ordered_json j;
     try {
         j = nlohmann::ordered_json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e11111
         fail(path, ": not valid JSON (", e.what(), ")");
     }
     check(j.is_object() && j.contains("thresholds") && j["thresholds"].is_object(), path,
