@@ -152,6 +152,18 @@ TEST_CASE("a non-finite loss stops training with the step number; bad run dirs f
     again.resume = true;
     CHECK_THROWS_WITH_AS(train::Trainer<float>(m2, s.tok, s.split.train, s.split.dev, again).fit(),
                          doctest::Contains("nothing to resume"), Error);
+    // A corrupt trainer_state.json is an error naming it (nlohmann's own exceptions used to escape).
+    again.resume = false;
+    again.stop_at_step = 1;
+    train::Trainer<float>(m2, s.tok, s.split.train, s.split.dev, again).fit();
+    const std::string state = again.run_dir + "/last/trainer_state.json";
+    auto j = nlohmann::json::parse(io::read_text_file(state));
+    j["history"]["eval_loss"] = "lots";
+    io::write_file_atomic(state, j.dump());
+    again.resume = true;
+    again.stop_at_step = 0;
+    CHECK_THROWS_WITH_AS(train::Trainer<float>(m2, s.tok, s.split.train, s.split.dev, again).fit(),
+                         doctest::Contains((state + ": field 'history': expected").c_str()), Error);
     fs::remove_all(again.run_dir);
 }
 

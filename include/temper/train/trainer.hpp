@@ -436,10 +436,14 @@ private:
         default_generator().set_offset(uint64_t(io::get_int(j, "rng_offset", 0, 0, INT64_MAX, where)));
         sched.set_last_epoch(st.step);
         last_saved_step_ = st.step;
-        const auto& h = j.at("history");
-        auto series = [&](const char* k) { return h.at(k).template get<std::vector<double>>(); };
-        history_ = {series("train_steps"), series("train_loss"), series("eval_steps"),
-                    series("eval_loss"), series("eval_macro_f1"), series("eval_micro_f1")};
+        try {
+            const auto& h = j.at("history");
+            auto series = [&](const char* k) { return h.at(k).template get<std::vector<double>>(); };
+            history_ = {series("train_steps"), series("train_loss"), series("eval_steps"),
+                        series("eval_loss"), series("eval_macro_f1"), series("eval_micro_f1")};
+        } catch (const nlohmann::json::exception& e) {
+            fail(where, ": field 'history': expected {\"train_steps\": [numbers], ...} (", e.what(), ")");
+        }
         // metrics.jsonl keeps only what happened up to the checkpoint.
         std::ifstream in(run_path("metrics.jsonl"));
         std::string line, kept;
