@@ -16,7 +16,8 @@ seconds=$2
 command -v clang++ >/dev/null || { echo "fuzzing needs clang++ (apt-get install clang)" >&2; exit 1; }
 
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTEMPER_BUILD_FUZZERS=ON \
-  -DTEMPER_BUILD_TESTS=OFF -DTEMPER_BUILD_EXAMPLES=OFF -DTEMPER_BUILD_BENCH=OFF >/dev/null
+  -DTEMPER_BUILD_TESTS=OFF -DTEMPER_BUILD_EXAMPLES=OFF -DTEMPER_BUILD_BENCH=OFF -DTEMPER_WITH_CUDA=OFF \
+  -DTEMPER_INSTALL=OFF >/dev/null
 cmake --build build-fuzz -j"${JOBS:-1}" --target "${targets[@]/#/fuzz_}"
 
 failed=()
