@@ -37,6 +37,20 @@ __global__ void copy_strided_kernel(const T* __restrict__ in, T* __restrict__ ou
     }
 }
 
+// The inverse: the i-th element of the strided view out = in[i] (in contiguous). Used to write a gradient
+// into a region of a larger zero tensor (the backward of slice).
+template <class T>
+__global__ void copy_into_strided_kernel(const T* __restrict__ in, T* __restrict__ out, StridedLayout l, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+        int64_t rest = i, off = 0;
+        for (int d = l.rank - 1; d >= 0; --d) {
+            off += (rest % l.shape[d]) * l.strides[d];
+            rest /= l.shape[d];
+        }
+        out[off] = in[i];
+    }
+}
+
 // Enough blocks to fill the GPU several times over; grid-stride loops cover the rest.
 inline unsigned grid_for(int64_t n, int threads) {
     int64_t blocks = (n + threads - 1) / threads;
@@ -54,20 +68,34 @@ void fill(T* out, T value, int64_t n, cudaStream_t s) {
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
-// Writes the elements of the view (in, shape, strides) to out in row-major order; both pointers on the GPU.
-template <class T>
-void copy_strided(const T* in, const Shape& shape, const Shape& strides, T* out, cudaStream_t s) {
-    int64_t n = shape_numel(shape);
-    if (n == 0) return;
-    check(shape.size() <= size_t(kernels::kMaxRank), "copy_strided: rank ", shape.size(), " exceeds the CUDA limit of ",
-          kernels::kMaxRank);
+inline kernels::StridedLayout strided_layout(const Shape& shape, const Shape& strides) {
+    check(shape.size() <= size_t(kernels::kMaxRank), "strided copy: rank ", shape.size(),
+          " exceeds the CUDA limit of ", kernels::kMaxRank);
     kernels::StridedLayout l{};
     l.rank = int(shape.size());
     for (size_t d = 0; d < shape.size(); ++d) {
         l.shape[d] = shape[d];
         l.strides[d] = strides[d];
     }
-    kernels::copy_strided_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(in, out, l, n);
+    return l;
+}
+
+// Writes the elements of the view (in, shape, strides) to out in row-major order; both pointers on the GPU.
+template <class T>
+void copy_strided(const T* in, const Shape& shape, const Shape& strides, T* out, cudaStream_t s) {
+    int64_t n = shape_numel(shape);
+    if (n == 0) return;
+    kernels::copy_strided_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(in, out, strided_layout(shape, strides), n);
+    TEMPER_CUDA_CHECK_LAUNCH();
+}
+
+// Writes contiguous in (row-major) into the strided view (out, shape, strides); the view must not overlap itself.
+template <class T>
+void copy_into_strided(const T* in, T* out, const Shape& shape, const Shape& strides, cudaStream_t s) {
+    int64_t n = shape_numel(shape);
+    if (n == 0) return;
+    kernels::copy_into_strided_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(in, out, strided_layout(shape, strides),
+                                                                               n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 

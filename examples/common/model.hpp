@@ -22,7 +22,13 @@ struct ModelArgs {
     std::string init = "pretrained";  // or "random"
     std::string config = "";       // --config FILE (random init)
     std::string vocab = "";        // --vocab FILE: vocab.txt or tokenizer.json (overrides DIR's tokenizer)
+    std::string device = "cpu";    // --device cpu | cuda | cuda:N | auto
 };
+
+// --device: "auto" is the GPU when this build has the CUDA backend and one is present, else the CPU.
+inline temper::Device device_of(const ModelArgs& a) {
+    return a.device == "auto" ? temper::Device::best() : temper::parse_device(a.device);
+}
 
 inline void add_model_options(CLI::App& app, ModelArgs& a) {
     app.add_option("--model", a.model, "pretrained HF directory (config.json, model.safetensors, vocab.txt or tokenizer.json)");
@@ -31,6 +37,8 @@ inline void add_model_options(CLI::App& app, ModelArgs& a) {
         ->capture_default_str();
     app.add_option("--config", a.config, "DistilBERT config.json for --init random");
     app.add_option("--vocab", a.vocab, "vocab.txt or tokenizer.json (default: the one in --model)");
+    app.add_option("--device", a.device, "cpu, cuda, cuda:N, or auto (the GPU when there is one and this build has CUDA)")
+        ->capture_default_str();
 }
 
 using Classifier = temper::models::DistilBertForSequenceClassification<float>;
@@ -65,6 +73,7 @@ inline ModelSetup make_model(const ModelArgs& a, const std::vector<std::string>&
         std::fprintf(stderr, "model: pretrained DistilBERT from %s, %lld layers, dim %lld, %lld parameters, %zu %s labels\n",
                      a.model.c_str(), (long long)m.config.n_layers, (long long)m.config.dim,
                      (long long)m.num_parameters(), labels.size(), kind);
+        m.to(device_of(a));
         return {std::move(tok), std::move(m)};
     }
     check(!a.config.empty() || !a.model.empty(), "--init random needs --config FILE (or --model DIR for its config.json)");
@@ -82,6 +91,7 @@ inline ModelSetup make_model(const ModelArgs& a, const std::vector<std::string>&
     std::fprintf(stderr, "model: random init from %s, %lld layers, dim %lld, %lld parameters, %zu %s labels\n",
                  config_path.c_str(), (long long)cfg.n_layers, (long long)cfg.dim, (long long)m.num_parameters(),
                  labels.size(), kind);
+    m.to(device_of(a));
     return {std::move(tok), std::move(m)};
 }
 

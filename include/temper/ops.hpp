@@ -1,6 +1,7 @@
 // The differentiable op set.
 #pragma once
 
+#include "temper/ops/attention.hpp"
 #include "temper/ops/dropout.hpp"
 #include "temper/ops/elementwise.hpp"
 #include "temper/ops/embedding.hpp"

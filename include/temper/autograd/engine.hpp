@@ -9,6 +9,9 @@
 #include "temper/autograd/node.hpp"
 #include "temper/core/tensor.hpp"
 #include "temper/cpu/elementwise.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/blas.hpp"
+#endif
 
 namespace temper::autograd {
 
@@ -22,6 +25,9 @@ void accumulate(Tensor<T>& acc, const Tensor<T>& g) {
     check(acc.shape() == g.shape(), "autograd: gradient of shape ", shape_str(g.shape()),
           " does not match ", shape_str(acc.shape()));
     Tensor<T> gc = g.is_contiguous() ? g : g.clone();
+#if defined(TEMPER_WITH_CUDA)
+    if (acc.device().is_cuda()) return cuda::axpy(acc.device(), acc.numel(), T(1), gc.data(), acc.data());
+#endif
     cpu::add_inplace(acc.data(), gc.data(), acc.numel());
 }
 

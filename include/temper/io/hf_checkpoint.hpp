@@ -148,7 +148,8 @@ LoadReport load_into(nn::Module<T>& model, const Checkpoint& ck, const LoadRules
     for (const auto& [target, name] : source) {
         std::vector<T> values = ck.file_of(name).template read_as<T>(name);
         Tensor<T>& p = *params[target];
-        std::copy(values.begin(), values.end(), p.data());
+        if (p.device().is_cpu()) std::copy(values.begin(), values.end(), p.data());
+        else p.copy_(Tensor<T>::from_vector(values, p.shape()).to(p.device()));  // a model already on the GPU
         rep.loaded.push_back(name);
     }
     return rep;

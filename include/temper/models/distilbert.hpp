@@ -60,7 +60,9 @@ public:
         const int64_t S = ids.size(1);
         Tensor<int64_t> positions = Tensor<int64_t>::empty({S});
         for (int64_t i = 0; i < S; ++i) positions.data()[i] = i;
-        return dropout(LayerNorm(add(word_embeddings(ids), position_embeddings(positions))));
+        positions = positions.to(ids.device());
+        // DistilBertModel checked the ids on the host; positions are in range by construction.
+        return dropout(LayerNorm(add(word_embeddings(ids, true), position_embeddings(positions, true))));
     }
 };
 
@@ -93,16 +95,19 @@ public:
         f("transformer", transformer);
     }
 
+    // Inputs may live on the CPU or on the model's device; they are checked (ids in range) and moved there.
     Tensor<T> operator()(const Tensor<int64_t>& input_ids, const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
         check_inputs(input_ids, attention_mask);
-        Tensor<T> h = embeddings(input_ids);
-        for (const auto& block : transformer.layer.items) h = block(h, attention_mask);
+        const Device dev = embeddings.word_embeddings.weight.device();
+        Tensor<int64_t> ids = input_ids.to(dev);
+        Tensor<int64_t> mask = attention_mask.defined() ? attention_mask.to(dev) : attention_mask;
+        Tensor<T> h = embeddings(ids);
+        for (const auto& block : transformer.layer.items) h = block(h, mask);
         return h;
     }
 
     // Loads an encoder-only checkpoint (DistilBertModel or any DistilBert* checkpoint's encoder part).
     static DistilBertModel from_pretrained(const std::string& dir, Device dev = Device::cpu(), bool verbose = true) {
-        check(dev.is_cpu(), "DistilBertModel::from_pretrained: device ", dev.str(), " is not available in this build");
         const std::string cfg_path = config_path(dir);
         const DistilBertConfig c = DistilBertConfig::load(cfg_path);
         const io::Checkpoint ck = io::Checkpoint::open(dir);
@@ -116,6 +121,7 @@ public:
         rules.ignore = [](const std::string& n) { return is_pretraining_head(n) || !encoder_tensor(n); };
         m.report_ = io::load_into<T>(m, ck, rules);
         if (verbose) print_report(dir, m.report_);
+        m.to(dev);
         return m;
     }
     const io::LoadReport& load_report() const { return report_; }
@@ -201,8 +207,6 @@ public:
 
     static DistilBertForSequenceClassification from_pretrained(const std::string& dir, const ClassifierOptions& opt = {},
                                                               Device dev = Device::cpu()) {
-        check(dev.is_cpu(), "DistilBertForSequenceClassification::from_pretrained: device ", dev.str(),
-              " is not available in this build");
         const std::string cfg_path = config_path(dir);
         DistilBertConfig c = DistilBertConfig::load(cfg_path);
         if (!opt.labels.empty()) c.labels = opt.labels;
@@ -222,6 +226,7 @@ public:
         };
         m.report_ = io::load_into<T>(m, ck, rules);
         if (opt.verbose) DistilBertModel<T>::print_report(dir, m.report_);
+        m.to(dev);
         return m;
     }
     const io::LoadReport& load_report() const { return report_; }

@@ -21,7 +21,10 @@ public:
         weight = Module<T>::param(w);
     }
     void local_parameters(const typename Module<T>::ParamFn& f) override { f("weight", weight); }
-    Tensor<T> operator()(const Tensor<int64_t>& ids) const { return embedding(weight, ids, padding_idx); }
+    // ids_checked: the caller has already checked the ids are in range (skips a host copy of GPU ids).
+    Tensor<T> operator()(const Tensor<int64_t>& ids, bool ids_checked = false) const {
+        return embedding(weight, ids, padding_idx, ids_checked);
+    }
 };
 
 template <class T>

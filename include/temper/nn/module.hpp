@@ -48,6 +48,27 @@ public:
         for_each_parameter([](const std::string&, Tensor<T>& p) { p.zero_grad(); });
     }
 
+    // Moves every parameter to dev (a copy when it is elsewhere; gradients are dropped). Do this before
+    // creating an optimizer, which holds the parameter tensors it was given.
+    void to(Device dev) {
+        for_each_parameter([&](const std::string&, Tensor<T>& p) {
+            if (p.device() == dev) return;
+            bool rg = p.requires_grad();
+            p = p.detach().to(dev);
+            p.set_requires_grad(rg);
+        });
+    }
+    // The device of the first parameter (CPU for a module without parameters).
+    Device device() {
+        Device d = Device::cpu();
+        bool found = false;
+        for_each_parameter([&](const std::string&, Tensor<T>& p) {
+            if (!found) d = p.device();
+            found = true;
+        });
+        return d;
+    }
+
     // Training mode switches dropout on; eval mode off. Applies to all children.
     void train(bool on = true) {
         training_ = on;

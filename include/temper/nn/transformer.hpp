@@ -43,12 +43,11 @@ public:
     Tensor<T> operator()(const Tensor<T>& x, const Tensor<int64_t>& mask) const {
         const int64_t B = x.size(0), S = x.size(1), dh = dim / n_heads;
         auto heads = [&](const Tensor<T>& t) { return transpose(reshape(t, {B, S, n_heads, dh}), 1, 2); };
-        Tensor<T> q = scale(contiguous(heads(q_lin(x))), T(1.0 / std::sqrt(double(dh))));  // [B, H, S, dh]
+        Tensor<T> q = heads(q_lin(x));  // [B, H, S, dh]
         Tensor<T> k = heads(k_lin(x));
         Tensor<T> v = heads(v_lin(x));
-        Tensor<T> scores = matmul(q, transpose(k, -1, -2));  // [B, H, S, S]
-        Tensor<T> weights = attn_dropout(masked_softmax(scores, mask));
-        Tensor<T> ctx = matmul(weights, contiguous(v));  // [B, H, S, dh]
+        // softmax(q k^T / sqrt(dh), mask) -> dropout -> @ v; fused on the GPU (ops/attention.hpp)
+        Tensor<T> ctx = scaled_dot_product_attention(q, k, v, mask, attn_dropout.p, this->is_training());
         return out_lin(reshape(transpose(ctx, 1, 2), {B, S, dim}));
     }
 };

@@ -6,6 +6,9 @@
 #include "temper/autograd/node.hpp"
 #include "temper/core/random.hpp"
 #include "temper/core/tensor.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/kernels.hpp"
+#endif
 
 namespace temper {
 
@@ -13,6 +16,16 @@ template <class T>
 void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t offset) {
     const T s = T(1.0 / (1.0 - p));
     for (int64_t i = 0; i < n; ++i) y[i] = philox_uniform(seed, offset, uint64_t(i)) >= float(p) ? x[i] * s : T(0);
+}
+
+// dropout_apply on x's device; the GPU kernel draws the same mask bit for bit.
+template <class T>
+void dropout_apply(const Tensor<T>& x, Tensor<T>& y, double p, uint64_t seed, uint64_t offset) {
+#if defined(TEMPER_WITH_CUDA)
+    if (x.device().is_cuda())
+        return cuda::dropout_apply(x.data(), y.data(), x.numel(), p, seed, offset, cuda::stream(x.device()));
+#endif
+    dropout_apply(x.data(), y.data(), x.numel(), p, seed, offset);
 }
 
 template <class T>
@@ -23,7 +36,7 @@ struct DropoutNode : autograd::Node<T> {
     std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
         Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
         Tensor<T> dx = Tensor<T>::empty(g.shape(), g.device());
-        dropout_apply(g.data(), dx.data(), g.numel(), p, seed, offset);
+        dropout_apply(g, dx, p, seed, offset);
         return {dx};
     }
 };
@@ -39,7 +52,7 @@ Tensor<T> dropout(const Tensor<T>& x_in, double p, bool training, Generator& gen
     node->p = p;
     node->seed = gen.seed();
     node->offset = gen.reserve(uint64_t(x.numel()));
-    dropout_apply(x.data(), y.data(), x.numel(), p, node->seed, node->offset);
+    dropout_apply(x, y, p, node->seed, node->offset);
     return autograd::record(y, node, {x_in});
 }
 

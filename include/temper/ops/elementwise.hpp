@@ -6,6 +6,9 @@
 #include "temper/autograd/node.hpp"
 #include "temper/core/tensor.hpp"
 #include "temper/cpu/elementwise.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/kernels.hpp"
+#endif
 
 namespace temper {
 
@@ -56,12 +59,42 @@ Tensor<T> broadcast_binary(const Tensor<T>& a, const Tensor<T>& b, F f) {
     return out;
 }
 
+enum class BinaryOp { Add, Sub, Mul };
+
+// a op b with broadcasting, on the device that holds both.
+template <class T>
+Tensor<T> binary(const Tensor<T>& a, const Tensor<T>& b, BinaryOp op) {
+    check(a.device() == b.device(), "elementwise op: operands on different devices (", a.device().str(), ", ",
+          b.device().str(), ")");
+#if defined(TEMPER_WITH_CUDA)
+    if (a.device().is_cuda()) {
+        Tensor<T> out = Tensor<T>::empty(broadcast_shapes(a.shape(), b.shape()), a.device());
+        auto launch = op == BinaryOp::Add ? cuda::add<T> : op == BinaryOp::Sub ? cuda::sub<T> : cuda::mul<T>;
+        launch(a.data(), a.shape(), a.strides(), b.data(), b.shape(), b.strides(), out.data(), cuda::stream(a.device()));
+        return out;
+    }
+#endif
+    switch (op) {
+        case BinaryOp::Add: return broadcast_binary(a, b, [](T x, T y) { return x + y; });
+        case BinaryOp::Sub: return broadcast_binary(a, b, [](T x, T y) { return x - y; });
+        default: return broadcast_binary(a, b, [](T x, T y) { return x * y; });
+    }
+}
+
 }  // namespace detail
 
 // Sums g (shape of a broadcast result) down to `shape`: the backward of broadcasting.
 template <class T>
 Tensor<T> sum_to(const Tensor<T>& g, const Shape& shape) {
     if (g.shape() == shape) return g;
+#if defined(TEMPER_WITH_CUDA)
+    if (g.device().is_cuda()) {
+        Tensor<T> gc = g.is_contiguous() ? g : g.clone();
+        Tensor<T> out = Tensor<T>::empty(shape, g.device());
+        cuda::sum_to_shape(gc.data(), gc.shape(), out.data(), shape, cuda::stream(g.device()));
+        return out;
+    }
+#endif
     Tensor<T> out = Tensor<T>::zeros(shape, g.device());
     Tensor<T> gc = g.is_contiguous() ? g : g.clone();
     Shape st = detail::broadcast_strides(out, g.shape());
@@ -89,7 +122,7 @@ Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
     auto node = std::make_shared<AddNode<T>>();
     node->sa = a.shape();
     node->sb = b.shape();
-    return autograd::record(detail::broadcast_binary(a, b, [](T x, T y) { return x + y; }), node, {a, b});
+    return autograd::record(detail::binary(a, b, detail::BinaryOp::Add), node, {a, b});
 }
 
 template <class T>
@@ -98,7 +131,7 @@ Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) {
     node->sa = a.shape();
     node->sb = b.shape();
     node->sign_b = T(-1);
-    return autograd::record(detail::broadcast_binary(a, b, [](T x, T y) { return x - y; }), node, {a, b});
+    return autograd::record(detail::binary(a, b, detail::BinaryOp::Sub), node, {a, b});
 }
 
 template <class T>
@@ -106,10 +139,9 @@ struct MulNode : autograd::Node<T> {
     Tensor<T> a, b;
     const char* name() const override { return "mul"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g) override {
-        auto times = [](T x, T y) { return x * y; };
         Tensor<T> ga, gb;
-        if (this->inputs[0].requires_grad()) ga = sum_to(detail::broadcast_binary(g, b, times), a.shape());
-        if (this->inputs[1].requires_grad()) gb = sum_to(detail::broadcast_binary(g, a, times), b.shape());
+        if (this->inputs[0].requires_grad()) ga = sum_to(detail::binary(g, b, detail::BinaryOp::Mul), a.shape());
+        if (this->inputs[1].requires_grad()) gb = sum_to(detail::binary(g, a, detail::BinaryOp::Mul), b.shape());
         return {ga, gb};
     }
     void release_saved() override { a = b = Tensor<T>(); }
@@ -118,7 +150,7 @@ struct MulNode : autograd::Node<T> {
 template <class T>
 Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
     auto node = std::make_shared<MulNode<T>>();
-    Tensor<T> out = detail::broadcast_binary(a, b, [](T x, T y) { return x * y; });
+    Tensor<T> out = detail::binary(a, b, detail::BinaryOp::Mul);
     if (autograd::needs_grad<T>({a, b})) { node->a = a; node->b = b; }
     return autograd::record(out, node, {a, b});
 }
@@ -128,6 +160,12 @@ template <class T>
 Tensor<T> scaled(const Tensor<T>& x, T s) {
     Tensor<T> out = x.clone();
     T* p = out.data();
+#if defined(TEMPER_WITH_CUDA)
+    if (x.device().is_cuda()) {
+        cuda::scale(p, p, s, out.numel(), cuda::stream(x.device()));
+        return out;
+    }
+#endif
     for (int64_t i = 0, n = out.numel(); i < n; ++i) p[i] *= s;
     return out;
 }
@@ -155,28 +193,54 @@ template <class T> Tensor<T> operator*(const Tensor<T>& a, T s) { return scale(a
 template <class T> Tensor<T> operator*(T s, const Tensor<T>& a) { return scale(a, s); }
 
 // Unary ops whose backward needs the input: GELU (exact erf) and ReLU.
-template <class T, void (*Bwd)(const T*, const T*, T*, int64_t)>
+namespace detail {
+enum class Activation { GELU, ReLU };  // the elementwise unary ops (nn::Activation is the config's choice)
+
+template <class T>
+void activation_forward(Activation a, const Tensor<T>& x, Tensor<T>& y) {
+#if defined(TEMPER_WITH_CUDA)
+    if (x.device().is_cuda()) {
+        auto launch = a == Activation::GELU ? cuda::gelu_forward<T> : cuda::relu_forward<T>;
+        return launch(x.data(), y.data(), x.numel(), cuda::stream(x.device()));
+    }
+#endif
+    (a == Activation::GELU ? cpu::gelu_forward<T> : cpu::relu_forward<T>)(x.data(), y.data(), x.numel());
+}
+
+template <class T>
+void activation_backward(Activation a, const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx) {
+#if defined(TEMPER_WITH_CUDA)
+    if (x.device().is_cuda()) {
+        auto launch = a == Activation::GELU ? cuda::gelu_backward<T> : cuda::relu_backward<T>;
+        return launch(x.data(), dy.data(), dx.data(), x.numel(), cuda::stream(x.device()));
+    }
+#endif
+    (a == Activation::GELU ? cpu::gelu_backward<T> : cpu::relu_backward<T>)(x.data(), dy.data(), dx.data(), x.numel());
+}
+}  // namespace detail
+
+template <class T>
 struct UnaryNode : autograd::Node<T> {
     Tensor<T> x;
-    const char* nm = "";
-    const char* name() const override { return nm; }
+    detail::Activation act = detail::Activation::GELU;
+    const char* name() const override { return act == detail::Activation::GELU ? "gelu" : "relu"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g) override {
         Tensor<T> gc = g.is_contiguous() ? g : g.clone();
         Tensor<T> dx = Tensor<T>::empty(x.shape(), x.device());
-        Bwd(x.data(), gc.data(), dx.data(), x.numel());
+        detail::activation_backward(act, x, gc, dx);
         return {dx};
     }
     void release_saved() override { x = Tensor<T>(); }
 };
 
 namespace detail {
-template <class T, void (*Fwd)(const T*, T*, int64_t), void (*Bwd)(const T*, const T*, T*, int64_t)>
-Tensor<T> unary(const Tensor<T>& x_in, const char* name) {
+template <class T>
+Tensor<T> unary(const Tensor<T>& x_in, Activation act) {
     Tensor<T> x = x_in.is_contiguous() ? x_in : x_in.clone();
     Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
-    Fwd(x.data(), y.data(), x.numel());
-    auto node = std::make_shared<UnaryNode<T, Bwd>>();
-    node->nm = name;
+    activation_forward(act, x, y);
+    auto node = std::make_shared<UnaryNode<T>>();
+    node->act = act;
     if (autograd::needs_grad<T>({x_in})) node->x = x;
     return autograd::record(y, node, {x_in});
 }
@@ -184,11 +248,11 @@ Tensor<T> unary(const Tensor<T>& x_in, const char* name) {
 
 template <class T>
 Tensor<T> gelu(const Tensor<T>& x) {
-    return detail::unary<T, cpu::gelu_forward<T>, cpu::gelu_backward<T>>(x, "gelu");
+    return detail::unary(x, detail::Activation::GELU);
 }
 template <class T>
 Tensor<T> relu(const Tensor<T>& x) {
-    return detail::unary<T, cpu::relu_forward<T>, cpu::relu_backward<T>>(x, "relu");
+    return detail::unary(x, detail::Activation::ReLU);
 }
 
 template <class T>
@@ -201,25 +265,42 @@ struct SumNode : autograd::Node<T> {
     }
 };
 
-// Sum of all elements (a 0-rank tensor), accumulated in double.
+namespace detail {
+// (sum of all elements) / divisor as a 0-rank tensor on x's device: accumulated in double on the CPU, by a
+// fixed-order tree on the GPU (no host sync).
 template <class T>
-Tensor<T> sum(const Tensor<T>& x) {
+Tensor<T> scaled_total(const Tensor<T>& x, double divisor) {
+#if defined(TEMPER_WITH_CUDA)
+    if (x.device().is_cuda()) {
+        Tensor<T> xc = x.is_contiguous() ? x : x.clone();
+        Tensor<T> out = Tensor<T>::empty({}, x.device());
+        cudaStream_t st = cuda::stream(x.device());
+        cuda::sum(xc.data(), xc.numel(), out.data(), st);
+        if (divisor != 1.0) cuda::scale(out.data(), out.data(), T(1.0 / divisor), 1, st);
+        return out;
+    }
+#endif
     double s = 0;
     for (T v : x.to_vector()) s += double(v);
+    return Tensor<T>::scalar(T(s / divisor));
+}
+}  // namespace detail
+
+// Sum of all elements (a 0-rank tensor).
+template <class T>
+Tensor<T> sum(const Tensor<T>& x) {
     auto node = std::make_shared<SumNode<T>>();
     node->in_shape = x.shape();
-    return autograd::record(Tensor<T>::scalar(T(s)), node, {x});
+    return autograd::record(detail::scaled_total(x, 1.0), node, {x});
 }
 
 template <class T>
 Tensor<T> mean(const Tensor<T>& x) {
     check(x.numel() > 0, "mean of an empty tensor");
-    double s = 0;
-    for (T v : x.to_vector()) s += double(v);
     auto node = std::make_shared<SumNode<T>>();
     node->in_shape = x.shape();
     node->factor = T(1.0 / double(x.numel()));
-    return autograd::record(Tensor<T>::scalar(T(s / double(x.numel()))), node, {x});
+    return autograd::record(detail::scaled_total(x, double(x.numel())), node, {x});
 }
 
 }  // namespace temper

@@ -4,6 +4,9 @@
 #include "temper/autograd/node.hpp"
 #include "temper/core/tensor.hpp"
 #include "temper/cpu/layernorm.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/kernels.hpp"
+#endif
 
 namespace temper {
 
@@ -16,6 +19,13 @@ struct LayerNormNode : autograd::Node<T> {
         Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
         Tensor<T> dx = Tensor<T>::empty(x.shape(), x.device());
         Tensor<T> dg = Tensor<T>::empty({d}, x.device()), db = Tensor<T>::empty({d}, x.device());
+#if defined(TEMPER_WITH_CUDA)
+        if (x.device().is_cuda()) {
+            cuda::layernorm_backward(x.data(), gamma.data(), mean.data(), rstd.data(), g.data(), dx.data(), dg.data(),
+                                     db.data(), rows, d, cuda::stream(x.device()));
+            return {dx, dg, db};
+        }
+#endif
         cpu::layernorm_backward(x.data(), gamma.data(), mean.data(), rstd.data(), g.data(), dx.data(), dg.data(),
                                 db.data(), rows, d);
         return {dx, dg, db};
@@ -35,7 +45,15 @@ Tensor<T> layer_norm(const Tensor<T>& x_in, const Tensor<T>& weight, const Tenso
     int64_t rows = d ? x.numel() / d : 0;
     Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
     Tensor<T> mean = Tensor<T>::empty({rows}, x.device()), rstd = Tensor<T>::empty({rows}, x.device());
-    cpu::layernorm_forward(x.data(), g.data(), b.data(), y.data(), mean.data(), rstd.data(), rows, d, eps);
+    check(g.device() == x.device() && b.device() == x.device(), "layer_norm: input on ", x.device().str(),
+          ", weight on ", g.device().str(), ", bias on ", b.device().str());
+#if defined(TEMPER_WITH_CUDA)
+    if (x.device().is_cuda())
+        cuda::layernorm_forward(x.data(), g.data(), b.data(), y.data(), mean.data(), rstd.data(), rows, d, eps,
+                                cuda::stream(x.device()));
+    else
+#endif
+        cpu::layernorm_forward(x.data(), g.data(), b.data(), y.data(), mean.data(), rstd.data(), rows, d, eps);
     auto node = std::make_shared<LayerNormNode<T>>();
     if (autograd::needs_grad<T>({x_in, weight, bias})) {
         node->x = x;

@@ -6,6 +6,9 @@
 
 #include "temper/autograd/node.hpp"
 #include "temper/core/tensor.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/kernels.hpp"
+#endif
 
 namespace temper {
 
@@ -16,6 +19,13 @@ struct BceNode : autograd::Node<T> {
     std::vector<Tensor<T>> backward(const Tensor<T>& g) override {
         Tensor<T> dx = Tensor<T>::empty(x.shape(), x.device());
         const int64_t n = x.numel(), c = x.size(-1);
+#if defined(TEMPER_WITH_CUDA)
+        if (x.device().is_cuda()) {  // the upstream gradient stays on the GPU: no host sync
+            cuda::bce_with_logits_backward(x.data(), y.data(), pw.defined() ? pw.data() : nullptr, n, c, g.data(),
+                                           dx.data(), cuda::stream(x.device()));
+            return {dx, Tensor<T>()};
+        }
+#endif
         const double scale = double(g.item()) / double(n);
         for (int64_t i = 0; i < n; ++i) {
             double xi = x.data()[i], yi = y.data()[i];
@@ -41,7 +51,19 @@ Tensor<T> bce_with_logits(const Tensor<T>& logits, const Tensor<T>& targets, con
     Tensor<T> x = logits.is_contiguous() ? logits : logits.clone();
     Tensor<T> y = targets.is_contiguous() ? targets : targets.clone();
     Tensor<T> pw = !pos_weight.defined() || pos_weight.is_contiguous() ? pos_weight : pos_weight.clone();
+    check(y.device() == x.device() && (!pw.defined() || pw.device() == x.device()),
+          "bce_with_logits: logits, targets and pos_weight must be on one device");
     const int64_t n = x.numel(), c = x.size(-1);
+    auto node = std::make_shared<BceNode<T>>();
+    if (autograd::needs_grad<T>({logits})) { node->x = x; node->y = y; node->pw = pw; }
+#if defined(TEMPER_WITH_CUDA)
+    if (x.device().is_cuda()) {
+        Tensor<T> loss = Tensor<T>::empty({}, x.device());
+        cuda::bce_with_logits_forward(x.data(), y.data(), pw.defined() ? pw.data() : nullptr, n, c, loss.data(),
+                                      cuda::stream(x.device()));
+        return autograd::record(loss, node, {logits, targets});
+    }
+#endif
     double total = 0;
     for (int64_t i = 0; i < n; ++i) {
         double xi = x.data()[i], yi = y.data()[i];
@@ -49,8 +71,6 @@ Tensor<T> bce_with_logits(const Tensor<T>& logits, const Tensor<T>& targets, con
         total += pw.defined() ? (1 - yi) * xi + (1 + (double(pw.data()[i % c]) - 1) * yi) * softplus_neg
                               : (1 - yi) * xi + softplus_neg;
     }
-    auto node = std::make_shared<BceNode<T>>();
-    if (autograd::needs_grad<T>({logits})) { node->x = x; node->y = y; node->pw = pw; }
     return autograd::record(Tensor<T>::scalar(T(total / double(n))), node, {logits, targets});
 }
 
@@ -62,6 +82,14 @@ struct CrossEntropyNode : autograd::Node<T> {
     const char* name() const override { return "cross_entropy"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g) override {
         const int64_t B = probs.size(0), C = probs.size(1);
+#if defined(TEMPER_WITH_CUDA)
+        if (probs.device().is_cuda()) {  // on the GPU `probs` holds the logits; the kernel recomputes the softmax
+            Tensor<T> dx = Tensor<T>::empty(probs.shape(), probs.device());
+            cuda::cross_entropy_backward(probs.data(), labels.data(), B, C, ignore_index, g.data(), dx.data(),
+                                         cuda::stream(probs.device()));
+            return {dx};
+        }
+#endif
         Tensor<T> dx = Tensor<T>::zeros(probs.shape(), probs.device());
         const double scale = double(g.item()) / double(count);
         for (int64_t b = 0; b < B; ++b) {
@@ -84,6 +112,30 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& labels, 
     Tensor<T> x = logits.is_contiguous() ? logits : logits.clone();
     Tensor<int64_t> lab = labels.is_contiguous() ? labels : labels.clone();
     const int64_t B = x.size(0), C = x.size(1);
+#if defined(TEMPER_WITH_CUDA)
+    if (x.device().is_cuda()) {
+        // Labels are checked on the host, as on the CPU (a copy of B ids).
+        check(lab.device() == x.device(), "cross_entropy: logits on ", x.device().str(), " but labels on ",
+              lab.device().str());
+        int64_t count = 0;
+        for (int64_t l : lab.to_vector()) {
+            if (l == ignore_index) continue;
+            check(l >= 0 && l < C, "cross_entropy: label ", l, " is out of range [0, ", C, ")");
+            ++count;
+        }
+        check(count > 0, "cross_entropy: every label equals ignore_index ", ignore_index);
+        Tensor<T> loss = Tensor<T>::empty({}, x.device());
+        cuda::cross_entropy_forward(x.data(), lab.data(), B, C, ignore_index, loss.data(), cuda::stream(x.device()));
+        auto node = std::make_shared<CrossEntropyNode<T>>();
+        if (autograd::needs_grad<T>({logits})) {
+            node->probs = x;
+            node->labels = lab;
+            node->count = count;
+            node->ignore_index = ignore_index;
+        }
+        return autograd::record(loss, node, {logits});
+    }
+#endif
     Tensor<T> probs = Tensor<T>::empty(x.shape(), x.device());
     double total = 0;
     int64_t count = 0;

@@ -8,6 +8,9 @@
 #include "temper/core/tensor.hpp"
 #include "temper/cpu/gemm.hpp"
 #include "temper/ops/views.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/blas.hpp"
+#endif
 
 namespace temper {
 
@@ -53,13 +56,32 @@ MatView<T> as_matrices(const Tensor<T>& x_in) {
     return v;
 }
 
+// Row-major C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], b < batch, pointers advancing by the strides
+// (0: one matrix shared by every batch), on the device that holds the data: cuBLAS or Eigen.
+template <class T>
+void gemm_on(Device dev, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+             int64_t lda, int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C, int64_t ldc,
+             int64_t stride_c, int64_t batch) {
+    if (dev.is_cuda()) {
+#if defined(TEMPER_WITH_CUDA)
+        cuda::gemm_strided_batched(dev, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
+                                   ldc, stride_c, batch);
+        return;
+#else
+        fail("gemm on ", dev.str(), ": this build of temper has no CUDA backend");
+#endif
+    }
+    for (int64_t i = 0; i < batch; ++i)
+        cpu::gemm<T>(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
+                     C + i * stride_c, ldc);
+}
+
 // C[b] = op(A[b]) * op(B[b]) (+ beta * C[b]); B may be a single matrix shared by all batches.
 template <class T>
 void batched_gemm(const MatView<T>& a, const MatView<T>& b, T* c, int64_t batch, T beta = T(0)) {
     int64_t M = a.rows, K = a.cols, N = b.cols;
-    for (int64_t i = 0; i < batch; ++i)
-        cpu::gemm<T>(a.trans, b.trans, M, N, K, T(1), a.ptr + (a.batch > 1 ? i : 0) * a.batch_stride, a.ld,
-                     b.ptr + (b.batch > 1 ? i : 0) * b.batch_stride, b.ld, beta, c + i * M * N, N);
+    gemm_on<T>(a.t.device(), a.trans, b.trans, M, N, K, T(1), a.ptr, a.ld, a.batch > 1 ? a.batch_stride : 0, b.ptr,
+               b.ld, b.batch > 1 ? b.batch_stride : 0, beta, c, N, M * N, batch);
 }
 
 template <class T>
@@ -119,6 +141,8 @@ struct MatmulNode : autograd::Node<T> {
 // a [..., M, K] @ b [..., K, N] -> [..., M, N]. Batch dimensions must match, or b is a plain matrix.
 template <class T>
 Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
+    check(a.device() == b.device(), "matmul: operands on different devices (", a.device().str(), ", ",
+          b.device().str(), ")");
     auto av = detail::as_matrices(a);
     auto bv = detail::as_matrices(b);
     check(av.cols == bv.rows, "matmul: inner dimensions differ: ", shape_str(a.shape()), " @ ", shape_str(b.shape()));
@@ -156,15 +180,24 @@ struct LinearNode : autograd::Node<T> {
     std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
         Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
         Tensor<T> gx, gw, gb;
+        const Device dev = g.device();
         if (this->inputs[0].requires_grad()) {  // dx = dy W
-            gx = Tensor<T>::empty(this->inputs[0].shape(), g.device());
-            cpu::gemm<T>(false, false, rows, in, out, T(1), g.data(), out, w.data(), in, T(0), gx.data(), in);
+            gx = Tensor<T>::empty(this->inputs[0].shape(), dev);
+            detail::gemm_on<T>(dev, false, false, rows, in, out, T(1), g.data(), out, 0, w.data(), in, 0, T(0),
+                               gx.data(), in, 0, 1);
         }
         if (this->inputs[1].requires_grad()) {  // dW = dy^T x
-            gw = Tensor<T>::empty({out, in}, g.device());
-            cpu::gemm<T>(true, false, out, in, rows, T(1), g.data(), out, x.data(), in, T(0), gw.data(), in);
+            gw = Tensor<T>::empty({out, in}, dev);
+            detail::gemm_on<T>(dev, true, false, out, in, rows, T(1), g.data(), out, 0, x.data(), in, 0, T(0),
+                               gw.data(), in, 0, 1);
         }
-        if (this->inputs.size() > 2 && this->inputs[2].defined() && this->inputs[2].requires_grad()) {
+        if (this->inputs.size() > 2 && this->inputs[2].defined() && this->inputs[2].requires_grad() && dev.is_cuda()) {
+            // db = 1^T dy: column sums as a 1-row GEMM (deterministic, no atomics)
+            gb = Tensor<T>::empty({out}, dev);
+            Tensor<T> ones = Tensor<T>::ones({rows}, dev);
+            detail::gemm_on<T>(dev, false, false, 1, out, rows, T(1), ones.data(), rows, 0, g.data(), out, 0, T(0),
+                               gb.data(), out, 0, 1);
+        } else if (this->inputs.size() > 2 && this->inputs[2].defined() && this->inputs[2].requires_grad()) {
             gb = Tensor<T>::empty({out}, g.device());
             std::vector<double> acc(size_t(out), 0.0);
             const T* p = g.data();
@@ -193,11 +226,21 @@ Tensor<T> linear(const Tensor<T>& x_in, const Tensor<T>& weight, const Tensor<T>
     out_shape.back() = out;
     Tensor<T> y = Tensor<T>::empty(out_shape, x.device());
     T* py = y.data();
+    const Device dev = x.device();
+    check(w.device() == dev && (!bias.defined() || bias.device() == dev), "linear: input on ", dev.str(),
+          ", weight on ", w.device().str(), bias.defined() ? ", bias on " + bias.device().str() : std::string());
     if (bias.defined()) {  // start from the bias, then accumulate x W^T on top
         Tensor<T> bc = bias.is_contiguous() ? bias : bias.clone();
-        for (int64_t r = 0; r < rows; ++r) std::copy_n(bc.data(), out, py + r * out);
+        if (dev.is_cuda()) {  // y = 1 b^T, a rank-1 GEMM, so no extra kernel is needed
+            Tensor<T> ones = Tensor<T>::ones({rows}, dev);
+            detail::gemm_on<T>(dev, false, false, rows, out, 1, T(1), ones.data(), 1, 0, bc.data(), out, 0, T(0), py,
+                               out, 0, 1);
+        } else {
+            for (int64_t r = 0; r < rows; ++r) std::copy_n(bc.data(), out, py + r * out);
+        }
     }
-    cpu::gemm<T>(false, true, rows, out, in, T(1), x.data(), in, w.data(), in, bias.defined() ? T(1) : T(0), py, out);
+    detail::gemm_on<T>(dev, false, true, rows, out, in, T(1), x.data(), in, 0, w.data(), in, 0,
+                       bias.defined() ? T(1) : T(0), py, out, 0, 1);
     auto node = std::make_shared<LinearNode<T>>();
     if (autograd::needs_grad<T>({x_in, weight, bias})) {
         node->x = x;

@@ -5,6 +5,9 @@
 #include "temper/autograd/node.hpp"
 #include "temper/core/tensor.hpp"
 #include "temper/cpu/softmax.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/kernels.hpp"
+#endif
 
 namespace temper {
 
@@ -18,8 +21,15 @@ struct MaskedSoftmaxNode : autograd::Node<T> {
     std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
         Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
         Tensor<T> dx = Tensor<T>::empty(y.shape(), y.device());
-        cpu::masked_softmax_backward(y.data(), g.data(), dx.data(), mask.defined() ? mask.data() : nullptr, rows, cols,
-                                     rows_per_batch, scale);
+        const int64_t* m = mask.defined() ? mask.data() : nullptr;
+#if defined(TEMPER_WITH_CUDA)
+        if (y.device().is_cuda()) {
+            cuda::masked_softmax_backward(y.data(), g.data(), dx.data(), m, rows, cols, rows_per_batch, scale,
+                                          cuda::stream(y.device()));
+            return {dx};
+        }
+#endif
+        cpu::masked_softmax_backward(y.data(), g.data(), dx.data(), m, rows, cols, rows_per_batch, scale);
         return {dx};
     }
     void release_saved() override { y = Tensor<T>(); mask = Tensor<int64_t>(); }
@@ -39,9 +49,17 @@ Tensor<T> masked_softmax(const Tensor<T>& x_in, const Tensor<int64_t>& key_mask 
         mask = key_mask.is_contiguous() ? key_mask : key_mask.clone();
         rows_per_batch = x.size(0) ? rows / x.size(0) : 1;
     }
+    check(!mask.defined() || mask.device() == x.device(), "masked_softmax: scores on ", x.device().str(),
+          " but mask on ", mask.defined() ? mask.device().str() : "");
     Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
-    cpu::masked_softmax_forward(x.data(), y.data(), mask.defined() ? mask.data() : nullptr, rows, cols,
-                                std::max<int64_t>(rows_per_batch, 1), scale);
+    const int64_t* m = mask.defined() ? mask.data() : nullptr;
+#if defined(TEMPER_WITH_CUDA)
+    if (x.device().is_cuda())
+        cuda::masked_softmax_forward(x.data(), y.data(), m, rows, cols, std::max<int64_t>(rows_per_batch, 1), scale,
+                                     cuda::stream(x.device()));
+    else
+#endif
+        cpu::masked_softmax_forward(x.data(), y.data(), m, rows, cols, std::max<int64_t>(rows_per_batch, 1), scale);
     auto node = std::make_shared<MaskedSoftmaxNode<T>>();
     if (autograd::needs_grad<T>({x_in})) {
         node->y = y;

@@ -106,6 +106,13 @@ struct SliceNode : autograd::Node<T> {
         Shape st = gx.strides();
         Tensor<T> region = detail::make_view(gx, g.shape(), st, start * st[dim]);
         T* dst = region.data();
+#if defined(TEMPER_WITH_CUDA)
+        if (g.device().is_cuda()) {
+            Tensor<T> gc = g.is_contiguous() ? g : g.clone();
+            cuda::copy_into_strided(gc.data(), dst, region.shape(), region.strides(), cuda::stream(g.device()));
+            return {gx};
+        }
+#endif
         auto src = g.to_vector();
         size_t i = 0;
         for_each_offset(region.shape(), region.strides(), [&](int64_t off) { dst[off] = src[i++]; });

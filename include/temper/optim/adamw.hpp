@@ -26,6 +26,9 @@
 #include "temper/core/tensor.hpp"
 #include "temper/cpu/adamw.hpp"
 #include "temper/io/safetensors.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/kernels.hpp"
+#endif
 
 namespace temper::optim {
 
@@ -106,6 +109,10 @@ public:
 
     // One update of every parameter that has a gradient.
     void step() {
+#if defined(TEMPER_WITH_CUDA)
+        std::vector<cuda::AdamWParam<T>> gpu;  // GPU parameters are updated together in one multi-tensor launch
+        Device gpu_dev;
+#endif
         size_t flat = 0;
         for (size_t gi = 0; gi < groups_.size(); ++gi) {
             const ParamGroup<T>& g = groups_[gi];
@@ -117,8 +124,8 @@ public:
                       shape_str(grad.shape()), ", the parameter ", shape_str(p.shape()));
                 check(p.is_contiguous() && grad.is_contiguous(), "AdamW: ", describe(gi, i),
                       " and its gradient must be contiguous");
-                check(p.device().is_cpu() && grad.device().is_cpu(), "AdamW: ", describe(gi, i), " is on ",
-                      p.device().str(), "; this build updates CPU tensors only");
+                check(p.device() == grad.device(), "AdamW: ", describe(gi, i), " is on ", p.device().str(),
+                      " but its gradient on ", grad.device().str());
                 ParamState& s = state_[flat];
                 if (!s.exp_avg.defined()) {
                     s.exp_avg = Tensor<T>::zeros(p.shape(), p.device());
@@ -127,9 +134,21 @@ public:
                 s.step += 1;
                 auto k = cpu::adamw_scalars<T>(*g.lr, options_.betas[0], options_.betas[1], options_.eps,
                                                *g.weight_decay, s.step, options_.lerp_exp_avg);
+#if defined(TEMPER_WITH_CUDA)
+                if (p.device().is_cuda()) {
+                    check(gpu.empty() || gpu_dev == p.device(), "AdamW: parameters on ", gpu_dev.str(), " and ",
+                          p.device().str(), "; one optimizer updates one GPU");
+                    gpu_dev = p.device();
+                    gpu.push_back({p.data(), grad.data(), s.exp_avg.data(), s.exp_avg_sq.data(), p.numel(), k});
+                    continue;
+                }
+#endif
                 cpu::adamw_update(p.data(), grad.data(), s.exp_avg.data(), s.exp_avg_sq.data(), p.numel(), k);
             }
         }
+#if defined(TEMPER_WITH_CUDA)
+        if (!gpu.empty()) cuda::adamw_update_multi(gpu.data(), gpu.size(), cuda::stream(gpu_dev));
+#endif
     }
 
     // Drops every gradient (torch's zero_grad(set_to_none=True), its default since 2.0).
@@ -167,13 +186,15 @@ public:
     void save_state(const std::string& path) const {
         std::vector<io::TensorToWrite> out;
         std::vector<int64_t> steps(state_.size());
+        std::vector<Tensor<T>> host;  // CPU copies of GPU moments, alive until the file is written
+        host.reserve(2 * state_.size());
         for (size_t i = 0; i < state_.size(); ++i) {
             const ParamState& s = state_[i];
             if (s.step == 0) continue;
             steps[i] = s.step;
-            check(s.exp_avg.device().is_cpu(), "AdamW::save_state: state of parameter ", i, " is not on the CPU");
-            auto bytes = [](const Tensor<T>& t) {
-                return std::as_bytes(std::span<const T>(t.data(), size_t(t.numel())));
+            auto bytes = [&](const Tensor<T>& t) {
+                const Tensor<T>& h = t.device().is_cpu() ? t : host.emplace_back(t.to(Device::cpu()));
+                return std::as_bytes(std::span<const T>(h.data(), size_t(h.numel())));
             };
             out.push_back({str("state.", i, ".step"), DType::I64, {}, std::as_bytes(std::span<const int64_t>(&steps[i], 1))});
             out.push_back({str("state.", i, ".exp_avg"), dtype_of<T>, s.exp_avg.shape(), bytes(s.exp_avg)});
@@ -248,7 +269,7 @@ public:
                     const io::TensorInfo& t = st.at(name);
                     check(t.shape == p.shape(), path, ": ", name, " has shape ", shape_str(t.shape), " but ",
                           describe(gi, i), " has shape ", shape_str(p.shape()));
-                    return Tensor<T>::from_vector(st.read_as<T>(name), p.shape());
+                    return Tensor<T>::from_vector(st.read_as<T>(name), p.shape()).to(p.device());
                 };
                 fresh[flat].exp_avg = moment(key + ".exp_avg");
                 fresh[flat].exp_avg_sq = moment(key + ".exp_avg_sq");

@@ -7,6 +7,9 @@
 
 #include "temper/core/error.hpp"
 #include "temper/core/tensor.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/kernels.hpp"
+#endif
 
 namespace temper::optim {
 
@@ -25,6 +28,27 @@ double clip_grad_norm(const std::vector<Tensor<T>>& params, double max_norm, boo
     for (const Tensor<T>& p : params)
         if (p.grad().defined()) grads.push_back(p.grad());
     if (grads.empty()) return 0.0;
+
+#if defined(TEMPER_WITH_CUDA)
+    if (grads[0].device().is_cuda()) {
+        // Same arithmetic on the GPU; the scale factor never leaves the device. Returning the norm copies it to
+        // the host, which waits for the backward pass to finish.
+        const Device dev = grads[0].device();
+        check(!error_if_nonfinite, "clip_grad_norm: error_if_nonfinite is not available for GPU gradients; "
+                                   "check std::isfinite on the returned norm instead");
+        std::vector<T*> ptrs;
+        std::vector<int64_t> sizes;
+        for (Tensor<T>& g : grads) {
+            check(g.device() == dev, "clip_grad_norm: gradients on ", dev.str(), " and ", g.device().str());
+            check(g.is_contiguous(), "clip_grad_norm: gradients must be contiguous");
+            ptrs.push_back(g.data());
+            sizes.push_back(g.numel());
+        }
+        Tensor<double> total = Tensor<double>::empty({}, dev);
+        cuda::clip_grad_norm(ptrs.data(), sizes.data(), ptrs.size(), max_norm, total.data(), cuda::stream(dev));
+        return total.item();
+    }
+#endif
 
     double sum_norm_sq = 0;
     for (const Tensor<T>& g : grads) {

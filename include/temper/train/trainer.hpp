@@ -277,8 +277,11 @@ private:
 
     Tensor<T> loss_of(const Tensor<T>& logits, const Dataset& d, std::span<const int64_t> idx,
                       const Tensor<T>& pos_weight) const {
-        if (d.multi_label) return bce_with_logits(logits, d.template multi_hot<T>(idx), pos_weight);
-        return cross_entropy(logits, d.class_ids(idx));
+        const Device dev = logits.device();  // targets are built on the host and follow the model's device
+        if (d.multi_label)
+            return bce_with_logits(logits, d.template multi_hot<T>(idx).to(dev),
+                                   pos_weight.defined() ? pos_weight.to(dev) : pos_weight);
+        return cross_entropy(logits, d.class_ids(idx).to(dev));
     }
 
     EvalResult evaluate_dev() { return evaluate_ids(dev_, dev_ids_, {}); }

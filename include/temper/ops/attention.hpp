@@ -1,0 +1,98 @@
+// scaled_dot_product_attention: softmax(scale * q k^T, key mask) -> dropout -> @ v, as one op.
+// On the GPU with head dim 64 it runs the fused flash-style kernels (kernels/attention.cuh): the S x S
+// scores never reach global memory and the backward recomputes them from the saved logsumexp. Everywhere
+// else it is the composed path (matmul, masked_softmax, dropout, matmul). Both draw the dropout mask from
+// the same Philox indices, so CPU and GPU results agree.
+#pragma once
+
+#include <cmath>
+
+#include "temper/autograd/node.hpp"
+#include "temper/core/random.hpp"
+#include "temper/core/tensor.hpp"
+#include "temper/ops/dropout.hpp"
+#include "temper/ops/elementwise.hpp"
+#include "temper/ops/matmul.hpp"
+#include "temper/ops/softmax.hpp"
+#include "temper/ops/views.hpp"
+#if defined(TEMPER_WITH_CUDA)
+#include "temper/cuda/kernels.hpp"
+#endif
+
+namespace temper {
+
+#if defined(TEMPER_WITH_CUDA)
+template <class T>
+struct FusedAttentionNode : autograd::Node<T> {
+    Tensor<T> q, k, v, out;
+    Tensor<kernels::accum_t<T>> lse;
+    Tensor<int64_t> mask;
+    int64_t B = 0, H = 0, S = 0, D = 0;
+    T scale = T(1);
+    double p = 0;
+    uint64_t seed = 0, offset = 0;
+    const char* name() const override { return "fused_attention"; }
+    std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
+        Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
+        const Device dev = q.device();
+        Tensor<T> dq = Tensor<T>::empty(q.shape(), dev), dk = Tensor<T>::empty(k.shape(), dev),
+                  dv = Tensor<T>::empty(v.shape(), dev);
+        cuda::attention_backward(q.data(), k.data(), v.data(), mask.defined() ? mask.data() : nullptr, B, H, S, D,
+                                 scale, p, seed, offset, out.data(), lse.data(), g.data(), dq.data(), dk.data(),
+                                 dv.data(), cuda::stream(dev));
+        return {dq, dk, dv};
+    }
+    void release_saved() override {
+        q = k = v = out = Tensor<T>();
+        lse = Tensor<kernels::accum_t<T>>();
+        mask = Tensor<int64_t>();
+    }
+};
+#endif
+
+// q, k, v [B, H, S, D]; key_mask [B, S] (0 = padding, may be undefined). Masked keys take the lowest finite
+// score (HF), so a fully masked row attends uniformly. dropout_p applies to the attention weights when
+// training, with masks from gen.
+template <class T>
+Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
+                                       const Tensor<int64_t>& key_mask, double dropout_p, bool training,
+                                       Generator& gen = default_generator()) {
+    check(q.dim() == 4 && k.shape() == q.shape() && v.shape() == q.shape(), "attention: q, k, v must be [B, H, S, D] ",
+          "of one shape, got ", shape_str(q.shape()), ", ", shape_str(k.shape()), ", ", shape_str(v.shape()));
+    const int64_t D = q.size(3);
+    const T sc = T(1.0 / std::sqrt(double(D)));
+#if defined(TEMPER_WITH_CUDA)
+    if (q.device().is_cuda() && D == 64 && q.numel() > 0) {
+        const int64_t B = q.size(0), H = q.size(1), S = q.size(2);
+        check(!key_mask.defined() || (key_mask.shape() == Shape{B, S} && key_mask.device() == q.device()),
+              "attention: key mask must be [", B, ", ", S, "] on ", q.device().str());
+        const double p = training ? dropout_p : 0.0;
+        check(p >= 0.0 && p < 1.0, "attention: dropout probability ", p, " must be in [0, 1)");
+        auto node = std::make_shared<FusedAttentionNode<T>>();
+        node->q = q.is_contiguous() ? q : q.clone();
+        node->k = k.is_contiguous() ? k : k.clone();
+        node->v = v.is_contiguous() ? v : v.clone();
+        node->mask = !key_mask.defined() || key_mask.is_contiguous() ? key_mask : key_mask.clone();
+        node->B = B; node->H = H; node->S = S; node->D = D;
+        node->scale = sc;
+        node->p = p;
+        if (p > 0) {  // the same stream positions the composed path's dropout would take
+            node->seed = gen.seed();
+            node->offset = gen.reserve(uint64_t(B * H * S * S));
+        }
+        Tensor<T> out = Tensor<T>::empty(q.shape(), q.device());
+        node->lse = Tensor<kernels::accum_t<T>>::empty({B, H, S}, q.device());
+        cuda::attention_forward(node->q.data(), node->k.data(), node->v.data(),
+                                node->mask.defined() ? node->mask.data() : nullptr, B, H, S, D, sc, p, node->seed,
+                                node->offset, out.data(), node->lse.data(), cuda::stream(q.device()));
+        if (autograd::needs_grad<T>({q, k, v})) node->out = out;
+        else node->release_saved();
+        return autograd::record(out, node, {q, k, v});
+    }
+#endif
+    Tensor<T> scores = matmul(scale(contiguous(q), sc), transpose(k, -1, -2));  // [B, H, S, S]
+    Tensor<T> weights = dropout(masked_softmax(scores, key_mask), dropout_p, training, gen);
+    return matmul(weights, contiguous(v));
+}
+
+}  // namespace temper
