@@ -1,6 +1,9 @@
 // Finite-difference gradient checks (double) for every differentiable op, plus engine behaviour.
 #include <doctest/doctest.h>
 
+#include <functional>
+#include <memory>
+
 #include "gradcheck.hpp"
 
 using namespace temper;
@@ -195,4 +198,28 @@ TEST_CASE("philox: known-answer vector and determinism") {
     Generator a(9), b(9);
     CHECK(a.normal() == b.normal());
     CHECK(a.uniform() == b.uniform());
+}
+
+TEST_CASE("a graph that is never back-propagated is freed with its output (no reference cycles)") {
+    // An op whose backward node kept its own output alive (output -> grad_fn -> node -> output) leaked the
+    // whole graph of every forward pass run with gradients on and no backward(), e.g. evaluation without
+    // NoGradGuard. Found by LeakSanitizer in the sanitizer build (masked_softmax).
+    const TD x = rand_input({2, 3, 4}, 11), w = rand_input({4}, 12), b = rand_input({4}, 13), m = rand_input({5, 4}, 14);
+    const Tensor<int64_t> mask = Tensor<int64_t>::ones({2, 4});
+    const std::vector<std::pair<const char*, std::function<TD()>>> ops = {
+        {"softmax", [&] { return softmax(x); }},
+        {"masked_softmax", [&] { return masked_softmax(x, mask, 0.5); }},
+        {"layer_norm", [&] { return layer_norm(x, w, b, 1e-5); }},
+        {"linear", [&] { return linear(x, m, Tensor<double>()); }},
+        {"gelu", [&] { return gelu(x); }},
+        {"relu", [&] { return relu(x); }}};
+    for (const auto& [name, op] : ops) {
+        std::weak_ptr<autograd::Node<double>> node;
+        {
+            const TD y = op();
+            node = y.grad_fn();
+            REQUIRE_MESSAGE(!node.expired(), name);
+        }
+        CHECK_MESSAGE(node.expired(), name);
+    }
 }

@@ -85,7 +85,7 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, c
         cuda::attention_forward(node->q.data(), node->k.data(), node->v.data(),
                                 node->mask.defined() ? node->mask.data() : nullptr, B, H, S, D, sc, p, node->seed,
                                 node->offset, out.data(), node->lse.data(), cuda::stream(q.device()));
-        if (autograd::needs_grad<T>({q, k, v})) node->out = out;
+        if (autograd::needs_grad<T>({q, k, v})) node->out = out.detach();  // not out itself: a cycle via grad_fn
         else node->release_saved();
         return autograd::record(out, node, {q, k, v});
     }

@@ -62,7 +62,7 @@ Tensor<T> masked_softmax(const Tensor<T>& x_in, const Tensor<int64_t>& key_mask 
         cpu::masked_softmax_forward(x.data(), y.data(), m, rows, cols, std::max<int64_t>(rows_per_batch, 1), scale);
     auto node = std::make_shared<MaskedSoftmaxNode<T>>();
     if (autograd::needs_grad<T>({x_in})) {
-        node->y = y;
+        node->y = y.detach();  // y's grad_fn is this node: keeping y itself would be a cycle that leaks the graph
         node->mask = mask;
         node->rows = rows;
         node->cols = cols;
