@@ -109,16 +109,6 @@ __global__ void __launch_bounds__(256) row_sum_kernel(const T* in, T* out, int64
     }
 }
 
-// Offset of the i-th element (row-major over l.shape) in a buffer with strides l.strides.
-__device__ __forceinline__ int64_t strided_offset(const StridedLayout& l, int64_t i) {
-    int64_t off = 0;
-    for (int d = l.rank - 1; d >= 0; --d) {
-        off += (i % l.shape[d]) * l.strides[d];
-        i /= l.shape[d];
-    }
-    return off;
-}
-
 // Element (r, j) of g seen as [reduced elements, kept elements]: the general sum_to_shape input.
 template <class T>
 struct SplitElement {

@@ -24,31 +24,29 @@ struct StridedLayout {
     int64_t strides[kMaxRank];
 };
 
+// Offset of the i-th element (row-major over l.shape) in a buffer with strides l.strides.
+__device__ __forceinline__ int64_t strided_offset(const StridedLayout& l, int64_t i) {
+    int64_t off = 0;
+    for (int d = l.rank - 1; d >= 0; --d) {
+        off += (i % l.shape[d]) * l.strides[d];
+        i /= l.shape[d];
+    }
+    return off;
+}
+
 // out[i] (row-major, contiguous) = in[offset of the i-th element of the strided view]
 template <class T>
 __global__ void copy_strided_kernel(const T* __restrict__ in, T* __restrict__ out, StridedLayout l, int64_t n) {
-    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-        int64_t rest = i, off = 0;
-        for (int d = l.rank - 1; d >= 0; --d) {
-            off += (rest % l.shape[d]) * l.strides[d];
-            rest /= l.shape[d];
-        }
-        out[i] = in[off];
-    }
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        out[i] = in[strided_offset(l, i)];
 }
 
 // The inverse: the i-th element of the strided view out = in[i] (in contiguous). Used to write a gradient
 // into a region of a larger zero tensor (the backward of slice).
 template <class T>
 __global__ void copy_into_strided_kernel(const T* __restrict__ in, T* __restrict__ out, StridedLayout l, int64_t n) {
-    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-        int64_t rest = i, off = 0;
-        for (int d = l.rank - 1; d >= 0; --d) {
-            off += (rest % l.shape[d]) * l.strides[d];
-            rest /= l.shape[d];
-        }
-        out[off] = in[i];
-    }
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        out[strided_offset(l, i)] = in[i];
 }
 
 // Enough blocks to fill the GPU several times over; grid-stride loops cover the rest.
