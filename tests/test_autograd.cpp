@@ -223,3 +223,19 @@ TEST_CASE("a graph that is never back-propagated is freed with its output (no re
         CHECK_MESSAGE(node.expired(), name);
     }
 }
+
+TEST_CASE("host memory stats: bytes held by tensor storage, and the peak since a reset") {
+    const auto before = host_memory_stats();
+    reset_peak_host_memory();
+    {
+        auto a = Tensor<float>::zeros({1000});  // 4000 bytes, rounded up to 64-byte lines: 4032
+        auto b = Tensor<double>::zeros({10});   // 80 -> 128
+        CHECK(host_memory_stats().bytes_in_use == before.bytes_in_use + 4032 + 128);
+        CHECK(host_memory_stats().allocations == before.allocations + 2);
+    }
+    const auto after = host_memory_stats();
+    CHECK(after.bytes_in_use == before.bytes_in_use);
+    CHECK(after.peak_in_use == before.bytes_in_use + 4032 + 128);
+    reset_peak_host_memory();
+    CHECK(host_memory_stats().peak_in_use == before.bytes_in_use);
+}

@@ -8,6 +8,7 @@
 
 #include "temper/core/device.hpp"
 #include "temper/core/error.hpp"
+#include "temper/core/host_memory.hpp"
 #if defined(TEMPER_WITH_CUDA)
 #include "temper/cuda/allocator.hpp"
 #endif
@@ -32,6 +33,7 @@ public:
         size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
         ptr_ = static_cast<T*>(std::aligned_alloc(64, bytes));
         if (!ptr_) fail("out of memory: could not allocate ", n * sizeof(T), " bytes on ", dev.str());
+        detail::host_memory_allocated(bytes);
     }
     ~Storage() {
 #if defined(TEMPER_WITH_CUDA)
@@ -40,6 +42,7 @@ public:
             return;
         }
 #endif
+        if (ptr_) detail::host_memory_freed(((n_ * sizeof(T) + 63) / 64) * 64);
         std::free(ptr_);
     }
     Storage(const Storage&) = delete;

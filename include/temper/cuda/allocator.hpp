@@ -77,6 +77,12 @@ public:
         return stats_;
     }
 
+    // Starts a new peak measurement from what is in use now (like torch.cuda.reset_peak_memory_stats).
+    void reset_peak() {
+        std::lock_guard<std::mutex> lock(mu_);
+        stats_.peak_in_use = stats_.bytes_in_use;
+    }
+
     static CachingAllocator& instance() {
         static CachingAllocator* a = new CachingAllocator();  // leaked on purpose: tensors may outlive statics
         return *a;
@@ -133,5 +139,6 @@ inline void* device_alloc(size_t bytes, Device dev) { return CachingAllocator::i
 inline void device_free(void* p) noexcept { CachingAllocator::instance().deallocate(p); }
 inline AllocatorStats allocator_stats() { return CachingAllocator::instance().stats(); }
 inline void empty_cache() { CachingAllocator::instance().empty_cache(); }
+inline void reset_peak_memory() { CachingAllocator::instance().reset_peak(); }
 
 }  // namespace temper::cuda
