@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -78,4 +79,12 @@ static void BM_TokenizerEncodeBatch(benchmark::State& state) {
     }
     report(state, w);
 }
-BENCHMARK(BM_TokenizerEncodeBatch)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TokenizerEncodeBatch)
+    ->Apply([](benchmark::internal::Benchmark* b) {
+        // 1, 2, 4, ... threads up to the core count, and the core count itself.
+        const int cores = std::max(1u, std::thread::hardware_concurrency());
+        for (int t = 1; t < cores; t *= 2) b->Arg(t);
+        b->Arg(cores);
+    })
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();

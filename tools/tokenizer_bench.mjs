@@ -6,6 +6,7 @@
 //   npm ci --prefix tools/tokenizer_node
 //   node tools/tokenizer_bench.mjs                      # batch uses all cores (Rayon)
 //   RAYON_NUM_THREADS=1 node tools/tokenizer_bench.mjs  # batch on one thread
+//   node tools/tokenizer_bench.mjs --json               # last line: {"version", "encode_ms", "encodeBatch_ms"}
 //
 // "encode" awaits one encode() per text, so it includes the binding's per-call cost (N-API, a
 // promise, a JS Encoding object); "encodeBatch" sends 1024 texts per call, so that cost is small.
@@ -49,16 +50,20 @@ async function time(name, fn, reps = 5) {
   }
   ms.sort((a, b) => a - b);
   const med = ms[Math.floor(ms.length / 2)];
+  if (json) return med;
   console.log(`${name.padEnd(34)} ${med.toFixed(1).padStart(8)} ms   ${(bytes / med / 1e3).toFixed(2).padStart(7)} MB/s   ${(texts.length / med).toFixed(1).padStart(7)} k texts/s`);
 }
 
-console.log(`HF tokenizers ${JSON.parse(fs.readFileSync(require.resolve('tokenizers/package.json'))).version} via Node ${process.version}, ` +
+const json = process.argv.includes('--json');
+const version = JSON.parse(fs.readFileSync(require.resolve('tokenizers/package.json'))).version;
+if (!json) console.log(`HF tokenizers ${version} via Node ${process.version}, ` +
   `${texts.length} texts, ${(bytes / 1e6).toFixed(2)} MB, ${os.cpus().length} cores (${os.cpus()[0].model}), RAYON_NUM_THREADS=${process.env.RAYON_NUM_THREADS ?? 'unset'}`);
-await time('encode (one await per text)', async () => {
+const encodeMs = json ? null : await time('encode (one await per text)', async () => {
   for (const s of texts) await t.encode(s);
 });
 t.setTruncation(128);
 t.setPadding({ padId: t.tokenToId('[PAD]'), padToken: '[PAD]' });
-await time('encodeBatch (1024 per call, 128)', async () => {
+const batchMs = await time('encodeBatch (1024 per call, 128)', async () => {
   for (let i = 0; i < texts.length; i += 1024) await t.encodeBatch(texts.slice(i, i + 1024));
 });
+if (json) console.log(JSON.stringify({ version, texts: texts.length, bytes, encode_ms: encodeMs, encodeBatch_ms: batchMs }));
