@@ -277,7 +277,8 @@ def gpu_section():
         for kind, B, S in cases:
             bench = "BM_CudaDistilBertForward" if kind == "inference" else "BM_CudaDistilBertTrainStep"
             try:
-                t_ms, _ = temper_median_ms("temper_bench_cuda", f"^{bench}/{B}/{S}/{precision}/")
+                mode = {"fp32": "strict", "tf32": "tf32", "bf16": "bf16"}[precision]  # temper's MathMode names
+                t_ms, _ = temper_median_ms("temper_bench_cuda", f"^{bench}/{mode}/{B}/{S}/")
             except (RuntimeError, SystemExit, subprocess.CalledProcessError) as e:
                 print(f"  temper {bench} {B}x{S} {precision}: {e}", file=sys.stderr)
                 continue

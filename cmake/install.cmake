@@ -7,13 +7,20 @@ include(CMakePackageConfigHelpers)
 
 set(TEMPER_INSTALL_CMAKEDIR ${CMAKE_INSTALL_DATADIR}/cmake/temper)
 
-# Every library target is exported as temper::<EXPORT_NAME>: temper -> temper::temper, temper_cuda -> temper::cuda.
+# Every library target is exported as temper::<EXPORT_NAME>: temper -> temper::temper, temper_cuda -> temper::cuda,
+# temper_blas -> temper::blas.
 set(temper_export_targets temper)
 if(TARGET temper_cuda)
   list(APPEND temper_export_targets temper_cuda)
   set(TEMPER_INSTALL_CUDA ON)
 else()
   set(TEMPER_INSTALL_CUDA OFF)
+endif()
+if(TARGET temper_blas)
+  list(APPEND temper_export_targets temper_blas)
+  set(TEMPER_INSTALL_BLAS ON)
+else()
+  set(TEMPER_INSTALL_BLAS OFF)
 endif()
 install(TARGETS ${temper_export_targets} EXPORT temperTargets)
 install(EXPORT temperTargets NAMESPACE temper:: DESTINATION ${TEMPER_INSTALL_CMAKEDIR})

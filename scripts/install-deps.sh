@@ -2,7 +2,7 @@
 # Installs the Debian packages temper needs to build, test and run its examples.
 # Safe to re-run; installs only what is missing.
 set -euo pipefail
-pkgs=(build-essential cmake libeigen3-dev nlohmann-json3-dev doctest-dev libcli11-dev libbenchmark-dev unicode-data)
+pkgs=(build-essential cmake libeigen3-dev nlohmann-json3-dev doctest-dev libcli11-dev libbenchmark-dev libopenblas-openmp-dev unicode-data)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,7 +25,7 @@ ctest --test-dir build --output-on-failure -j"$(nproc)"
 # rather than run temper code and were done by the first build.
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_CXX_FLAGS="$san" \
-  -DCMAKE_EXE_LINKER_FLAGS="$san" -DTEMPER_BUILD_EXAMPLES=OFF -DTEMPER_BUILD_BENCH=OFF -DTEMPER_WITH_CUDA=OFF \
+  -DCMAKE_EXE_LINKER_FLAGS="$san" -DTEMPER_BUILD_EXAMPLES=OFF -DTEMPER_BUILD_BENCH=OFF -DTEMPER_WITH_CUDA=OFF -DTEMPER_WITH_BLAS=OFF \
   -DTEMPER_INSTALL=OFF
 cmake --build build-asan -j"$(nproc)"
 ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E '^(headers_alone|consumer_.*)$'

@@ -3,7 +3,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
+#include <unsupported/Eigen/SpecialFunctions>
+
+#include "temper/cpu/blocks.hpp"
 #include "temper/cpu/parallel.hpp"
 
 namespace temper::cpu {
@@ -13,26 +17,24 @@ void add_inplace(T* acc, const T* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) acc[i] += x[i];
 }
 
-// Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
-template <class T>
-T gelu(T x) {
-    return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
-}
-// d/dx gelu = Phi(x) + x * phi(x).
-template <class T>
-T gelu_grad(T x) {
-    T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
-    T pdf = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
-    return cdf + x * pdf;
-}
-
+// Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), and d/dx gelu = Phi(x) + x * phi(x). Eigen's
+// vectorised erf (a rational approximation within a few ulp for float; std::erf for double) and exp.
 template <class T>
 void gelu_forward(const T* x, T* y, int64_t n) {
-    parallel_for(n, 20, [&](int64_t i) { y[i] = gelu(x[i]); });
+    map_blocks(x, y, n, 20, [](const auto& v) -> Block<T> {
+        return T(0.5) * v * (T(1) + (v * T(0.70710678118654752440)).erf());
+    });
 }
 template <class T>
 void gelu_backward(const T* x, const T* dy, T* dx, int64_t n) {
-    parallel_for(n, 30, [&](int64_t i) { dx[i] = dy[i] * gelu_grad(x[i]); });
+    map_blocks(x, dy, dx, n, 30, [](const auto& v, const auto& g) -> Block<T> {
+        const Block<T> cdf = T(0.5) * (T(1) + (v * T(0.70710678118654752440)).erf());
+        // Eigen's exp clamps its argument: far out, take 0 as std::exp does (see cpu/softmax.hpp).
+        const Block<T> e = T(-0.5) * v * v;
+        const Block<T> pdf = (e < std::log(std::numeric_limits<T>::min())).select(Block<T>::Zero(), e.exp()) *
+                             T(0.39894228040143267794);
+        return g * (cdf + v * pdf);
+    });
 }
 
 template <class T>

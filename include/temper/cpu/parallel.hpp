@@ -26,6 +26,14 @@ void parallel_for(int64_t n, int64_t work_per_item, F&& f) {
     for (int64_t i = 0; i < n; ++i) f(i);
 }
 
+inline int64_t max_threads() {
+#if defined(_OPENMP)
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
 // Accumulation type for reductions: double for float/double inputs so sums stay accurate.
 template <class T> struct acc { using type = double; };
 template <class T> using acc_t = typename acc<T>::type;

@@ -7,6 +7,7 @@
 #include "temper/autograd/node.hpp"
 #include "temper/core/tensor.hpp"
 #include "temper/cpu/gemm.hpp"
+#include "temper/cpu/parallel.hpp"
 #include "temper/ops/views.hpp"
 #if defined(TEMPER_WITH_CUDA)
 #include "temper/cuda/blas.hpp"
@@ -71,9 +72,17 @@ void gemm_on(Device dev, bool trans_a, bool trans_b, int64_t M, int64_t N, int64
         fail("gemm on ", dev.str(), ": this build of temper has no CUDA backend");
 #endif
     }
-    for (int64_t i = 0; i < batch; ++i)
+    auto one = [&](int64_t i) {
         cpu::gemm<T>(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
                      C + i * stride_c, ldc);
+    };
+    // Many small products (attention's per-head [S, 64] x [64, S]): one whole product per thread beats
+    // splitting each small one across threads. Inside the parallel loop Eigen and OpenBLAS run single-threaded.
+    const int64_t work = M * N * K;
+    if (batch > 1 && (work <= (int64_t(1) << 22) || batch >= 4 * cpu::max_threads()))
+        cpu::parallel_for(batch, work, one);
+    else
+        for (int64_t i = 0; i < batch; ++i) one(i);
 }
 
 // C[b] = op(A[b]) * op(B[b]) (+ beta * C[b]); B may be a single matrix shared by all batches.
