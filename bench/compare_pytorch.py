@@ -109,7 +109,9 @@ def build_torch_model(device):
 
 
 def logits_of(out):
-    return out.logits if hasattr(out, "logits") else out
+    if hasattr(out, "logits"):
+        return out.logits  # transformers
+    return out[1] if isinstance(out, tuple) else out  # the mirror: (last_hidden_state, logits, loss)
 
 
 def torch_median_ms(fn, device):
