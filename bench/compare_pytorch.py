@@ -261,8 +261,7 @@ def row(section, what, precision, threads, temper_ms, torch_ms, note=""):
           f"speed-up {torch_ms / temper_ms:5.2f}x", file=sys.stderr, flush=True)
 
 
-def cpu_section(model_label):
-    model, _ = build_torch_model("cpu")
+def cpu_section(model):
     omp = {"OMP_NUM_THREADS": str(ARGS.threads)}
     for shape in ARGS.cpu_shapes.split(","):
         B, S = (int(x) for x in shape.split("x"))
@@ -300,11 +299,11 @@ def tokenizer_section():
 
 def main():
     sections = ARGS.only or ["cpu", "gpu", "tokenizer"]
-    _, model_label = build_torch_model("cpu")
+    cpu_model, model_label = build_torch_model("cpu")  # built once: the label, and the CPU rows
     print(f"PyTorch {torch.__version__}; model: {model_label}; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores; threads {ARGS.threads}", file=sys.stderr)
     if "cpu" in sections:
-        cpu_section(model_label)
+        cpu_section(cpu_model)
     if "gpu" in sections:
         if torch.cuda.is_available():
             gpu_section()

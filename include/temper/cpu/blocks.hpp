@@ -6,7 +6,9 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "temper/cpu/parallel.hpp"
 
@@ -16,6 +18,15 @@ template <class T>
 inline constexpr int kBlock = 64 / int(sizeof(T));  // one cache line: 16 floats, 8 doubles
 template <class T>
 using Block = Eigen::Array<T, kBlock<T>, 1>;
+
+// exp(d) with std::exp's underflow to 0. Eigen's vectorised exp clamps its argument, so far below zero
+// (masked softmax keys, GELU's tails) it returns a tiny non-zero value; below the log of the smallest
+// normal number this returns 0.
+template <class T>
+Block<T> exp_underflow_to_zero(const Block<T>& d) {
+    const T cutoff = std::log(std::numeric_limits<T>::min());
+    return (d < cutoff).select(Block<T>::Zero(), d.exp());
+}
 
 // y[i] = f(x-block)[i] for one block starting at i0 (n - i0 may be short: padded with zeros).
 template <class T, class F>

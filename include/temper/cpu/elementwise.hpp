@@ -3,7 +3,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <limits>
 
 #include <unsupported/Eigen/SpecialFunctions>
 
@@ -29,10 +28,7 @@ template <class T>
 void gelu_backward(const T* x, const T* dy, T* dx, int64_t n) {
     map_blocks(x, dy, dx, n, 30, [](const auto& v, const auto& g) -> Block<T> {
         const Block<T> cdf = T(0.5) * (T(1) + (v * T(0.70710678118654752440)).erf());
-        // Eigen's exp clamps its argument: far out, take 0 as std::exp does (see cpu/softmax.hpp).
-        const Block<T> e = T(-0.5) * v * v;
-        const Block<T> pdf = (e < std::log(std::numeric_limits<T>::min())).select(Block<T>::Zero(), e.exp()) *
-                             T(0.39894228040143267794);
+        const Block<T> pdf = exp_underflow_to_zero<T>(T(-0.5) * v * v) * T(0.39894228040143267794);
         return g * (cdf + v * pdf);
     });
 }

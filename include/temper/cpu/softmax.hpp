@@ -27,13 +27,7 @@ void masked_softmax_forward(const T* x, T* y, const int64_t* mask, int64_t rows,
             yr[j] = v;
             mx = std::max(mx, v);
         }
-        // Eigen's exp clamps its argument, so far below the max (masked keys) it would return a tiny
-        // non-zero value; below the log of the smallest normal number the weight is 0, as in std::exp.
-        const T cutoff = std::log(std::numeric_limits<T>::min());
-        map_blocks_serial(yr, yr, cols, [mx, cutoff](const auto& v) -> Block<T> {
-            const Block<T> d = v - mx;
-            return (d < cutoff).select(Block<T>::Zero(), d.exp());
-        });
+        map_blocks_serial(yr, yr, cols, [mx](const auto& v) -> Block<T> { return exp_underflow_to_zero<T>(v - mx); });
         // Four interleaved partial sums: independent adds instead of one latency-bound chain; a fixed order.
         acc_t<T> part[4] = {0, 0, 0, 0};
         int64_t j = 0;
