@@ -48,6 +48,7 @@ static void BM_DistilBertForward(benchmark::State& state) {
     auto ids = random_ids(B, S, 1);
     auto mask = Tensor<int64_t>::ones({B, S});
     NoGradGuard ng;
+    benchmark::DoNotOptimize(model(ids, mask).data());  // warm-up: first-touch pages, caches
     reset_peak_host_memory();
     for (auto _ : state) {
         auto logits = model(ids, mask);
@@ -72,12 +73,17 @@ static void BM_DistilBertTrainStep(benchmark::State& state) {
     auto mask = Tensor<int64_t>::ones({B, S});
     auto targets = Tensor<float>::zeros({B, 28});
     for (int64_t b = 0; b < B; ++b) targets.data()[b * 28 + b % 28] = 1;
-    reset_peak_host_memory();
-    for (auto _ : state) {
+    auto step = [&] {
         auto loss = bce_with_logits(model(ids, mask), targets);
         loss.backward();
         opt.step();
         opt.zero_grad();
+        return loss;
+    };
+    step();  // warm-up: the optimizer state and first-touch pages are not part of a steady step
+    reset_peak_host_memory();
+    for (auto _ : state) {
+        auto loss = step();
         benchmark::DoNotOptimize(loss.data());
     }
     throughput(state, B, S);
