@@ -119,6 +119,24 @@ TEST_CASE("dropout: scaling, eval identity, reproducible mask, gradcheck with fi
     CHECK_THROWS_AS(dropout(x, 1.0, true), Error);
 }
 
+TEST_CASE("dropout: the mask is philox_uniform(seed, offset, i) >= p element by element") {
+    // sizes that are not multiples of the 4-word Philox block, one large enough to run in parallel,
+    // and a generator whose offset has moved
+    for (int64_t n : {1, 7, 1003, 100003}) {
+        Generator g(9);
+        g.reserve(10);
+        const uint64_t seed = g.seed(), offset = g.offset();
+        auto y = dropout(TD::ones({n}), 0.4, true, g).to_vector();
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < n; ++i) {
+            const double want = philox_uniform(seed, offset, uint64_t(i)) >= 0.4f ? 1.0 / 0.6 : 0.0;
+            wrong += y[size_t(i)] != want;
+        }
+        CHECK_MESSAGE(wrong == 0, "n = ", n);
+        CHECK(g.offset() == offset + uint64_t((n + 3) / 4));
+    }
+}
+
 TEST_CASE("gradcheck: reshape / transpose / slice / select / contiguous") {
     CHECK(gradcheck([](const std::vector<TD>& in) { return reshape(in[0], {3, -1}); }, {rand_input({2, 3, 2}, 1)}) < kTol);
     CHECK(gradcheck([](const std::vector<TD>& in) { return contiguous(transpose(in[0], 0, 2)); },

@@ -6,16 +6,25 @@
 #include "temper/autograd/node.hpp"
 #include "temper/core/random.hpp"
 #include "temper/core/tensor.hpp"
+#include "temper/cpu/parallel.hpp"
 #if defined(TEMPER_WITH_CUDA)
 #include "temper/cuda/kernels.hpp"
 #endif
 
 namespace temper {
 
+// Element i keeps x[i] iff philox_uniform(seed, offset, i) >= p. One Philox block gives the draws of four
+// consecutive elements, so the loop runs over blocks (in parallel) and computes each block once.
 template <class T>
 void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t offset) {
     const T s = T(1.0 / (1.0 - p));
-    for (int64_t i = 0; i < n; ++i) y[i] = philox_uniform(seed, offset, uint64_t(i)) >= float(p) ? x[i] * s : T(0);
+    const float pf = float(p);
+    const int64_t blocks = (n + 3) / 4;
+    cpu::parallel_for(blocks, 40, [&](int64_t b) {
+        const Philox4 r = philox4x32(offset + uint64_t(b), seed);
+        const int64_t i0 = 4 * b, count = n - i0 < 4 ? n - i0 : 4;
+        for (int64_t j = 0; j < count; ++j) y[i0 + j] = u32_to_unit(r.x[j]) >= pf ? x[i0 + j] * s : T(0);
+    });
 }
 
 // dropout_apply on x's device; the GPU kernel draws the same mask bit for bit.
