@@ -257,3 +257,28 @@ TEST_CASE("host memory stats: bytes held by tensor storage, and the peak since a
     reset_peak_host_memory();
     CHECK(host_memory_stats().peak_in_use == before.bytes_in_use);
 }
+
+TEST_CASE("host memory cache: a freed large block is handed out again, release_host_cache empties it") {
+    release_host_cache();
+    { auto warm = Tensor<float>::zeros({1 << 18}); }  // 1 MiB: sets the high-water mark the cache may hold
+    const auto before = host_memory_stats();
+    if (!detail::HostAllocator::kCaching) {
+        MESSAGE("host cache off in this build (AddressSanitizer): nothing cached");
+        CHECK(before.bytes_cached == 0);
+        return;
+    }
+    CHECK(before.bytes_cached >= (size_t(1) << 20));
+    {
+        auto a = Tensor<float>::zeros({(1 << 18) - 100});  // rounds up to the same 1 MiB block
+        CHECK(host_memory_stats().os_allocations == before.os_allocations);
+        CHECK(host_memory_stats().bytes_cached == before.bytes_cached - (size_t(1) << 20));
+        for (float v : a.to_vector()) REQUIRE(v == 0.0f);  // zeros() still fills a reused block
+    }
+    CHECK(host_memory_stats().bytes_cached == before.bytes_cached);
+    { auto small = Tensor<float>::zeros({100}); }  // small blocks go straight back to malloc
+    CHECK(host_memory_stats().bytes_cached == before.bytes_cached);
+    release_host_cache();
+    CHECK(host_memory_stats().bytes_cached == 0);
+    CHECK(detail::HostAllocator::block_size(100) == 128);
+    CHECK(detail::HostAllocator::block_size((size_t(1) << 20) + 1) == (size_t(1) << 20) + (size_t(1) << 17));
+}

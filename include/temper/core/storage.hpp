@@ -1,8 +1,6 @@
 // Storage: one reference-counted buffer of T on a device. Tensors are views (shape, strides, offset) on it.
 #pragma once
 
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <new>
 
@@ -29,11 +27,9 @@ public:
 #endif
         }
         if (n == 0) return;
-        // 64-byte alignment keeps Eigen's vectorised kernels on their fast path.
-        size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
-        ptr_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+        // 64-byte aligned, so Eigen's vectorised kernels stay on their fast path.
+        ptr_ = static_cast<T*>(detail::host_allocator().allocate(n * sizeof(T)));
         if (!ptr_) fail("out of memory: could not allocate ", n * sizeof(T), " bytes on ", dev.str());
-        detail::host_memory_allocated(bytes);
     }
     ~Storage() {
 #if defined(TEMPER_WITH_CUDA)
@@ -42,8 +38,7 @@ public:
             return;
         }
 #endif
-        if (ptr_) detail::host_memory_freed(((n_ * sizeof(T) + 63) / 64) * 64);
-        std::free(ptr_);
+        detail::host_allocator().deallocate(ptr_, n_ * sizeof(T));
     }
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
