@@ -149,3 +149,16 @@ static void BM_AttentionFwdBwd(benchmark::State& state) {
     flops(state, 3.0 * 4.0 * double(B * kHeads) * double(S * S) * kHeadDim);
 }
 BENCHMARK(BM_AttentionFwdBwd)->Args({8, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// One AdamW step (torch 2.x semantics, weight decay on) over DistilBERT's word-embedding matrix
+// [30522, 768]: reads p, g, m, v and writes p, m, v. The first step, which allocates the moments, is
+// outside the timing.
+static void BM_AdamWStep(benchmark::State& state) {
+    auto p = random({30522, kDim}, 11, true);
+    p.backward(random(p.shape(), 12));
+    optim::AdamW<float> opt({p}, {.lr = 1e-4, .weight_decay = 0.01});
+    opt.step();
+    for (auto _ : state) opt.step();
+    bytes(state, 7.0 * double(p.numel()) * sizeof(float));
+}
+BENCHMARK(BM_AdamWStep)->Unit(benchmark::kMillisecond)->UseRealTime();

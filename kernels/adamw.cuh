@@ -3,7 +3,7 @@
 // AdamW: the GPU twin of cpu::adamw_update, bit-identical to it (and so to torch.optim.AdamW) in float and
 // double. nvcc contracts a*b + c into an FMA by default; every operation below is an explicit
 // round-to-nearest intrinsic (__fmul_rn, __fadd_rn, ... which are never contracted), and the FMAs are exactly
-// the std::fma calls of cpu::adamw_element. Division and sqrt use the IEEE-rounded intrinsics too, so the
+// the std::fma calls of cpu::adamw_chunk. Division and sqrt use the IEEE-rounded intrinsics too, so the
 // result does not depend on -prec-div / -prec-sqrt / --use_fast_math.
 //
 // Multi-tensor: one launch updates up to kAdamWTensorsPerLaunch parameters. The tensor list travels in the
@@ -48,7 +48,7 @@ template <> struct Rn<double> {
     static __device__ __forceinline__ double fma(double a, double b, double c) { return __fma_rn(a, b, c); }
 };
 
-// cpu::adamw_element, operation for operation.
+// cpu::adamw_chunk, operation for operation, for one element.
 template <class T>
 __device__ __forceinline__ void adamw_element(T& p, T g, T& m, T& v, const cpu::AdamWScalars<T>& s) {
     using R = Rn<T>;
@@ -126,7 +126,7 @@ __global__ void __launch_bounds__(kMultiTensorThreads) adamw_kernel(const __grid
     const int64_t end = begin + kMultiTensorChunk < t.n ? begin + kMultiTensorChunk : t.n;
     for (int64_t i = begin + threadIdx.x; i < end; i += kMultiTensorThreads) {
         T p = t.p[i], m = t.m[i], v = t.v[i];
-        kernels::adamw_element(p, t.g[i], m, v, t.s);  // qualified: ADL would also find cpu::adamw_element
+        adamw_element(p, t.g[i], m, v, t.s);
         t.p[i] = p;
         t.m[i] = m;
         t.v[i] = v;

@@ -10,10 +10,11 @@
 //   param.addcdiv_(exp_avg, denom, value=-lr/bias_correction1)   p + ((-step_size)*m)/denom
 // The fused multiply-adds are what torch's CPU kernels execute (measured against torch: see
 // tests/test_optim.cpp); everything else must NOT be fused, so contraction is switched off here.
-// A CUDA kernel mirrors adamw_element with __fmaf_rn for the fmas and __fmul_rn/__fadd_rn/
+// A CUDA kernel mirrors adamw_chunk with __fmaf_rn for the fmas and __fmul_rn/__fadd_rn/
 // __fdiv_rn/__fsqrt_rn elsewhere.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -57,28 +58,57 @@ AdamWScalars<T> adamw_scalars(double lr, double beta1, double beta2, double eps,
     return s;
 }
 
+// How the first moment is updated: torch 2.x's lerp has two formulas (by the weight 1-beta1), torch 1.x
+// used mul+add. Fixed per step, so it is a template argument and the update loop has no branch.
+enum class FirstMoment { lerp_small_weight, lerp_large_weight, mul_add };
+
 template <class T>
-inline void adamw_element(T& p, T g, T& m, T& v, const AdamWScalars<T>& s) {
+FirstMoment first_moment_rule(const AdamWScalars<T>& s) {
+    if (!s.lerp) return FirstMoment::mul_add;
+    // torch's lerp: start + w*(end-start) for |w| < 0.5, else end - (end-start)*(1-w).
+    return std::abs(s.one_minus_beta1) < T(0.5) ? FirstMoment::lerp_small_weight : FirstMoment::lerp_large_weight;
+}
+
+// One step over n <= kAdamWChunk elements, as three loops: the moments, their square roots, the parameter.
+// The first and last vectorise; the sqrt loop stays scalar (std::sqrt's errno path, which a per-function
+// -fno-math-errno does not remove in GCC 12) and is kept apart so it does not stop the other two.
+// Each element goes through exactly the torch operations listed at the top.
+constexpr int64_t kAdamWChunk = 4096;
+template <FirstMoment kRule, class T>
+void adamw_chunk(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
+                 const AdamWScalars<T> s) {
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #endif
-    T pd = p * s.decay;
-    if (s.lerp) {
-        // torch's lerp: start + w*(end-start) for |w| < 0.5, else end - (end-start)*(1-w).
-        const T w = s.one_minus_beta1;
-        m = std::abs(w) < T(0.5) ? std::fma(w, g - m, m) : std::fma(w - T(1), g - m, g);
-    } else {
-        m = std::fma(g, s.one_minus_beta1, m * s.beta1);
+    alignas(64) T root[kAdamWChunk];
+    const T w = s.one_minus_beta1;
+    for (int64_t i = 0; i < n; ++i) {
+        if constexpr (kRule == FirstMoment::lerp_small_weight) m[i] = std::fma(w, g[i] - m[i], m[i]);
+        else if constexpr (kRule == FirstMoment::lerp_large_weight) m[i] = std::fma(w - T(1), g[i] - m[i], g[i]);
+        else m[i] = std::fma(g[i], w, m[i] * s.beta1);
+        v[i] = std::fma(s.one_minus_beta2 * g[i], g[i], v[i] * s.beta2);
     }
-    v = std::fma(s.one_minus_beta2 * g, g, v * s.beta2);
-    const T denom = std::sqrt(v) / s.bias_correction2_sqrt + s.eps;
-    p = pd + (s.neg_step_size * m) / denom;
+    for (int64_t i = 0; i < n; ++i) root[i] = std::sqrt(v[i]);
+    for (int64_t i = 0; i < n; ++i) {
+        const T denom = root[i] / s.bias_correction2_sqrt + s.eps;
+        p[i] = p[i] * s.decay + (s.neg_step_size * m[i]) / denom;
+    }
 }
 
 // One AdamW step over n contiguous elements: param p, gradient g, first moment m, second moment v.
 template <class T>
 void adamw_update(T* p, const T* g, T* m, T* v, int64_t n, const AdamWScalars<T>& s) {
-    parallel_for(n, 16, [&](int64_t i) { adamw_element(p[i], g[i], m[i], v[i], s); });
+    constexpr int64_t kChunk = kAdamWChunk;
+    const FirstMoment rule = first_moment_rule(s);
+    parallel_for((n + kChunk - 1) / kChunk, 16 * kChunk, [&](int64_t c) {
+        const int64_t lo = c * kChunk, len = std::min(kChunk, n - lo);
+        if (rule == FirstMoment::lerp_small_weight)
+            adamw_chunk<FirstMoment::lerp_small_weight>(p + lo, g + lo, m + lo, v + lo, len, s);
+        else if (rule == FirstMoment::lerp_large_weight)
+            adamw_chunk<FirstMoment::lerp_large_weight>(p + lo, g + lo, m + lo, v + lo, len, s);
+        else
+            adamw_chunk<FirstMoment::mul_add>(p + lo, g + lo, m + lo, v + lo, len, s);
+    });
 }
 
 }  // namespace temper::cpu
