@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,19 +31,23 @@ const Workload& workload() {
         const std::string shared = std::string(TEMPER_SHARED_DIR) + "/data/";
         const std::string fixtures = std::string(TEMPER_FIXTURES_DIR) + "/tokenizer/";
         std::vector<std::string> texts;
-        std::string vocab;
+        std::string vocab, corpus_file;
         if (std::filesystem::exists(shared + "goemotions/train.tsv") && std::filesystem::exists(shared + "bert-base-uncased/vocab.txt")) {
-            std::ifstream f(shared + "goemotions/train.tsv");
+            corpus_file = shared + "goemotions/train.tsv";
+            std::ifstream f(corpus_file);
             for (std::string line; std::getline(f, line);)
                 if (!line.empty()) texts.push_back(line.substr(0, line.find('\t')));
             vocab = shared + "bert-base-uncased/vocab.txt";
         } else {
-            std::ifstream f(fixtures + "corpus.json");
-            for (const auto& l : nlohmann::json::parse(f)["lines"]) texts.push_back(l);
+            corpus_file = fixtures + "corpus.json";
+            std::ifstream f(corpus_file);
+            const auto corpus = nlohmann::json::parse(f);  // named: a range-for over parse(f)["lines"] would dangle
+            for (const auto& l : corpus.at("lines")) texts.push_back(l);
             vocab = fixtures + "vocab_uncased.txt";
         }
         size_t bytes = 0;
         for (const auto& t : texts) bytes += t.size();
+        if (texts.empty()) throw std::runtime_error("bench_tokenizer: no texts in " + corpus_file);
         return Workload{std::move(texts), bytes, WordPiece::from_vocab_file(vocab)};
     }();
     return w;
