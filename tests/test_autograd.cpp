@@ -218,6 +218,32 @@ TEST_CASE("philox: known-answer vector and determinism") {
     CHECK(a.uniform() == b.uniform());
 }
 
+TEST_CASE("randn / uniform: element i is the generator's i-th draw (parallel fill); skip mode advances alike") {
+    // Box-Muller on block 0 of seed 9, written out
+    const Philox4 r = philox4x32(0, 9);
+    const double u1 = (double(r.x[0]) + 1.0) / 4294967296.0, u2 = double(r.x[1]) / 4294967296.0;
+    CHECK(Generator(9).normal() == std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+    for (int64_t n : {1, 5, 100003}) {  // the last is filled by several threads
+        Generator g(9), seq(9), skip(9);
+        g.reserve(3), seq.reserve(3), skip.reserve(3);
+        auto a = Tensor<double>::randn({n}, g, 0.5, 1.0).to_vector();
+        auto u = Tensor<float>::uniform({n}, g, -2.0, 3.0).to_vector();
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < n; ++i) wrong += a[size_t(i)] != 1.0 + 0.5 * seq.normal();
+        for (int64_t i = 0; i < n; ++i) wrong += u[size_t(i)] != float(-2.0 + 5.0 * seq.uniform());
+        CHECK_MESSAGE(wrong == 0, "n = ", n);
+        CHECK(g.offset() == seq.offset());
+        CHECK(g.normal() == seq.normal());
+
+        skip.set_skip_values(true);
+        auto s = Tensor<float>::randn({n}, skip);
+        CHECK(std::isnan(s.to_vector().back()));
+        (void)Tensor<float>::uniform({n}, skip);
+        skip.set_skip_values(false);
+        CHECK(skip.offset() + 1 == seq.offset());
+    }
+}
+
 TEST_CASE("a graph that is never back-propagated is freed with its output (no reference cycles)") {
     // An op whose backward node kept its own output alive (output -> grad_fn -> node -> output) leaked the
     // whole graph of every forward pass run with gradients on and no backward(), e.g. evaluation without

@@ -163,6 +163,13 @@ TEST_CASE("from_pretrained: bare encoder names, MLM head ignored, fresh classifi
     CHECK(std::sqrt(s2 / double(w.size())) == doctest::Approx(0.5).epsilon(0.05));
     for (float v : m.classifier.bias.to_vector()) CHECK(v == 0.0f);
     CHECK(r.summary().find("vocab_transform.weight") != std::string::npos);
+    // the encoder's initialisation is skipped, not its random numbers: the heads are those of a model
+    // built directly with the same seed (42, the default)
+    DistilBertConfig c200 = c;
+    c200.set_num_labels(200);
+    DistilBertForSequenceClassification<float> direct(c200);
+    CHECK(m.classifier.weight.to_vector() == direct.classifier.weight.to_vector());
+    CHECK(m.pre_classifier.weight.to_vector() == direct.pre_classifier.weight.to_vector());
 
     // the encoder alone loads from the same directory
     auto enc = DistilBertModel<float>::from_pretrained(d.str(), Device::cpu(), false);

@@ -32,6 +32,14 @@ TEMPER_HD inline float philox_uniform(uint64_t seed, uint64_t offset, uint64_t i
     return u32_to_unit(philox4x32(offset + i / 4, seed).x[i % 4]);
 }
 
+// Standard normal from block `block` of stream `seed`, by Box-Muller on two of its words.
+inline double philox_normal(uint64_t seed, uint64_t block) {
+    const Philox4 r = philox4x32(block, seed);
+    const double u1 = (double(r.x[0]) + 1.0) / 4294967296.0;  // (0, 1]: log never sees 0
+    const double u2 = double(r.x[1]) / 4294967296.0;
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
 // A seeded stream. Each draw consumes whole Philox blocks, tracked by `offset`, so a consumer
 // (dropout on a tensor of n elements) can reserve ceil(n/4) blocks and compute them in parallel.
 class Generator {
@@ -45,17 +53,19 @@ public:
     // Reserves blocks for n numbers; returns the offset of the first block.
     uint64_t reserve(uint64_t n) { uint64_t off = offset_; offset_ += (n + 3) / 4; return off; }
 
+    // One block per draw.
     float uniform() { return u32_to_unit(philox4x32(offset_++, seed_).x[0]); }
-    // Standard normal by Box-Muller on one block (uses two of its words).
-    double normal() {
-        Philox4 r = philox4x32(offset_++, seed_);
-        double u1 = (double(r.x[0]) + 1.0) / 4294967296.0;  // (0, 1]: log never sees 0
-        double u2 = double(r.x[1]) / 4294967296.0;
-        return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-    }
+    double normal() { return philox_normal(seed_, offset_++); }
+
+    // While set, Tensor::randn / Tensor::uniform from this generator only advance it (by exactly what
+    // drawing would take, so later draws do not change) and fill with NaN: for parameters a checkpoint
+    // is about to overwrite, whose random initialisation would be wasted work.
+    void set_skip_values(bool skip) { skip_values_ = skip; }
+    bool skips_values() const { return skip_values_; }
 
 private:
     uint64_t seed_ = 0, offset_ = 0;
+    bool skip_values_ = false;
 };
 
 // An independent key for another random stream of the same run (init, batch order, dropout): Philox

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "temper/core/random.hpp"
 #include "temper/core/shape.hpp"
 #include "temper/core/storage.hpp"
+#include "temper/cpu/parallel.hpp"
 #if defined(TEMPER_WITH_CUDA)
 #include "temper/cuda/kernels.hpp"
 #endif
@@ -70,16 +72,16 @@ public:
         std::copy(values.begin(), values.end(), t.data());
         return t;
     }
-    // Normal(mean, std) from a generator (deterministic for a given seed).
+    // Normal(mean, std) from a generator: element i is what the i-th gen.normal() call would give (one
+    // Philox block each), so the values do not depend on the thread count.
     static Tensor randn(const Shape& shape, Generator& gen, double std = 1.0, double mean = 0.0) {
-        Tensor t = empty(shape);
-        for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = T(mean + std * gen.normal());
-        return t;
+        return from_blocks(shape, gen, [=](uint64_t seed, uint64_t block) { return T(mean + std * philox_normal(seed, block)); });
     }
+    // Uniform [lo, hi): element i is what the i-th gen.uniform() call would give.
     static Tensor uniform(const Shape& shape, Generator& gen, double lo = 0.0, double hi = 1.0) {
-        Tensor t = empty(shape);
-        for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = T(lo + (hi - lo) * gen.uniform());
-        return t;
+        return from_blocks(shape, gen, [=](uint64_t seed, uint64_t block) {
+            return T(lo + (hi - lo) * u32_to_unit(philox4x32(block, seed).x[0]));
+        });
     }
 
     // ---- properties ------------------------------------------------------------------------
@@ -157,6 +159,22 @@ public:
     const std::shared_ptr<TensorImpl<T>>& impl_ptr() const { return impl_; }
 
 private:
+    // A tensor whose element i is value(seed, first_block + i); takes numel blocks from gen, in parallel.
+    template <class F>
+    static Tensor from_blocks(const Shape& shape, Generator& gen, F value) {
+        Tensor t = empty(shape);
+        const int64_t n = t.numel();
+        const uint64_t seed = gen.seed(), first = gen.offset();
+        gen.set_offset(first + uint64_t(n));
+        T* d = t.data();
+        if (gen.skips_values()) {
+            std::fill_n(d, n, std::numeric_limits<T>::quiet_NaN());
+            return t;
+        }
+        cpu::parallel_for(n, 100, [&](int64_t i) { d[i] = value(seed, first + uint64_t(i)); });
+        return t;
+    }
+
     T read_element(int64_t off) const {
 #if defined(TEMPER_WITH_CUDA)
         if (device().is_cuda()) {

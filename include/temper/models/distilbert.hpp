@@ -112,7 +112,9 @@ public:
         const DistilBertConfig c = DistilBertConfig::load(cfg_path);
         const io::Checkpoint ck = io::Checkpoint::open(dir);
         check_config_fits(c, ck, cfg_path);
-        DistilBertModel m(c);
+        Generator gen(42);
+        gen.set_skip_values(true);  // every tensor comes from the checkpoint (load_into fails otherwise)
+        DistilBertModel m(c, gen);
         io::LoadRules rules;
         rules.rename = [](const std::string& n) -> std::optional<std::string> {
             if (n.rfind("distilbert.", 0) == 0) return n.substr(11);
@@ -179,7 +181,10 @@ public:
     DistilBertForSequenceClassification(const DistilBertConfig& c, Generator&& gen)
         : DistilBertForSequenceClassification(c, gen) {}
     DistilBertForSequenceClassification(const DistilBertConfig& c, Generator& gen)
-        : config(c), distilbert(c, gen), pre_classifier(c.dim, c.dim, gen, c.initializer_range),
+        : DistilBertForSequenceClassification(c, DistilBertModel<T>(c, gen), gen) {}
+    // Heads initialised from gen on top of a given encoder (built from the same config).
+    DistilBertForSequenceClassification(const DistilBertConfig& c, DistilBertModel<T>&& encoder, Generator& gen)
+        : config(c), distilbert(std::move(encoder)), pre_classifier(c.dim, c.dim, gen, c.initializer_range),
           classifier(c.dim, c.num_labels(), gen, c.initializer_range), dropout(c.seq_classif_dropout) {}
     void children(const typename nn::Module<T>::ChildFn& f) override {
         f("distilbert", distilbert);
@@ -214,7 +219,13 @@ public:
         if (opt.problem) c.problem = *opt.problem;
         const io::Checkpoint ck = io::Checkpoint::open(dir);
         check_config_fits(c, ck, cfg_path);
-        DistilBertForSequenceClassification m(c, opt.seed);
+        // The encoder comes from the checkpoint, so its random initialisation is skipped; the generator still
+        // advances past it, and the heads get the very values DistilBertForSequenceClassification(c, seed) has.
+        Generator gen(opt.seed);
+        gen.set_skip_values(true);
+        DistilBertModel<T> encoder(c, gen);
+        gen.set_skip_values(false);
+        DistilBertForSequenceClassification m(c, std::move(encoder), gen);
         io::LoadRules rules;
         rules.rename = [](const std::string& n) -> std::optional<std::string> {
             if (n.rfind("embeddings.", 0) == 0 || n.rfind("transformer.", 0) == 0) return "distilbert." + n;
