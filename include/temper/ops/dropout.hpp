@@ -14,16 +14,21 @@
 namespace temper {
 
 // Element i keeps x[i] iff philox_uniform(seed, offset, i) >= p. One Philox block gives the draws of four
-// consecutive elements, so the loop runs over blocks (in parallel) and computes each block once.
+// consecutive elements; the loop runs over groups of kPhiloxLanes blocks (in parallel), computed together.
 template <class T>
 void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t offset) {
     const T s = T(1.0 / (1.0 - p));
     const float pf = float(p);
-    const int64_t blocks = (n + 3) / 4;
-    cpu::parallel_for(blocks, 40, [&](int64_t b) {
-        const Philox4 r = philox4x32(offset + uint64_t(b), seed);
-        const int64_t i0 = 4 * b, count = n - i0 < 4 ? n - i0 : 4;
-        for (int64_t j = 0; j < count; ++j) y[i0 + j] = u32_to_unit(r.x[j]) >= pf ? x[i0 + j] * s : T(0);
+    constexpr int64_t kGroup = 4 * kPhiloxLanes;  // elements per group
+    cpu::parallel_for((n + kGroup - 1) / kGroup, 10 * kGroup, [&](int64_t g) {
+        uint32_t words[kGroup];
+        philox4x32_lanes(offset + uint64_t(g * kPhiloxLanes), seed, words);
+        const int64_t i0 = g * kGroup, count = n - i0 < kGroup ? n - i0 : kGroup;
+        const T* __restrict xg = x + i0;  // locals, so the loop does not reload them through y (vectorises)
+        T* __restrict yg = y + i0;
+        const T scale = s;
+        const float keep_from = pf;
+        for (int64_t j = 0; j < count; ++j) yg[j] = u32_to_unit(words[j]) >= keep_from ? xg[j] * scale : T(0);
     });
 }
 
