@@ -42,8 +42,8 @@ void bytes(benchmark::State& state, double per_iteration) {
 
 }  // namespace
 
-// x[M, K] @ w[K, N] through Eigen's blocked GEMM: the Q/K/V/output projections (K = N = 768), the
-// FFN's first (N = 3072) and second (K = 3072) products.
+// x[M, K] @ w[K, N] through matmul (OpenBLAS when the build has it, else Eigen's blocked GEMM): the
+// Q/K/V/output projections (K = N = 768), the FFN's first (N = 3072) and second (K = 3072) products.
 static void BM_Gemm(benchmark::State& state) {
     const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
     auto a = random({M, K}, 1), b = random({K, N}, 2);
@@ -52,6 +52,24 @@ static void BM_Gemm(benchmark::State& state) {
     flops(state, 2.0 * double(M) * double(N) * double(K));
 }
 BENCHMARK(BM_Gemm)
+    ->Args({kRows, kDim, kDim})
+    ->Args({kRows, kDim, kFfn})
+    ->Args({kRows, kFfn, kDim})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The same products in Eigen's kernel: what matmul runs in a build without OpenBLAS (TEMPER_WITH_BLAS=OFF).
+static void BM_GemmEigen(benchmark::State& state) {
+    const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+    auto a = random({M, K}, 1), b = random({K, N}, 2);
+    auto c = Tensor<float>::empty({M, N});
+    for (auto _ : state) {
+        cpu::eigen_gemm<float>(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N);
+        benchmark::DoNotOptimize(c.data());
+    }
+    flops(state, 2.0 * double(M) * double(N) * double(K));
+}
+BENCHMARK(BM_GemmEigen)
     ->Args({kRows, kDim, kDim})
     ->Args({kRows, kDim, kFfn})
     ->Args({kRows, kFfn, kDim})

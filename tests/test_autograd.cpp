@@ -218,6 +218,41 @@ TEST_CASE("philox: known-answer vector and determinism") {
     CHECK(a.uniform() == b.uniform());
 }
 
+TEST_CASE("cpu::gemm (OpenBLAS in this build when found) and cpu::eigen_gemm against a naive sum") {
+    // every transpose combination, alpha/beta, odd sizes, leading dimensions wider than the matrices
+    Generator gen(21);
+    const int64_t M = 13, N = 7, K = 9, pad = 3;
+    for (int ta = 0; ta < 2; ++ta)
+        for (int tb = 0; tb < 2; ++tb) {
+            const int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+            auto A = Tensor<double>::randn({(ta ? K : M), lda}, gen).to_vector();
+            auto B = Tensor<double>::randn({(tb ? N : K), ldb}, gen).to_vector();
+            auto C0 = Tensor<double>::randn({M, ldc}, gen).to_vector();
+            const double alpha = 0.7, beta = -1.3;
+            std::vector<double> want = C0;
+            for (int64_t i = 0; i < M; ++i)
+                for (int64_t j = 0; j < N; ++j) {
+                    double acc = 0;
+                    for (int64_t k = 0; k < K; ++k)
+                        acc += (ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+                    want[i * ldc + j] = alpha * acc + beta * C0[i * ldc + j];
+                }
+            auto rel = [&](const std::vector<double>& got) {
+                double d = 0, r = 0;
+                for (size_t i = 0; i < got.size(); ++i) d += (got[i] - want[i]) * (got[i] - want[i]), r += want[i] * want[i];
+                return std::sqrt(d / r);
+            };
+            std::vector<double> c1 = C0, c2 = C0;
+            cpu::gemm<double>(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, c1.data(), ldc);
+            cpu::eigen_gemm<double>(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, c2.data(), ldc);
+            CHECK_MESSAGE(rel(c1) < 1e-14, "gemm ta=", ta, " tb=", tb, " rel err ", rel(c1));
+            CHECK_MESSAGE(rel(c2) < 1e-14, "eigen_gemm ta=", ta, " tb=", tb, " rel err ", rel(c2));
+            // the padding columns of C are not touched
+            for (int64_t i = 0; i < M; ++i)
+                for (int64_t j = N; j < ldc; ++j) REQUIRE(c1[i * ldc + j] == C0[i * ldc + j]);
+        }
+}
+
 TEST_CASE("randn / uniform: element i is the generator's i-th draw (parallel fill); skip mode advances alike") {
     // Box-Muller on block 0 of seed 9, written out
     const Philox4 r = philox4x32(0, 9);
