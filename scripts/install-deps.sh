@@ -2,6 +2,8 @@
 # Installs the Debian packages temper needs to build, test and run its examples.
 # Safe to re-run; installs only what is missing.
 set -euo pipefail
+# Set by .devdeps/env.sh (scripts/device-deps.sh): the dependencies come from that folder, not apt.
+if [ -n "${TEMPER_SKIP_APT:-}" ]; then exit 0; fi
 pkgs=(build-essential cmake libeigen3-dev nlohmann-json3-dev doctest-dev libcli11-dev libbenchmark-dev libopenblas-openmp-dev unicode-data)
 missing=()
 for p in "${pkgs[@]}"; do
