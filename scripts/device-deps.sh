@@ -32,5 +32,8 @@ export CMAKE_PREFIX_PATH="\$_deps\${CMAKE_PREFIX_PATH:+:\$CMAKE_PREFIX_PATH}"
 export LD_LIBRARY_PATH="\$_deps/lib/x86_64-linux-gnu\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 unset _deps
 export TEMPER_SKIP_APT=1  # scripts/install-deps.sh (called by test.sh, bench.sh) leaves apt alone
+# The packages' CMake files declare policy ranges such as 2.8.3...3.22, which CMake 4 accepts; should a newer
+# one refuse them, this is its documented escape hatch (older CMake ignores it).
+export CMAKE_POLICY_VERSION_MINIMUM=3.5
 EOF
 echo "packed ${pkgs[*]} into $root ($(du -sh "$out" | cut -f1)); on the target: source $out/env.sh"
