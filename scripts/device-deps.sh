@@ -3,7 +3,7 @@
 # packages into one folder, for a machine that has a compiler and CUDA but cannot install packages (the GPU
 # machine this project borrows has no network). OpenBLAS is left out: without it temper uses Eigen.
 #
-#   scripts/device-deps.sh [DIR]      # default .devdeps (git-ignored); about 7 MB
+#   scripts/device-deps.sh [DIR]      # default .devdeps (git-ignored); about 12 MB
 #
 # On the other machine, from the repository root:
 #   source .devdeps/env.sh && scripts/test-gpu.sh

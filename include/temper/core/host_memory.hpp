@@ -76,12 +76,8 @@ public:
             if (!p) return nullptr;
         }
         const size_t now = in_use_.fetch_add(size, std::memory_order_relaxed) + size;
-        size_t peak = peak_.load(std::memory_order_relaxed);
-        while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-        }
-        size_t high = high_water_.load(std::memory_order_relaxed);
-        while (now > high && !high_water_.compare_exchange_weak(high, now, std::memory_order_relaxed)) {
-        }
+        raise_to(peak_, now);
+        raise_to(high_water_, now);
         return p;
     }
 
@@ -122,6 +118,12 @@ public:
     void reset_peak() { peak_.store(in_use_.load()); }
 
 private:
+    static void raise_to(std::atomic<size_t>& max, size_t value) {
+        size_t seen = max.load(std::memory_order_relaxed);
+        while (value > seen && !max.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+        }
+    }
+
     mutable std::mutex mu_;
     std::unordered_map<size_t, std::vector<void*>> free_;
     size_t cached_ = 0;

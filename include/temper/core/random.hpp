@@ -11,15 +11,21 @@ namespace temper {
 
 struct Philox4 { uint32_t x[4]; };
 
+// One Philox4x32 round on the counter words with round key (k0, k1), and the key schedule's step.
+TEMPER_HD inline void philox_round(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t& c3, uint32_t k0, uint32_t k1) {
+    const uint64_t p0 = uint64_t(0xD2511F53u) * c0, p1 = uint64_t(0xCD9E8D57u) * c2;
+    const uint32_t n0 = uint32_t(p1 >> 32) ^ c1 ^ k0, n2 = uint32_t(p0 >> 32) ^ c3 ^ k1;
+    c1 = uint32_t(p1), c3 = uint32_t(p0), c0 = n0, c2 = n2;
+}
+TEMPER_HD inline void philox_bump_key(uint32_t& k0, uint32_t& k1) { k0 += 0x9E3779B9u, k1 += 0xBB67AE85u; }
+
 // Philox4x32 with 10 rounds (Salmon et al., SC'11). counter is 128 bits (we use 64), key 64 bits.
 TEMPER_HD inline Philox4 philox4x32(uint64_t counter, uint64_t key) {
     uint32_t c0 = uint32_t(counter), c1 = uint32_t(counter >> 32), c2 = 0, c3 = 0;
     uint32_t k0 = uint32_t(key), k1 = uint32_t(key >> 32);
     for (int round = 0; round < 10; ++round) {
-        uint64_t p0 = uint64_t(0xD2511F53u) * c0, p1 = uint64_t(0xCD9E8D57u) * c2;
-        uint32_t n0 = uint32_t(p1 >> 32) ^ c1 ^ k0, n2 = uint32_t(p0 >> 32) ^ c3 ^ k1;
-        c1 = uint32_t(p1); c3 = uint32_t(p0); c0 = n0; c2 = n2;
-        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+        philox_round(c0, c1, c2, c3, k0, k1);
+        philox_bump_key(k0, k1);
     }
     return {{c0, c1, c2, c3}};
 }
@@ -39,12 +45,8 @@ inline void philox4x32_lanes(uint64_t first, uint64_t key, uint32_t (&words)[4 *
 #if defined(__GNUC__) && !defined(__CUDACC__)
 #pragma GCC unroll 1  // unrolled first, GCC no longer vectorises the lanes
 #endif
-        for (int l = 0; l < kPhiloxLanes; ++l) {
-            const uint64_t p0 = uint64_t(0xD2511F53u) * c0[l], p1 = uint64_t(0xCD9E8D57u) * c2[l];
-            const uint32_t n0 = uint32_t(p1 >> 32) ^ c1[l] ^ k0, n2 = uint32_t(p0 >> 32) ^ c3[l] ^ k1;
-            c1[l] = uint32_t(p1), c3[l] = uint32_t(p0), c0[l] = n0, c2[l] = n2;
-        }
-        k0 += 0x9E3779B9u, k1 += 0xBB67AE85u;
+        for (int l = 0; l < kPhiloxLanes; ++l) philox_round(c0[l], c1[l], c2[l], c3[l], k0, k1);
+        philox_bump_key(k0, k1);
     }
     for (int l = 0; l < kPhiloxLanes; ++l)
         words[4 * l] = c0[l], words[4 * l + 1] = c1[l], words[4 * l + 2] = c2[l], words[4 * l + 3] = c3[l];
@@ -57,6 +59,9 @@ TEMPER_HD inline float u32_to_unit(uint32_t u) { return float(u >> 8) * (1.0f / 
 TEMPER_HD inline float philox_uniform(uint64_t seed, uint64_t offset, uint64_t i) {
     return u32_to_unit(philox4x32(offset + i / 4, seed).x[i % 4]);
 }
+
+// Uniform float in [0, 1) from block `block` of stream `seed` (its first word).
+inline float philox_unit(uint64_t seed, uint64_t block) { return u32_to_unit(philox4x32(block, seed).x[0]); }
 
 // Standard normal from block `block` of stream `seed`, by Box-Muller on two of its words.
 inline double philox_normal(uint64_t seed, uint64_t block) {
@@ -80,7 +85,7 @@ public:
     uint64_t reserve(uint64_t n) { uint64_t off = offset_; offset_ += (n + 3) / 4; return off; }
 
     // One block per draw.
-    float uniform() { return u32_to_unit(philox4x32(offset_++, seed_).x[0]); }
+    float uniform() { return philox_unit(seed_, offset_++); }
     double normal() { return philox_normal(seed_, offset_++); }
 
     // While set, Tensor::randn / Tensor::uniform from this generator only advance it (by exactly what

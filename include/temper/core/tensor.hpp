@@ -79,9 +79,7 @@ public:
     }
     // Uniform [lo, hi): element i is what the i-th gen.uniform() call would give.
     static Tensor uniform(const Shape& shape, Generator& gen, double lo = 0.0, double hi = 1.0) {
-        return from_blocks(shape, gen, [=](uint64_t seed, uint64_t block) {
-            return T(lo + (hi - lo) * u32_to_unit(philox4x32(block, seed).x[0]));
-        });
+        return from_blocks(shape, gen, [=](uint64_t seed, uint64_t block) { return T(lo + (hi - lo) * philox_unit(seed, block)); });
     }
 
     // ---- properties ------------------------------------------------------------------------

@@ -98,10 +98,9 @@ void adamw_chunk(T* __restrict p, const T* __restrict g, T* __restrict m, T* __r
 // One AdamW step over n contiguous elements: param p, gradient g, first moment m, second moment v.
 template <class T>
 void adamw_update(T* p, const T* g, T* m, T* v, int64_t n, const AdamWScalars<T>& s) {
-    constexpr int64_t kChunk = kAdamWChunk;
     const FirstMoment rule = first_moment_rule(s);
-    parallel_for((n + kChunk - 1) / kChunk, 16 * kChunk, [&](int64_t c) {
-        const int64_t lo = c * kChunk, len = std::min(kChunk, n - lo);
+    parallel_for((n + kAdamWChunk - 1) / kAdamWChunk, 16 * kAdamWChunk, [&](int64_t c) {
+        const int64_t lo = c * kAdamWChunk, len = std::min(kAdamWChunk, n - lo);
         if (rule == FirstMoment::lerp_small_weight)
             adamw_chunk<FirstMoment::lerp_small_weight>(p + lo, g + lo, m + lo, v + lo, len, s);
         else if (rule == FirstMoment::lerp_large_weight)

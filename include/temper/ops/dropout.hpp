@@ -17,17 +17,16 @@ namespace temper {
 // consecutive elements; the loop runs over groups of kPhiloxLanes blocks (in parallel), computed together.
 template <class T>
 void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t offset) {
-    const T s = T(1.0 / (1.0 - p));
-    const float pf = float(p);
     constexpr int64_t kGroup = 4 * kPhiloxLanes;  // elements per group
     cpu::parallel_for((n + kGroup - 1) / kGroup, 10 * kGroup, [&](int64_t g) {
         uint32_t words[kGroup];
         philox4x32_lanes(offset + uint64_t(g * kPhiloxLanes), seed, words);
         const int64_t i0 = g * kGroup, count = n - i0 < kGroup ? n - i0 : kGroup;
-        const T* __restrict xg = x + i0;  // locals, so the loop does not reload them through y (vectorises)
+        // All locals, so the loop does not reload them through the closure after each store to y (vectorises).
+        const T* __restrict xg = x + i0;
         T* __restrict yg = y + i0;
-        const T scale = s;
-        const float keep_from = pf;
+        const T scale = T(1.0 / (1.0 - p));
+        const float keep_from = float(p);
         for (int64_t j = 0; j < count; ++j) yg[j] = u32_to_unit(words[j]) >= keep_from ? xg[j] * scale : T(0);
     });
 }
