@@ -206,6 +206,33 @@ TEST_CASE("engine: accumulation into .grad, shared subexpressions, no_grad, free
     CHECK_THROWS_AS(mul(w, w).backward(), Error);
 }
 
+TEST_CASE("engine: one gradient tensor handed to several inputs is never added into twice") {
+    // add's backward returns the same tensor for both operands; accumulating into it in place used to
+    // change the other operand's gradient too (z = (x + y) + x gave dy = 2).
+    TD x = rand_input({4}, 1), y = rand_input({4}, 2);
+    sum(add(add(x, y), x)).backward();
+    for (int i = 0; i < 4; ++i) {
+        CHECK(x.grad().data()[i] == 2.0);
+        CHECK(y.grad().data()[i] == 1.0);
+    }
+    // two leaves fed by one add: their .grad buffers must stay separate through later accumulation
+    TD a = rand_input({3}, 3), b = rand_input({3}, 4);
+    sum(add(a, b)).backward();
+    sum(add(a, b)).backward();
+    sum(a).backward();
+    for (int i = 0; i < 3; ++i) {
+        CHECK(a.grad().data()[i] == 3.0);
+        CHECK(b.grad().data()[i] == 2.0);
+    }
+    // a caller's grad_output passed straight through to a leaf is copied, not added into later
+    TD c = rand_input({3}, 5);
+    TD seed = TD::full({3}, 1.0);
+    reshape(c, {3}).backward(seed);
+    sum(c).backward();
+    for (int i = 0; i < 3; ++i) CHECK(seed.data()[i] == 1.0);
+    for (int i = 0; i < 3; ++i) CHECK(c.grad().data()[i] == 2.0);
+}
+
 TEST_CASE("philox: known-answer vector and determinism") {
     // Random123's published answer for Philox4x32-10 with zero counter and key.
     Philox4 r = philox4x32(0, 0);

@@ -15,11 +15,20 @@
 
 namespace temper::autograd {
 
-// g += h for same-shaped tensors (h may be strided); g is owned by the engine, contiguous.
+// Storages that some gradient buffer holds during one backward pass. A backward may hand the same tensor
+// to several inputs (add returns g for both operands) or pass its own input gradient through (reshape), so
+// a buffer is adopted without a copy only when no other buffer holds its storage; otherwise it is copied.
+// Buffers are then exclusive, and accumulating into them in place cannot change another gradient.
+using HeldStorages = std::unordered_set<const void*>;
+
+// acc += g for same-shaped tensors (g may be strided); acc is owned by the engine (or is a leaf's .grad).
 template <class T>
-void accumulate(Tensor<T>& acc, const Tensor<T>& g) {
+void accumulate(Tensor<T>& acc, const Tensor<T>& g, HeldStorages& held) {
     if (!acc.defined()) {
-        acc = g.is_contiguous() && g.offset() == 0 && g.storage().use_count() == 1 ? g : g.clone();
+        const bool adopt = g.is_contiguous() && g.offset() == 0 && g.storage().use_count() == 1 &&
+                           held.insert(g.storage().get()).second;
+        acc = adopt ? g : g.clone();
+        held.insert(acc.storage().get());
         return;
     }
     check(acc.shape() == g.shape(), "autograd: gradient of shape ", shape_str(g.shape()),
@@ -66,6 +75,7 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& grad_output) {
     }
 
     std::unordered_map<Impl, Tensor<T>> grads;
+    HeldStorages held{seed.storage().get()};  // a caller's grad_output is never added into
     grads[root.impl_ptr().get()] = seed;
     for (size_t i = order.size(); i-- > 0;) {
         Tensor<T>& t = order[i];
@@ -73,10 +83,11 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& grad_output) {
         if (it == grads.end()) continue;  // no gradient flowed here
         Tensor<T> g = std::move(it->second);
         grads.erase(it);
+        if (g.storage().get() != seed.storage().get()) held.erase(g.storage().get());  // consumed: may be passed on
         auto fn = t.grad_fn();
         if (!fn) {  // leaf: accumulate into .grad
             Tensor<T> acc = t.grad();
-            accumulate(acc, g);
+            accumulate(acc, g, held);
             t.set_grad(acc);
             continue;
         }
@@ -86,7 +97,7 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& grad_output) {
             if (!in.defined() || !in.requires_grad() || k >= in_grads.size() || !in_grads[k].defined()) continue;
             check(in_grads[k].shape() == in.shape(), "autograd: op ", fn->name(), " returned a gradient of shape ",
                   shape_str(in_grads[k].shape()), " for an input of shape ", shape_str(in.shape()));
-            accumulate(grads[in.impl_ptr().get()], in_grads[k]);
+            accumulate(grads[in.impl_ptr().get()], in_grads[k], held);
         }
         fn->release();
     }
