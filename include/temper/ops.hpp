@@ -2,6 +2,7 @@
 #pragma once
 
 #include "temper/ops/attention.hpp"
+#include "temper/ops/bias_gelu.hpp"
 #include "temper/ops/dropout.hpp"
 #include "temper/ops/elementwise.hpp"
 #include "temper/ops/embedding.hpp"

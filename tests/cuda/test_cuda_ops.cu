@@ -100,6 +100,39 @@ TEST_CASE("gelu, relu, masked_softmax and layer_norm on the GPU") {
                  1e-5, "layer_norm");
 }
 
+TEST_CASE("fused add_layer_norm and bias_gelu on the GPU (the transformer block's fused ops)") {
+    using T = float;
+    // widths with and without the 16-byte packed path (768, 130), a transposed operand, a + a
+    for (int64_t d : {768, 130}) {
+        auto fl = [](const std::vector<Tensor<T>>& x) { return add_layer_norm(x[0], x[1], x[2], x[3], 1e-12); };
+        expect_close(cpu_vs_gpu<T>(fl, {random_tensor<T>({2, 45, d}, 12), random_tensor<T>({2, 45, d}, 13),
+                                         random_tensor<T>({d}, 14), random_tensor<T>({d}, 15)}),
+                     1e-5, "add_layer_norm d=" + std::to_string(d));
+    }
+    auto ft = [](const std::vector<Tensor<T>>& x) {
+        return add_layer_norm(transpose(x[0], 0, 1), x[1], x[2], x[3], 1e-5);
+    };
+    expect_close(cpu_vs_gpu<T>(ft, {random_tensor<T>({33, 17}, 16), random_tensor<T>({17, 33}, 17),
+                                     random_tensor<T>({33}, 18), random_tensor<T>({33}, 19)}),
+                 1e-5, "add_layer_norm, transposed operand");
+    auto fs = [](const std::vector<Tensor<T>>& x) { return add_layer_norm(x[0], x[0], x[1], x[2], 1e-5); };
+    expect_close(cpu_vs_gpu<T>(fs, {random_tensor<T>({9, 64}, 20), random_tensor<T>({64}, 21),
+                                     random_tensor<T>({64}, 22)}),
+                 1e-5, "add_layer_norm(a, a)");
+    for (int64_t cols : {3072, 257, 1}) {
+        auto fg = [](const std::vector<Tensor<T>>& x) { return bias_gelu(x[0], x[1]); };
+        expect_close(cpu_vs_gpu<T>(fg, {random_tensor<T>({3, 41, cols}, 23), random_tensor<T>({cols}, 24)}), 1e-5,
+                     "bias_gelu cols=" + std::to_string(cols));
+    }
+    // no autograd: the forward writes no pre-activation buffer
+    NoGradGuard ng;
+    Tensor<T> x = random_tensor<T>({64, 300}, 25), b = random_tensor<T>({300}, 26);
+    const double e =
+        rel_error(bias_gelu(x.to(Device::cuda()), b.to(Device::cuda())).to_vector(), bias_gelu(x, b).to_vector());
+    MESSAGE("bias_gelu, inference path: rel err " << e);
+    CHECK(e <= 1e-6);
+}
+
 TEST_CASE("embedding (with padding_idx), dropout, bce_with_logits, cross_entropy on the GPU") {
     using T = float;
     const Device gpu = Device::cuda();

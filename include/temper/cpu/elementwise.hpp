@@ -1,6 +1,7 @@
 // Elementwise CPU kernels on contiguous buffers.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -14,6 +15,21 @@ namespace temper::cpu {
 template <class T>
 void add_inplace(T* acc, const T* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) acc[i] += x[i];
+}
+
+// out[j] = sum over rows of m[r, j] (m contiguous [rows, cols]), accumulated in double in row order and
+// rounded once: the bias gradient. Columns are split across threads, so the result does not depend on the
+// thread count.
+template <class T>
+void column_sums(const T* m, int64_t rows, int64_t cols, T* out) {
+    constexpr int64_t kCols = 256;
+    parallel_for((cols + kCols - 1) / kCols, rows * kCols, [&](int64_t c) {
+        const int64_t j0 = c * kCols, j1 = std::min(cols, j0 + kCols);
+        double acc[kCols] = {};
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t j = j0; j < j1; ++j) acc[j - j0] += double(m[r * cols + j]);
+        for (int64_t j = j0; j < j1; ++j) out[j] = T(acc[j - j0]);
+    });
 }
 
 // Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), and d/dx gelu = Phi(x) + x * phi(x). Eigen's

@@ -61,6 +61,10 @@ public:
         f("bias", bias);
     }
     Tensor<T> operator()(const Tensor<T>& x) const { return layer_norm(x, weight, bias, eps); }
+    // LayerNorm(x + residual) as one fused op (a post-LN transformer block's "add & norm").
+    Tensor<T> operator()(const Tensor<T>& x, const Tensor<T>& residual) const {
+        return add_layer_norm(x, residual, weight, bias, eps);
+    }
 };
 
 template <class T>

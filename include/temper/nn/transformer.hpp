@@ -68,8 +68,11 @@ public:
         f("dropout", drop);
     }
     Tensor<T> operator()(const Tensor<T>& x) const {
-        Tensor<T> h = lin1(x);
-        h = activation == Activation::GELU ? gelu(h) : relu(h);
+        Tensor<T> h;
+        if (activation == Activation::GELU && lin1.bias.defined())
+            h = bias_gelu(linear(x, lin1.weight), lin1.bias);  // one fused op (ops/bias_gelu.hpp)
+        else
+            h = activation == Activation::GELU ? gelu(lin1(x)) : relu(lin1(x));
         return drop(lin2(h));
     }
 };
@@ -94,8 +97,8 @@ public:
         f("output_layer_norm", output_layer_norm);
     }
     Tensor<T> operator()(const Tensor<T>& x, const Tensor<int64_t>& mask) const {
-        Tensor<T> sa = sa_layer_norm(add(attention(x, mask), x));
-        return output_layer_norm(add(ffn(sa), sa));
+        Tensor<T> sa = sa_layer_norm(attention(x, mask), x);  // LayerNorm(attention + x), one fused op
+        return output_layer_norm(ffn(sa), sa);
     }
 };
 

@@ -1,8 +1,11 @@
-// layer_norm over the last dimension as one fused op (biased variance, eps inside the sqrt).
+// layer_norm over the last dimension as one fused op (biased variance, eps inside the sqrt), and
+// add_layer_norm = layer_norm(a + b): the post-LN residual of a transformer block as one op (on the GPU one
+// kernel reads a and b and writes the sum and the normalised rows).
 #pragma once
 
 #include "temper/autograd/node.hpp"
 #include "temper/core/tensor.hpp"
+#include "temper/cpu/blocks.hpp"
 #include "temper/cpu/layernorm.hpp"
 #if defined(TEMPER_WITH_CUDA)
 #include "temper/cuda/kernels.hpp"
@@ -10,11 +13,13 @@
 
 namespace temper {
 
+// Inputs (x, gamma, beta), or (a, b, gamma, beta) for add_layer_norm, where x = a + b and both a and b get dx.
 template <class T>
 struct LayerNormNode : autograd::Node<T> {
     Tensor<T> x, gamma, mean, rstd;
     int64_t rows = 0, d = 0;
-    const char* name() const override { return "layer_norm"; }
+    bool residual = false;
+    const char* name() const override { return residual ? "add_layer_norm" : "layer_norm"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
         Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
         Tensor<T> dx = Tensor<T>::empty(x.shape(), x.device());
@@ -23,15 +28,34 @@ struct LayerNormNode : autograd::Node<T> {
         if (x.device().is_cuda()) {
             cuda::layernorm_backward(x.data(), gamma.data(), mean.data(), rstd.data(), g.data(), dx.data(), dg.data(),
                                      db.data(), rows, d, cuda::stream(x.device()));
-            return {dx, dg, db};
-        }
+        } else
 #endif
-        cpu::layernorm_backward(x.data(), gamma.data(), mean.data(), rstd.data(), g.data(), dx.data(), dg.data(),
-                                db.data(), rows, d);
+            cpu::layernorm_backward(x.data(), gamma.data(), mean.data(), rstd.data(), g.data(), dx.data(), dg.data(),
+                                    db.data(), rows, d);
+        if (residual) return {dx, dx, dg, db};
         return {dx, dg, db};
     }
     void release_saved() override { x = gamma = mean = rstd = Tensor<T>(); }
 };
+
+namespace detail {
+// The node both ops record; it keeps the normalised input x and the row statistics when a gradient is needed.
+template <class T>
+std::shared_ptr<LayerNormNode<T>> layer_norm_node(bool residual, bool needs_grad, const Tensor<T>& x,
+                                                  const Tensor<T>& gamma, const Tensor<T>& mean, const Tensor<T>& rstd,
+                                                  int64_t rows, int64_t d) {
+    auto node = std::make_shared<LayerNormNode<T>>();
+    node->residual = residual;
+    if (!needs_grad) return node;
+    node->x = x;
+    node->gamma = gamma;
+    node->mean = mean;
+    node->rstd = rstd;
+    node->rows = rows;
+    node->d = d;
+    return node;
+}
+}  // namespace detail
 
 template <class T>
 Tensor<T> layer_norm(const Tensor<T>& x_in, const Tensor<T>& weight, const Tensor<T>& bias, double eps) {
@@ -54,16 +78,47 @@ Tensor<T> layer_norm(const Tensor<T>& x_in, const Tensor<T>& weight, const Tenso
     else
 #endif
         cpu::layernorm_forward(x.data(), g.data(), b.data(), y.data(), mean.data(), rstd.data(), rows, d, eps);
-    auto node = std::make_shared<LayerNormNode<T>>();
-    if (autograd::needs_grad<T>({x_in, weight, bias})) {
-        node->x = x;
-        node->gamma = g;
-        node->mean = mean;
-        node->rstd = rstd;
-        node->rows = rows;
-        node->d = d;
-    }
+    const bool grad = autograd::needs_grad<T>({x_in, weight, bias});
+    auto node = detail::layer_norm_node(false, grad, x, g, mean, rstd, rows, d);
     return autograd::record(y, node, {x_in, weight, bias});
+}
+
+// layer_norm(a + b, weight, bias, eps) as one op, a and b of one shape: the same values as the two ops
+// (the sum is rounded to T first, then normalised), without a separate sum pass and graph node.
+template <class T>
+Tensor<T> add_layer_norm(const Tensor<T>& a_in, const Tensor<T>& b_in, const Tensor<T>& weight, const Tensor<T>& bias,
+                         double eps) {
+    check(a_in.shape() == b_in.shape(), "add_layer_norm: operands of shapes ", shape_str(a_in.shape()), " and ",
+          shape_str(b_in.shape()), " differ (broadcasting: use layer_norm(add(a, b), ...))");
+    check(a_in.dim() >= 1, "add_layer_norm: input must have rank >= 1");
+    const int64_t d = a_in.size(-1);
+    check(weight.dim() == 1 && weight.size(0) == d && bias.dim() == 1 && bias.size(0) == d, "add_layer_norm: weight ",
+          shape_str(weight.shape()), " and bias ", shape_str(bias.shape()), " must both be [", d, "]");
+    const Device dev = a_in.device();
+    check(b_in.device() == dev && weight.device() == dev && bias.device() == dev, "add_layer_norm: operands on ",
+          dev.str(), " and ", b_in.device().str(), ", weight on ", weight.device().str(), ", bias on ",
+          bias.device().str());
+    Tensor<T> a = a_in.is_contiguous() ? a_in : a_in.clone();
+    Tensor<T> b = b_in.is_contiguous() ? b_in : b_in.clone();
+    Tensor<T> g = weight.is_contiguous() ? weight : weight.clone();
+    Tensor<T> be = bias.is_contiguous() ? bias : bias.clone();
+    const int64_t rows = d ? a.numel() / d : 0;
+    Tensor<T> x = Tensor<T>::empty(a.shape(), dev), y = Tensor<T>::empty(a.shape(), dev);
+    Tensor<T> mean = Tensor<T>::empty({rows}, dev), rstd = Tensor<T>::empty({rows}, dev);
+#if defined(TEMPER_WITH_CUDA)
+    if (dev.is_cuda())
+        cuda::layernorm_residual_forward(a.data(), b.data(), g.data(), be.data(), x.data(), y.data(), mean.data(),
+                                         rstd.data(), rows, d, eps, cuda::stream(dev));
+    else
+#endif
+    {
+        cpu::map_blocks(a.data(), b.data(), x.data(), a.numel(), 1,
+                        [](const auto& u, const auto& v) -> cpu::Block<T> { return u + v; });
+        cpu::layernorm_forward(x.data(), g.data(), be.data(), y.data(), mean.data(), rstd.data(), rows, d, eps);
+    }
+    const bool grad = autograd::needs_grad<T>({a_in, b_in, weight, bias});
+    auto node = detail::layer_norm_node(true, grad, x, g, mean, rstd, rows, d);
+    return autograd::record(y, node, {a_in, b_in, weight, bias});
 }
 
 }  // namespace temper

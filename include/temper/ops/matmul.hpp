@@ -6,6 +6,7 @@
 
 #include "temper/autograd/node.hpp"
 #include "temper/core/tensor.hpp"
+#include "temper/cpu/elementwise.hpp"
 #include "temper/cpu/gemm.hpp"
 #include "temper/cpu/parallel.hpp"
 #include "temper/ops/views.hpp"
@@ -208,11 +209,7 @@ struct LinearNode : autograd::Node<T> {
                                gb.data(), out, 0, 1);
         } else if (this->inputs.size() > 2 && this->inputs[2].defined() && this->inputs[2].requires_grad()) {
             gb = Tensor<T>::empty({out}, g.device());
-            std::vector<double> acc(size_t(out), 0.0);
-            const T* p = g.data();
-            for (int64_t r = 0; r < rows; ++r)
-                for (int64_t j = 0; j < out; ++j) acc[size_t(j)] += p[r * out + j];
-            for (int64_t j = 0; j < out; ++j) gb.data()[j] = T(acc[size_t(j)]);
+            cpu::column_sums(g.data(), rows, out, gb.data());
         }
         return {gx, gw, gb};
     }
