@@ -737,19 +737,28 @@ void report_model(benchmark::State& state, int64_t B, int64_t S, double seconds,
 }
 }  // namespace
 
-// Inference (eval mode, no graph): one model shared by all batch sizes and modes, built on first use and
-// kept for the whole run (never destroyed: nothing else needs the memory). Peak memory: its weights and the
-// activations of one forward.
+// The inference model, shared by all batch sizes and modes, built on first use and kept for the whole run
+// (never destroyed: nothing else needs the memory). `outside`: bytes in use before it existed.
+namespace {
+Model& inference_model(size_t& outside) {
+    static size_t before = 0;
+    static Model* model = [] {
+        before = bytes_outside_model();
+        auto* m = new Model(distilbert_config());
+        m->to(gpu());
+        m->eval();
+        return m;
+    }();
+    outside = before;
+    return *model;
+}
+}  // namespace
+
+// Inference (eval mode, no graph). Peak memory: the weights and the activations of one forward.
 static void BM_CudaDistilBertForward(benchmark::State& state, cuda::MathMode mode) {
     guarded(state, [&] {
-        static size_t outside = 0;
-        static Model* model = [] {
-            outside = bytes_outside_model();
-            auto* m = new Model(distilbert_config());
-            m->to(gpu());
-            m->eval();
-            return m;
-        }();
+        size_t outside = 0;
+        Model* model = &inference_model(outside);
         const int64_t B = state.range(0), S = state.range(1);
         MathModeScope scope(mode);
         const auto inputs = model_inputs(B, S, 1);
@@ -774,6 +783,38 @@ BENCHMARK_CAPTURE(BM_CudaDistilBertForward, tf32, cuda::MathMode::TF32)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_CudaDistilBertForward, bf16, cuda::MathMode::BF16)
+    ->Args({1, 128})
+    ->Args({128, 128})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// Inference replayed from a CUDA graph (models/inference_graph.hpp), inputs on the host as above: each step
+// checks and copies the ids, then launches the whole forward at once. The math mode is the capture's.
+static void BM_CudaDistilBertForwardGraph(benchmark::State& state, cuda::MathMode mode) {
+    guarded(state, [&] {
+        size_t outside = 0;
+        Model& model = inference_model(outside);
+        const int64_t B = state.range(0), S = state.range(1);
+        MathModeScope scope(mode);
+        models::InferenceGraph<Model> graph(model, B, S);
+        const auto inputs = model_inputs(B, S, 1);
+        const double sec = time_steps(state, [&] {
+            const Tensor<float>& logits = graph(inputs.first, inputs.second);
+            benchmark::DoNotOptimize(logits.data());
+        });
+        report_model(state, B, S, sec, mode, outside);
+    });
+}
+BENCHMARK_CAPTURE(BM_CudaDistilBertForwardGraph, strict, cuda::MathMode::Strict)
+    ->Args({1, 128})
+    ->Args({128, 128})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_CudaDistilBertForwardGraph, tf32, cuda::MathMode::TF32)
+    ->Args({1, 128})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_CudaDistilBertForwardGraph, bf16, cuda::MathMode::BF16)
     ->Args({1, 128})
     ->Args({128, 128})
     ->UseManualTime()

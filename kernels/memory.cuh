@@ -17,6 +17,12 @@ __global__ void fill_kernel(T* out, T value, int64_t n) {
         out[i] = value;
 }
 
+template <class T>
+__global__ void iota_kernel(T* out, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        out[i] = T(i);
+}
+
 // Shape and strides passed by value (kernel parameter space), outermost dimension first.
 struct StridedLayout {
     int rank;
@@ -63,6 +69,14 @@ template <class T>
 void fill(T* out, T value, int64_t n, cudaStream_t s) {
     if (n == 0) return;
     kernels::fill_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(out, value, n);
+    TEMPER_CUDA_CHECK_LAUNCH();
+}
+
+// out[i] = i for i < n.
+template <class T>
+void iota(T* out, int64_t n, cudaStream_t s) {
+    if (n == 0) return;
+    kernels::iota_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(out, n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 

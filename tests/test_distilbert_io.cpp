@@ -241,6 +241,26 @@ TEST_CASE("forward: bad input ids, lengths and mask shapes are named errors; a f
     CHECK_NOTHROW(m.loss(lg, Tensor<int64_t>::from_vector({0, 2}, {2})));
 }
 
+TEST_CASE("InferenceGraph on the CPU: the no-grad forward, with the fixed shape and the eval mode checked") {
+    using Model = DistilBertForSequenceClassification<float>;
+    Model m(tiny_config(), 3);
+    CHECK_THROWS_WITH_AS(models::InferenceGraph<Model>(m, 2, 3), doctest::Contains("model.eval()"), Error);
+    m.eval();
+    CHECK_THROWS_WITH_AS(models::InferenceGraph<Model>(m, 1, 13), doctest::Contains("max_position_embeddings = 12"),
+                         Error);
+    models::InferenceGraph graph(m, 2, 3);  // class template argument deduction
+    auto ids = Tensor<int64_t>::from_vector({1, 2, 3, 4, 5, 0}, {2, 3});
+    auto mask = Tensor<int64_t>::from_vector({1, 1, 1, 1, 1, 0}, {2, 3});
+    const Tensor<float>& out = graph(ids, mask);
+    CHECK_FALSE(out.requires_grad());
+    CHECK(out.to_vector() == m(ids, mask).to_vector());
+    CHECK(graph(ids).to_vector() == m(ids).to_vector());
+    CHECK_THROWS_WITH_AS(graph(Tensor<int64_t>::zeros({2, 4})), doctest::Contains("captured for [2, 3]"), Error);
+    CHECK_THROWS_WITH_AS(graph(Tensor<int64_t>::full({2, 3}, 50)), doctest::Contains("token id 50"), Error);
+    CHECK(Tensor<int64_t>::arange(5).to_vector() == std::vector<int64_t>{0, 1, 2, 3, 4});
+    CHECK(Tensor<int64_t>::arange(0).numel() == 0);
+}
+
 TEST_CASE("train() enables dropout, eval() disables it") {
     DistilBertForSequenceClassification<float> m(tiny_config());
     auto ids = Tensor<int64_t>::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});

@@ -6,6 +6,7 @@
 #include "temper/io/hf_checkpoint.hpp"
 #include "temper/io/safetensors.hpp"
 #include "temper/models/distilbert.hpp"
+#include "temper/models/inference_graph.hpp"
 #include "temper/nn/layers.hpp"
 #include "temper/nn/losses.hpp"
 #include "temper/nn/transformer.hpp"

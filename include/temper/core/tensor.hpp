@@ -65,6 +65,19 @@ public:
     static Tensor zeros(const Shape& shape, Device dev = Device::cpu()) { return full(shape, T(0), dev); }
     static Tensor ones(const Shape& shape, Device dev = Device::cpu()) { return full(shape, T(1), dev); }
     static Tensor scalar(T value) { return full({}, value); }
+    // 0, 1, ..., n - 1 (positions, indices); filled on the device itself, so it can be part of a CUDA graph.
+    static Tensor arange(int64_t n, Device dev = Device::cpu()) {
+        check(n >= 0, "arange: negative length ", n);
+        Tensor t = empty({n}, dev);
+#if defined(TEMPER_WITH_CUDA)
+        if (dev.is_cuda()) {
+            cuda::iota(t.data(), n, cuda::stream(dev));
+            return t;
+        }
+#endif
+        for (int64_t i = 0; i < n; ++i) t.data()[i] = T(i);
+        return t;
+    }
     static Tensor from_vector(const std::vector<T>& values, const Shape& shape) {
         check(int64_t(values.size()) == shape_numel(shape), "from_vector: ", values.size(),
               " values do not fill shape ", shape_str(shape));

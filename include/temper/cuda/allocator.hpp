@@ -5,6 +5,10 @@
 //
 // All temper work on a device runs on that device's one stream (runtime.hpp), so a block freed by the host
 // may be reused at once: any later kernel on the same stream runs after the kernels that used it.
+//
+// CUDA graphs (graph.hpp) replay kernels with the addresses they were captured with. While a graph is being
+// captured on a device, that device's blocks come from a pool private to the graph and go back to it when
+// freed, so they stay reserved for the graph's replays until the graph releases its pool.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +24,7 @@ namespace temper::cuda {
 struct AllocatorStats {
     size_t bytes_in_use = 0;    // handed out to tensors now
     size_t bytes_cached = 0;    // held in free lists
+    size_t bytes_graph_free = 0;  // free blocks reserved for captured CUDA graphs (their private pools)
     size_t peak_in_use = 0;
     size_t cuda_mallocs = 0;    // calls to cudaMalloc so far
 };
@@ -39,16 +44,13 @@ public:
         check_device(dev);
         const size_t size = round_size(bytes);
         std::lock_guard<std::mutex> lock(mu_);
-        auto& free_list = pool(dev.index)[size];
+        const auto cap = capturing_.find(dev.index);
+        const uint64_t graph_pool = cap == capturing_.end() ? 0 : cap->second;
         void* p = nullptr;
-        if (!free_list.empty()) {
-            p = free_list.back();
-            free_list.pop_back();
-            stats_.bytes_cached -= size;
-        } else {
-            p = device_malloc(size, bytes, dev);
-        }
-        sizes_[p] = {size, dev.index};
+        if (graph_pool) p = take(private_pools_[graph_pool].free[size], size, stats_.bytes_graph_free);
+        if (!p) p = take(pool(dev.index)[size], size, stats_.bytes_cached);
+        if (!p) p = device_malloc(size, bytes, dev, graph_pool != 0);
+        blocks_[p] = {size, dev.index, graph_pool};
         stats_.bytes_in_use += size;
         if (stats_.bytes_in_use > stats_.peak_in_use) stats_.peak_in_use = stats_.bytes_in_use;
         return p;
@@ -57,13 +59,48 @@ public:
     void deallocate(void* p) noexcept {
         if (!p) return;
         std::lock_guard<std::mutex> lock(mu_);
-        auto it = sizes_.find(p);
-        if (it == sizes_.end()) return;  // not ours; never happens through Storage
-        auto [size, index] = it->second;
-        sizes_.erase(it);
-        stats_.bytes_in_use -= size;
-        stats_.bytes_cached += size;
-        pool(index)[size].push_back(p);
+        auto it = blocks_.find(p);
+        if (it == blocks_.end()) return;  // not ours; never happens through Storage
+        const Block b = it->second;
+        blocks_.erase(it);
+        stats_.bytes_in_use -= b.size;
+        const auto pp = b.graph_pool ? private_pools_.find(b.graph_pool) : private_pools_.end();
+        if (pp != private_pools_.end()) {  // still reserved for its graph
+            pp->second.free[b.size].push_back(p);
+            stats_.bytes_graph_free += b.size;
+            return;
+        }
+        stats_.bytes_cached += b.size;
+        pool(b.device)[b.size].push_back(p);
+    }
+
+    // Starts a private pool on dev: until end_graph_pool(dev), blocks on dev are allocated from it (taking
+    // them from the shared cache or cudaMalloc when it has none of the size) and freed back into it.
+    uint64_t begin_graph_pool(Device dev) {
+        std::lock_guard<std::mutex> lock(mu_);
+        check(!capturing_.count(dev.index), "a CUDA graph is already being captured on ", dev.str());
+        const uint64_t id = ++last_graph_pool_;
+        private_pools_[id].device = dev.index;
+        capturing_[dev.index] = id;
+        return id;
+    }
+    void end_graph_pool(Device dev) {
+        std::lock_guard<std::mutex> lock(mu_);
+        capturing_.erase(dev.index);
+    }
+    // The graph is gone: its free blocks return to the shared cache now, blocks still held by tensors (the
+    // graph's outputs) when those are freed. The caller has synchronised the stream.
+    void release_graph_pool(uint64_t id) {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = private_pools_.find(id);
+        if (it == private_pools_.end()) return;
+        for (auto& [size, list] : it->second.free)
+            for (void* p : list) {
+                pool(it->second.device)[size].push_back(p);
+                stats_.bytes_graph_free -= size;
+                stats_.bytes_cached += size;
+            }
+        private_pools_.erase(it);
     }
 
     // Returns every cached block to the driver (e.g. before handing the GPU to another library).
@@ -90,14 +127,31 @@ public:
 
 private:
     using Pool = std::unordered_map<size_t, std::vector<void*>>;
+    struct Block {
+        size_t size;
+        int device;
+        uint64_t graph_pool;  // 0: the shared cache
+    };
+    struct GraphPool {
+        int device = 0;
+        Pool free;
+    };
 
     Pool& pool(int index) { return pools_[index]; }
 
-    void* device_malloc(size_t size, size_t requested, Device dev) {
+    static void* take(std::vector<void*>& list, size_t size, size_t& counter) {
+        if (list.empty()) return nullptr;
+        void* p = list.back();
+        list.pop_back();
+        counter -= size;
+        return p;
+    }
+
+    void* device_malloc(size_t size, size_t requested, Device dev, bool capturing) {
         DeviceGuard g(dev);
         void* p = nullptr;
         cudaError_t err = cudaMalloc(&p, size);
-        if (err == cudaErrorMemoryAllocation) {
+        if (err == cudaErrorMemoryAllocation && !capturing) {  // (releasing synchronises: not during a capture)
             cudaGetLastError();
             release_cached();  // fragmentation: give the cache back and try once more
             err = cudaMalloc(&p, size);
@@ -131,7 +185,10 @@ private:
 
     mutable std::mutex mu_;
     std::map<int, Pool> pools_;
-    std::unordered_map<void*, std::pair<size_t, int>> sizes_;
+    std::unordered_map<void*, Block> blocks_;
+    std::unordered_map<uint64_t, GraphPool> private_pools_;
+    std::map<int, uint64_t> capturing_;  // device -> the graph pool being captured into
+    uint64_t last_graph_pool_ = 0;
     AllocatorStats stats_;
 };
 

@@ -57,10 +57,7 @@ public:
         f("dropout", dropout);
     }
     Tensor<T> operator()(const Tensor<int64_t>& ids) const {
-        const int64_t S = ids.size(1);
-        Tensor<int64_t> positions = Tensor<int64_t>::empty({S});
-        for (int64_t i = 0; i < S; ++i) positions.data()[i] = i;
-        positions = positions.to(ids.device());
+        Tensor<int64_t> positions = Tensor<int64_t>::arange(ids.size(1), ids.device());
         // DistilBertModel checked the ids on the host; positions are in range by construction.
         return dropout(LayerNorm(add(word_embeddings(ids, true), position_embeddings(positions, true))));
     }
@@ -99,8 +96,15 @@ public:
     Tensor<T> operator()(const Tensor<int64_t>& input_ids, const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
         check_inputs(input_ids, attention_mask);
         const Device dev = embeddings.word_embeddings.weight.device();
-        Tensor<int64_t> ids = input_ids.to(dev);
-        Tensor<int64_t> mask = attention_mask.defined() ? attention_mask.to(dev) : attention_mask;
+        return forward_checked(input_ids.to(dev), attention_mask.defined() ? attention_mask.to(dev) : attention_mask);
+    }
+
+    // The forward on inputs already on the model's device whose ids check_inputs has accepted. It makes no
+    // host round trip, so it can be captured into a CUDA graph (models/inference_graph.hpp).
+    Tensor<T> forward_checked(const Tensor<int64_t>& ids, const Tensor<int64_t>& mask) const {
+        const Device dev = embeddings.word_embeddings.weight.device();
+        check(ids.device() == dev && (!mask.defined() || mask.device() == dev), "forward_checked: inputs on ",
+              ids.device().str(), " but the model on ", dev.str());
         Tensor<T> h = embeddings(ids);
         for (const auto& block : transformer.layer.items) h = block(h, mask);
         return h;
@@ -195,8 +199,20 @@ public:
 
     // Logits [B, num_labels] from the first ([CLS]) token.
     Tensor<T> operator()(const Tensor<int64_t>& input_ids, const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
-        Tensor<T> h = select(distilbert(input_ids, attention_mask), 1, 0);  // [B, dim]
-        return classifier(dropout(relu(pre_classifier(h))));
+        return head(distilbert(input_ids, attention_mask));
+    }
+    // As DistilBertModel::forward_checked: inputs on the model's device, ids checked; no host round trip.
+    Tensor<T> forward_checked(const Tensor<int64_t>& ids, const Tensor<int64_t>& mask) const {
+        return head(distilbert.forward_checked(ids, mask));
+    }
+    void check_inputs(const Tensor<int64_t>& ids, const Tensor<int64_t>& mask) const {
+        distilbert.check_inputs(ids, mask);
+    }
+    int64_t max_seq_len() const { return config.max_position_embeddings; }
+
+    // [CLS] hidden state -> pre_classifier -> ReLU -> dropout -> classifier.
+    Tensor<T> head(const Tensor<T>& hidden) const {
+        return classifier(dropout(relu(pre_classifier(select(hidden, 1, 0)))));  // [B, num_labels]
     }
 
     // Multi-label: BCE-with-logits (mean) against multi-hot targets [B, num_labels].
