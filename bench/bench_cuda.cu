@@ -35,6 +35,7 @@
 
 #include "temper/cuda/kernels.hpp"
 #include "temper/temper.hpp"
+#include "temper/train/train_step_graph.hpp"
 
 using namespace temper;
 
@@ -856,6 +857,43 @@ BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStep, tf32, cuda::MathMode::TF32)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStep, bf16, cuda::MathMode::BF16)
+    ->Args({32, 128})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The same step replayed from a CUDA graph (train/train_step_graph.hpp): ids, mask and targets copied into
+// the graph's inputs, the step's dropout position and AdamW scalars uploaded, one launch. Comparable with
+// BM_CudaDistilBertTrainStep (no clipping in either).
+static void BM_CudaDistilBertTrainStepGraph(benchmark::State& state, cuda::MathMode mode) {
+    guarded(state, [&] {
+        const int64_t B = state.range(0), S = state.range(1);
+        MathModeScope scope(mode);
+        const size_t outside = bytes_outside_model();
+        Model model(distilbert_config());
+        model.to(gpu());
+        model.train();
+        optim::AdamW<float> opt(optim::decay_param_groups(model.named_parameters(), 0.01), {.lr = 2e-5});
+        train::TrainStepGraph<Model> step(model, opt, B, S);
+        const auto inputs = model_inputs(B, S, 2);
+        auto targets = Tensor<float>::zeros({B, 28});
+        for (int64_t b = 0; b < B; ++b) targets.data()[b * 28 + b % 28] = 1;
+        const Tensor<float> targets_gpu = targets.to(gpu());
+        const double sec = time_steps(state, [&] {
+            const Tensor<float>& loss = step(inputs.first, inputs.second, targets_gpu);
+            benchmark::DoNotOptimize(loss.data());
+        });
+        report_model(state, B, S, sec, mode, outside);
+    });
+}
+BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStepGraph, strict, cuda::MathMode::Strict)
+    ->Args({32, 128})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStepGraph, tf32, cuda::MathMode::TF32)
+    ->Args({32, 128})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStepGraph, bf16, cuda::MathMode::BF16)
     ->Args({32, 128})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

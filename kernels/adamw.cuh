@@ -79,7 +79,9 @@ __device__ __forceinline__ int tensor_of_chunk(const int64_t* first_chunk, int c
 namespace temper::cuda {
 
 // One parameter for adamw_update_multi: device pointers to param, grad, exp_avg, exp_avg_sq (n elements
-// each) and this parameter's scalars for this step (cpu::adamw_scalars).
+// each) and this parameter's scalars for this step (cpu::adamw_scalars). With sd set the kernel reads the
+// scalars from device memory instead, so a CUDA graph replays the step with the scalars of each new step
+// (optim::AdamW::set_device_scalars).
 template <class T>
 struct AdamWParam {
     T* p;
@@ -88,9 +90,10 @@ struct AdamWParam {
     T* v;
     int64_t n;
     cpu::AdamWScalars<T> s;
+    const cpu::AdamWScalars<T>* sd = nullptr;
 };
 
-constexpr int kAdamWTensorsPerLaunch = 32;
+constexpr int kAdamWTensorsPerLaunch = 28;
 constexpr int kClipTensorsPerLaunch = 128;
 
 }  // namespace temper::cuda
@@ -124,9 +127,10 @@ __global__ void __launch_bounds__(kMultiTensorThreads) adamw_kernel(const __grid
     const cuda::AdamWParam<T>& t = b.t[j];
     const int64_t begin = (chunk - b.first_chunk[j]) * kMultiTensorChunk;
     const int64_t end = begin + kMultiTensorChunk < t.n ? begin + kMultiTensorChunk : t.n;
+    const cpu::AdamWScalars<T> s = t.sd ? *t.sd : t.s;
     for (int64_t i = begin + threadIdx.x; i < end; i += kMultiTensorThreads) {
         T p = t.p[i], m = t.m[i], v = t.v[i];
-        adamw_element(p, t.g[i], m, v, t.s);
+        adamw_element(p, t.g[i], m, v, s);
         t.p[i] = p;
         t.m[i] = m;
         t.v[i] = v;

@@ -133,7 +133,17 @@ struct AttnArgs {
     float threshold;  // float(p), as the CPU compares
     T drop_scale;     // T(1 / (1 - p)), as the CPU scales
     uint64_t seed, offset;
+    const uint64_t* philox_base;  // {seed, offset base} in device memory (PhiloxPosition), or nullptr
 };
+
+// The kernels' first step: the Philox position from device memory when the launch points there.
+template <class T>
+__device__ __forceinline__ void resolve_philox(AttnArgs<T>& g) {
+    if (g.philox_base) {
+        g.seed = g.philox_base[0];
+        g.offset += g.philox_base[1];
+    }
+}
 
 // Forward. Block (bh, query tile): Q tile in shared memory for the whole loop; per 64-key tile, S = Q·Kᵀ in
 // registers, the online softmax update of each row's max m and sum l (rescaling the output accumulator by
@@ -143,6 +153,7 @@ template <class T>
 __global__ void __launch_bounds__(kAttnThreads)
     attention_forward_kernel(AttnArgs<T> g, T* __restrict__ out, accum_t<T>* __restrict__ lse) {
     using A = accum_t<T>;
+    resolve_philox(g);
     extern __shared__ __align__(16) unsigned char attn_smem[];
     T* Qs = reinterpret_cast<T*>(attn_smem);
     T* Ks = Qs + kAttnRows * kAttnLd;
@@ -248,6 +259,7 @@ __global__ void __launch_bounds__(kAttnThreads)
     attention_backward_dkdv_kernel(AttnArgs<T> g, const T* __restrict__ dout, const accum_t<T>* __restrict__ lse,
                                    const accum_t<T>* __restrict__ dvec, T* __restrict__ dk, T* __restrict__ dv) {
     using A = accum_t<T>;
+    resolve_philox(g);
     extern __shared__ __align__(16) unsigned char attn_smem[];
     T* Ks = reinterpret_cast<T*>(attn_smem);
     T* Vs = Ks + kAttnRows * kAttnLd;
@@ -337,6 +349,7 @@ __global__ void __launch_bounds__(kAttnThreads)
     attention_backward_dq_kernel(AttnArgs<T> g, const T* __restrict__ dout, const accum_t<T>* __restrict__ lse,
                                  const accum_t<T>* __restrict__ dvec, T* __restrict__ dq) {
     using A = accum_t<T>;
+    resolve_philox(g);
     extern __shared__ __align__(16) unsigned char attn_smem[];
     T* Qs = reinterpret_cast<T*>(attn_smem);
     T* dOs = Qs + kAttnRows * kAttnLd;
@@ -420,14 +433,14 @@ namespace detail {
 template <class T>
 kernels::AttnArgs<T> attention_args(const char* what, const T* q, const T* k, const T* v, const int64_t* key_mask,
                                     int64_t B, int64_t H, int64_t S, int64_t D, T scale, double dropout_p,
-                                    uint64_t seed, uint64_t offset) {
+                                    uint64_t seed, uint64_t offset, const uint64_t* philox_base) {
     check(D == kernels::kAttnD, what, ": head dim ", D, " is not supported (only ", kernels::kAttnD, ")");
     check(B >= 0 && H >= 0 && S >= 0, what, ": negative shape [", B, ", ", H, ", ", S, ", ", D, "]");
     check(B * H <= 0x7fffffff && (S + kernels::kAttnRows - 1) / kernels::kAttnRows <= 65535, what,
           ": shape [", B, ", ", H, ", ", S, ", ", D, "] is too large for the launch grid");
     check(dropout_p >= 0.0 && dropout_p < 1.0, what, ": dropout probability ", dropout_p, " must be in [0, 1)");
     return {q,    k,         v,        key_mask, H, S, scale, dropout_p > 0.0, float(dropout_p),
-            T(1.0 / (1.0 - dropout_p)), seed, offset};
+            T(1.0 / (1.0 - dropout_p)), seed, offset, philox_base};
 }
 
 // The kernels use more than the default 48 KB of dynamic shared memory. Opting in is a host-side call with
@@ -441,15 +454,16 @@ void attention_smem(K* kernel, size_t bytes) {
 
 // Fused attention forward for contiguous q, k, v, out [B, H, S, D] with D = 64 (anything else throws).
 // key_mask: [B, S] int64, 0 = padding, or nullptr. out = dropout(softmax(mask(scale·q·kᵀ)))·v, dropout with
-// the Philox elements ((b·H + h)·S + i)·S + j of (seed, offset), as the unfused path. lse: [B, H, S] of
+// the Philox elements ((b·H + h)·S + i)·S + j of (seed, offset), as the unfused path (philox_base: see
+// PhiloxPosition). lse: [B, H, S] of
 // accum_t<T> (float for float, double for double), the logsumexp of each row's scores for the backward
 // (log S for the rows of a fully masked batch item). All pointers on the GPU; s is temper's stream.
 template <class T>
 void attention_forward(const T* q, const T* k, const T* v, const int64_t* key_mask, int64_t B, int64_t H, int64_t S,
                        int64_t D, T scale, double dropout_p, uint64_t seed, uint64_t offset, T* out,
-                       kernels::accum_t<T>* lse, cudaStream_t s) {
-    const auto g =
-        detail::attention_args("attention_forward", q, k, v, key_mask, B, H, S, D, scale, dropout_p, seed, offset);
+                       kernels::accum_t<T>* lse, cudaStream_t s, const uint64_t* philox_base = nullptr) {
+    const auto g = detail::attention_args("attention_forward", q, k, v, key_mask, B, H, S, D, scale, dropout_p, seed,
+                                          offset, philox_base);
     if (B * H * S == 0) return;
     const dim3 grid(unsigned(B * H), unsigned((S + kernels::kAttnRows - 1) / kernels::kAttnRows));
     constexpr size_t smem = kernels::kAttnFwdSmem<T>;
@@ -464,10 +478,11 @@ void attention_forward(const T* q, const T* k, const T* v, const int64_t* key_ma
 template <class T>
 void attention_backward(const T* q, const T* k, const T* v, const int64_t* key_mask, int64_t B, int64_t H,
                         int64_t S, int64_t D, T scale, double dropout_p, uint64_t seed, uint64_t offset, const T* out,
-                        const kernels::accum_t<T>* lse, const T* dout, T* dq, T* dk, T* dv, cudaStream_t s) {
+                        const kernels::accum_t<T>* lse, const T* dout, T* dq, T* dk, T* dv, cudaStream_t s,
+                        const uint64_t* philox_base = nullptr) {
     using A = kernels::accum_t<T>;
-    const auto g =
-        detail::attention_args("attention_backward", q, k, v, key_mask, B, H, S, D, scale, dropout_p, seed, offset);
+    const auto g = detail::attention_args("attention_backward", q, k, v, key_mask, B, H, S, D, scale, dropout_p,
+                                          seed, offset, philox_base);
     const int64_t rows = B * H * S;
     if (rows == 0) return;
     detail::Scratch dvec(sizeof(A) * size_t(rows));

@@ -16,9 +16,14 @@
 namespace temper::kernels {
 
 // x and y may alias (in-place): each element is read and written by the same thread.
+// base: {seed, offset base} in device memory (PhiloxPosition::device_base) or nullptr.
 template <class T>
 __global__ void dropout_kernel(const T* x, T* y, int64_t n, float threshold, T scale, uint64_t seed,
-                               uint64_t offset) {
+                               uint64_t offset, const uint64_t* base) {
+    if (base) {
+        seed = base[0];
+        offset += base[1];
+    }
     const int64_t blocks = (n + 3) / 4;  // Philox blocks
     for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < blocks; k += int64_t(gridDim.x) * blockDim.x) {
         const Philox4 r = philox4x32(offset + uint64_t(k), seed);
@@ -36,13 +41,16 @@ namespace temper::cuda {
 
 // y[i] = x[i] / (1 - p) where philox_uniform(seed, offset, i) >= p, else 0, for i < n; x, y on the GPU
 // (may be the same buffer). p in [0, 1), checked by the caller as on the CPU. Arguments as
-// temper::dropout_apply; the backward is the same call on the gradient.
+// temper::dropout_apply; the backward is the same call on the gradient. base: see PhiloxPosition (the
+// kernel then reads the seed and the offset base from device memory).
 template <class T>
-void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t offset, cudaStream_t s) {
+void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t offset, cudaStream_t s,
+                   const uint64_t* base = nullptr) {
     if (n <= 0) return;
     const T scale = T(1.0 / (1.0 - p));
     const int64_t blocks = (n + 3) / 4;
-    kernels::dropout_kernel<<<kernels::grid_for(blocks, 256), 256, 0, s>>>(x, y, n, float(p), scale, seed, offset);
+    kernels::dropout_kernel<<<kernels::grid_for(blocks, 256), 256, 0, s>>>(x, y, n, float(p), scale, seed, offset,
+                                                                         base);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 

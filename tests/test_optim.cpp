@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -429,4 +430,54 @@ TEST_CASE("GradientAccumulation: steps every k micro-batches and at the end of t
     CHECK(acc.optimizer_steps_per_epoch(10) == 3);
     CHECK(GradientAccumulation{}.is_step(0, 10));
     CHECK_THROWS_AS((GradientAccumulation{.steps = 0}.is_step(0, 1)), Error);
+}
+
+TEST_CASE("AdamW graph support: rewind + advance give step()'s counts and scalars; clip_grad_norm_tensor") {
+    auto make = [] {
+        std::vector<Tensor<double>> ps = {Tensor<double>::full({3}, 1.0).set_requires_grad(),
+                                          Tensor<double>::full({2}, -2.0).set_requires_grad(),
+                                          Tensor<double>::full({4}, 0.5).set_requires_grad()};
+        return ps;
+    };
+    auto pa = make(), pb = make();
+    AdamW<double> a({ParamGroup<double>{.params = {pa[0], pa[1]}}, ParamGroup<double>{.params = {pa[2]}, .lr = 0.5}},
+                    {.lr = 0.1});
+    AdamW<double> b({ParamGroup<double>{.params = {pb[0], pb[1]}}, ParamGroup<double>{.params = {pb[2]}, .lr = 0.5}},
+                    {.lr = 0.1});
+    for (auto* ps : {&pa, &pb}) {
+        (*ps)[0].set_grad(Tensor<double>::full({3}, 0.3));
+        (*ps)[2].set_grad(Tensor<double>::full({4}, -0.7));  // param 1 has no gradient: not stepped
+    }
+    a.step();
+    b.step();
+    CHECK(b.last_stepped() == std::vector<size_t>{0, 2});
+    b.rewind(b.last_stepped());
+    CHECK(b.state(0).step == 0);
+    const auto scalars = b.advance({0, 2});
+    CHECK(b.state(0).step == 1);
+    CHECK(b.state(1).step == 0);
+    CHECK(b.state(2).step == 1);
+    const auto expect0 = cpu::adamw_scalars<double>(0.1, 0.9, 0.999, 1e-8, 1e-2, 1, true);
+    const auto expect2 = cpu::adamw_scalars<double>(0.5, 0.9, 0.999, 1e-8, 1e-2, 1, true);
+    auto same = [](const cpu::AdamWScalars<double>& x, const cpu::AdamWScalars<double>& y) {
+        return x.decay == y.decay && x.beta1 == y.beta1 && x.one_minus_beta1 == y.one_minus_beta1 &&
+               x.beta2 == y.beta2 && x.one_minus_beta2 == y.one_minus_beta2 &&
+               x.bias_correction2_sqrt == y.bias_correction2_sqrt && x.eps == y.eps &&
+               x.neg_step_size == y.neg_step_size && x.lerp == y.lerp;
+    };
+    CHECK(same(scalars[0], expect0));
+    CHECK(same(scalars[2], expect2));
+    CHECK_FALSE(same(scalars[0], expect2));
+
+    // clip_grad_norm_tensor: the same clipping, the norm as a 0-d tensor
+    auto g1 = make(), g2 = make();
+    for (auto* ps : {&g1, &g2})
+        for (auto& p : *ps) p.set_grad(Tensor<double>::full(p.shape(), 3.0));
+    const double n1 = clip_grad_norm(g1, 1.0);
+    const Tensor<double> n2 = clip_grad_norm_tensor(g2, 1.0);
+    CHECK(n2.dim() == 0);
+    CHECK(n2.item() == n1);
+    for (size_t i = 0; i < g1.size(); ++i) CHECK(g1[i].grad().to_vector() == g2[i].grad().to_vector());
+    std::vector<Tensor<double>> none = {Tensor<double>::zeros({2}).set_requires_grad()};
+    CHECK(clip_grad_norm_tensor(none, 1.0).item() == 0.0);
 }

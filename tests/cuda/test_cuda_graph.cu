@@ -1,11 +1,13 @@
 // CUDA graph capture (cuda/graph.hpp) and the fixed-shape InferenceGraph (models/inference_graph.hpp):
 // replays equal eager runs bit for bit, new inputs are seen, steady replays allocate nothing, the graph's
 // memory is reserved while it lives and returned after, and a capture that waits for the GPU fails clearly.
+// TrainStepGraph (train/train_step_graph.hpp): replayed training steps equal eager ones bit for bit.
 #include <doctest/doctest.h>
 
 #include <cstring>
 
 #include "cuda_test_util.hpp"
+#include "temper/train/train_step_graph.hpp"
 
 using namespace temper;
 using namespace temper::testing;
@@ -149,4 +151,55 @@ TEST_CASE("InferenceGraph: a model in training mode is refused; an optimizer ste
     NoGradGuard ng;
     CHECK(bits_equal(after, m(ids).to_vector()));
     CHECK_FALSE(bits_equal(after, before));
+}
+
+TEST_CASE("TrainStepGraph: replayed training steps equal eager steps bit for bit (dropout, clipping, lr schedule)") {
+    using Model = models::DistilBertForSequenceClassification<float>;
+    const Device gpu = Device::cuda(0);
+    for (int64_t heads : {2, 8}) {  // fused attention (its dropout inside the kernel) and the composed path
+        Model eager(tiny_config(heads), 21), graphed(tiny_config(heads), 21);
+        eager.to(gpu);
+        graphed.to(gpu);
+        eager.train();
+        graphed.train();
+        optim::AdamW<float> oe(optim::decay_param_groups(eager.named_parameters(), 0.01), {.lr = 2e-3});
+        optim::AdamW<float> og(optim::decay_param_groups(graphed.named_parameters(), 0.01), {.lr = 2e-3});
+        const int64_t B = 3, S = 21;
+        auto pos_weight = Tensor<float>::from_vector({1, 2, 0.5, 1, 3}, {5});
+        train::TrainStepGraph<Model> step(graphed, og, B, S, {.max_grad_norm = 1.0}, pos_weight);
+        const auto pw_gpu = pos_weight.to(gpu);
+        size_t mallocs = 0;
+        for (int i = 0; i < 6; ++i) {
+            Tensor<int64_t> ids = random_ids(B, S, 40 + uint64_t(i)), mask = padding_mask(B, S, 40 + uint64_t(i));
+            std::vector<float> t(size_t(B * 5));
+            for (size_t j = 0; j < t.size(); ++j) t[j] = float((j * 7 + size_t(i)) % 3 == 0);
+            auto targets = Tensor<float>::from_vector(t, {B, 5});
+            const double lr = 2e-3 * (1.0 - 0.1 * i);
+            oe.set_lr(lr);
+            og.set_lr(lr);
+
+            manual_seed(500 + uint64_t(i));
+            Tensor<float> loss = eager.loss(eager(ids, mask), targets.to(gpu), pw_gpu);
+            loss.backward();
+            const double norm = optim::clip_grad_norm(eager.parameters(), 1.0);
+            oe.step();
+            oe.zero_grad();
+            const float le = loss.item();
+            const uint64_t offset_after_eager = default_generator().offset();
+
+            manual_seed(500 + uint64_t(i));
+            if (i == 3) mallocs = cuda::allocator_stats().cuda_mallocs;  // replays from step 2 on
+            const float lg = step(ids, mask, targets).item();
+            CHECK(default_generator().offset() == offset_after_eager);  // the replay advanced it as eagerly
+            MESSAGE("heads " << heads << ", step " << i << (i == 0 ? " (eager)" : i == 1 ? " (captured)" : " (replay)")
+                             << ": loss " << le << " vs " << lg << ", grad norm " << norm << " vs "
+                             << step.grad_norm().item());
+            CHECK(le == lg);
+            CHECK(step.grad_norm().item() == norm);
+        }
+        CHECK(cuda::allocator_stats().cuda_mallocs == mallocs);
+        auto pe = eager.parameters(), pg = graphed.parameters();
+        for (size_t i = 0; i < pe.size(); ++i) CHECK(bits_equal(pe[i].to_vector(), pg[i].to_vector()));
+        for (size_t k = 0; k < oe.num_params(); ++k) CHECK(oe.state(k).step == og.state(k).step);
+    }
 }

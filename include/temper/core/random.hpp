@@ -73,6 +73,15 @@ inline double philox_normal(uint64_t seed, uint64_t block) {
 
 // A seeded stream. Each draw consumes whole Philox blocks, tracked by `offset`, so a consumer
 // (dropout on a tensor of n elements) can reserve ceil(n/4) blocks and compute them in parallel.
+// Where a dropout mask's Philox numbers start: block `offset` of key `seed`. device_base, when set, points
+// to {seed, base} in GPU memory, and the kernels use that seed and base + offset instead: a CUDA graph
+// of a training step (train/train_step_graph.hpp) is captured once and replayed with fresh masks by writing
+// the generator's state there before each replay.
+struct PhiloxPosition {
+    uint64_t seed = 0, offset = 0;
+    const uint64_t* device_base = nullptr;
+};
+
 class Generator {
 public:
     explicit Generator(uint64_t seed = 0) : seed_(seed) {}
@@ -83,6 +92,19 @@ public:
 
     // Reserves blocks for n numbers; returns the offset of the first block.
     uint64_t reserve(uint64_t n) { uint64_t off = offset_; offset_ += (n + 3) / 4; return off; }
+
+    // reserve(n) as a PhiloxPosition: while a device base is set, relative to the offset it was set at.
+    PhiloxPosition reserve_position(uint64_t n) {
+        const uint64_t off = reserve(n);
+        if (device_base_) return {seed_, off - base_start_, device_base_};
+        return {seed_, off, nullptr};
+    }
+    // From now on positions are relative to the current offset and read their base from device_base
+    // ({seed, base} on the GPU); nullptr returns to plain positions.
+    void set_device_base(const uint64_t* device_base) {
+        device_base_ = device_base;
+        base_start_ = offset_;
+    }
 
     // One block per draw.
     float uniform() { return philox_unit(seed_, offset_++); }
@@ -97,6 +119,8 @@ public:
 private:
     uint64_t seed_ = 0, offset_ = 0;
     bool skip_values_ = false;
+    const uint64_t* device_base_ = nullptr;
+    uint64_t base_start_ = 0;
 };
 
 // An independent key for another random stream of the same run (init, batch order, dropout): Philox

@@ -30,7 +30,7 @@ struct FusedAttentionNode : autograd::Node<T> {
     int64_t B = 0, H = 0, S = 0, D = 0;
     T scale = T(1);
     double p = 0;
-    uint64_t seed = 0, offset = 0;
+    PhiloxPosition pos;
     const char* name() const override { return "fused_attention"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
         Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
@@ -38,8 +38,8 @@ struct FusedAttentionNode : autograd::Node<T> {
         Tensor<T> dq = Tensor<T>::empty(q.shape(), dev), dk = Tensor<T>::empty(k.shape(), dev),
                   dv = Tensor<T>::empty(v.shape(), dev);
         cuda::attention_backward(q.data(), k.data(), v.data(), mask.defined() ? mask.data() : nullptr, B, H, S, D,
-                                 scale, p, seed, offset, out.data(), lse.data(), g.data(), dq.data(), dk.data(),
-                                 dv.data(), cuda::stream(dev));
+                                 scale, p, pos.seed, pos.offset, out.data(), lse.data(), g.data(), dq.data(),
+                                 dk.data(), dv.data(), cuda::stream(dev), pos.device_base);
         return {dq, dk, dv};
     }
     void release_saved() override {
@@ -76,15 +76,13 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, c
         node->B = B; node->H = H; node->S = S; node->D = D;
         node->scale = sc;
         node->p = p;
-        if (p > 0) {  // the same stream positions the composed path's dropout would take
-            node->seed = gen.seed();
-            node->offset = gen.reserve(uint64_t(B * H * S * S));
-        }
+        if (p > 0) node->pos = gen.reserve_position(uint64_t(B * H * S * S));  // as the composed path's dropout
         Tensor<T> out = Tensor<T>::empty(q.shape(), q.device());
         node->lse = Tensor<kernels::accum_t<T>>::empty({B, H, S}, q.device());
         cuda::attention_forward(node->q.data(), node->k.data(), node->v.data(),
-                                node->mask.defined() ? node->mask.data() : nullptr, B, H, S, D, sc, p, node->seed,
-                                node->offset, out.data(), node->lse.data(), cuda::stream(q.device()));
+                                node->mask.defined() ? node->mask.data() : nullptr, B, H, S, D, sc, p, node->pos.seed,
+                                node->pos.offset, out.data(), node->lse.data(), cuda::stream(q.device()),
+                                node->pos.device_base);
         if (autograd::needs_grad<T>({q, k, v})) node->out = out.detach();  // not out itself: a cycle via grad_fn
         else node->release_saved();
         return autograd::record(out, node, {q, k, v});

@@ -33,23 +33,25 @@ void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_
 
 // dropout_apply on x's device; the GPU kernel draws the same mask bit for bit.
 template <class T>
-void dropout_apply(const Tensor<T>& x, Tensor<T>& y, double p, uint64_t seed, uint64_t offset) {
+void dropout_apply(const Tensor<T>& x, Tensor<T>& y, double p, const PhiloxPosition& pos) {
 #if defined(TEMPER_WITH_CUDA)
     if (x.device().is_cuda())
-        return cuda::dropout_apply(x.data(), y.data(), x.numel(), p, seed, offset, cuda::stream(x.device()));
+        return cuda::dropout_apply(x.data(), y.data(), x.numel(), p, pos.seed, pos.offset, cuda::stream(x.device()),
+                                   pos.device_base);
 #endif
-    dropout_apply(x.data(), y.data(), x.numel(), p, seed, offset);
+    check(!pos.device_base, "dropout: a generator with a device base (a CUDA graph capture) drew a CPU mask");
+    dropout_apply(x.data(), y.data(), x.numel(), p, pos.seed, pos.offset);
 }
 
 template <class T>
 struct DropoutNode : autograd::Node<T> {
     double p = 0;
-    uint64_t seed = 0, offset = 0;
+    PhiloxPosition pos;
     const char* name() const override { return "dropout"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
         Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
         Tensor<T> dx = Tensor<T>::empty(g.shape(), g.device());
-        dropout_apply(g, dx, p, seed, offset);
+        dropout_apply(g, dx, p, pos);
         return {dx};
     }
 };
@@ -63,9 +65,8 @@ Tensor<T> dropout(const Tensor<T>& x_in, double p, bool training, Generator& gen
     Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
     auto node = std::make_shared<DropoutNode<T>>();
     node->p = p;
-    node->seed = gen.seed();
-    node->offset = gen.reserve(uint64_t(x.numel()));
-    dropout_apply(x, y, p, node->seed, node->offset);
+    node->pos = gen.reserve_position(uint64_t(x.numel()));
+    dropout_apply(x, y, p, node->pos);
     return autograd::record(y, node, {x_in});
 }
 

@@ -113,6 +113,7 @@ public:
         std::vector<cuda::AdamWParam<T>> gpu;  // GPU parameters are updated together in one multi-tensor launch
         Device gpu_dev;
 #endif
+        last_stepped_.clear();
         size_t flat = 0;
         for (size_t gi = 0; gi < groups_.size(); ++gi) {
             const ParamGroup<T>& g = groups_[gi];
@@ -132,17 +133,19 @@ public:
                     s.exp_avg_sq = Tensor<T>::zeros(p.shape(), p.device());
                 }
                 s.step += 1;
-                auto k = cpu::adamw_scalars<T>(*g.lr, options_.betas[0], options_.betas[1], options_.eps,
-                                               *g.weight_decay, s.step, options_.lerp_exp_avg);
+                last_stepped_.push_back(flat);
+                auto k = scalars(g, s.step);
 #if defined(TEMPER_WITH_CUDA)
                 if (p.device().is_cuda()) {
                     check(gpu.empty() || gpu_dev == p.device(), "AdamW: parameters on ", gpu_dev.str(), " and ",
                           p.device().str(), "; one optimizer updates one GPU");
                     gpu_dev = p.device();
-                    gpu.push_back({p.data(), grad.data(), s.exp_avg.data(), s.exp_avg_sq.data(), p.numel(), k});
+                    gpu.push_back({p.data(), grad.data(), s.exp_avg.data(), s.exp_avg_sq.data(), p.numel(), k,
+                                   device_scalars_ ? device_scalars_ + flat : nullptr});
                     continue;
                 }
 #endif
+                check(!device_scalars_, "AdamW: device scalars (a CUDA graph capture) with a CPU parameter");
                 cpu::adamw_update(p.data(), grad.data(), s.exp_avg.data(), s.exp_avg_sq.data(), p.numel(), k);
             }
         }
@@ -178,6 +181,29 @@ public:
         return state_[flat_index];
     }
     size_t num_params() const { return state_.size(); }
+
+    // ---- CUDA graphs of a training step (train/train_step_graph.hpp) ------------------------------------
+    // While set, step() has the GPU kernel read parameter k's scalars (k = its index through the groups)
+    // from device_scalars[k] instead of kernel arguments. A captured step() then replays with the scalars of
+    // each new step: rewind() undoes the capture's step counts (it ran nothing), and before each replay
+    // advance() does step()'s bookkeeping and returns every parameter's scalars to upload.
+    void set_device_scalars(const cpu::AdamWScalars<T>* device_scalars) { device_scalars_ = device_scalars; }
+    // The parameters (flat indices) the last step() updated.
+    const std::vector<size_t>& last_stepped() const { return last_stepped_; }
+    void rewind(const std::vector<size_t>& flat) {
+        for (size_t k : flat) state_.at(k).step -= 1;
+    }
+    std::vector<cpu::AdamWScalars<T>> advance(const std::vector<size_t>& flat) {
+        std::vector<cpu::AdamWScalars<T>> out(state_.size());
+        std::vector<size_t> group_of;
+        for (size_t gi = 0; gi < groups_.size(); ++gi) group_of.insert(group_of.end(), groups_[gi].params.size(), gi);
+        for (size_t k : flat) {
+            ParamState& s = state_.at(k);
+            s.step += 1;
+            out[k] = scalars(groups_[group_of[k]], s.step);
+        }
+        return out;
+    }
 
     // Writes the optimizer state as safetensors (atomically): tensors state.<i>.step (I64 []),
     // state.<i>.exp_avg / exp_avg_sq (the param's dtype and shape) for every parameter that has
@@ -284,6 +310,11 @@ public:
     }
 
 private:
+    cpu::AdamWScalars<T> scalars(const ParamGroup<T>& g, int64_t step) const {
+        return cpu::adamw_scalars<T>(*g.lr, options_.betas[0], options_.betas[1], options_.eps, *g.weight_decay, step,
+                                     options_.lerp_exp_avg);
+    }
+
     static void check_options(double lr, double weight_decay) {
         check(lr >= 0, "AdamW: invalid learning rate ", lr);
         check(weight_decay >= 0, "AdamW: invalid weight_decay value ", weight_decay);
@@ -296,6 +327,8 @@ private:
 
     AdamWOptions options_;
     std::vector<ParamGroup<T>> groups_;
+    const cpu::AdamWScalars<T>* device_scalars_ = nullptr;
+    std::vector<size_t> last_stepped_;
     std::vector<ParamState> state_;
 };
 

@@ -13,6 +13,36 @@
 
 namespace temper::optim {
 
+namespace detail {
+template <class T>
+std::vector<Tensor<T>> gradients(const std::vector<Tensor<T>>& params) {
+    std::vector<Tensor<T>> grads;
+    for (const Tensor<T>& p : params)
+        if (p.grad().defined()) grads.push_back(p.grad());
+    return grads;
+}
+
+#if defined(TEMPER_WITH_CUDA)
+// The GPU path: the same arithmetic, the scale factor never leaves the device; the total norm as a 0-d
+// double tensor on the device (nothing waits for the GPU).
+template <class T>
+Tensor<double> clip_grad_norm_gpu(const std::vector<Tensor<T>>& grads, double max_norm) {
+    const Device dev = grads[0].device();
+    std::vector<T*> ptrs;
+    std::vector<int64_t> sizes;
+    for (const Tensor<T>& g : grads) {
+        check(g.device() == dev, "clip_grad_norm: gradients on ", dev.str(), " and ", g.device().str());
+        check(g.is_contiguous(), "clip_grad_norm: gradients must be contiguous");
+        ptrs.push_back(g.data());
+        sizes.push_back(g.numel());
+    }
+    Tensor<double> total = Tensor<double>::empty({}, dev);
+    cuda::clip_grad_norm(ptrs.data(), sizes.data(), ptrs.size(), max_norm, total.data(), cuda::stream(dev));
+    return total;
+}
+#endif
+}  // namespace detail
+
 // total = || (||g_1||, ..., ||g_k||) ||_2 over the params that have a gradient; every gradient is
 // multiplied by coef = max_norm / (total + 1e-6) when coef < 1. Returns total (0 when no param
 // has a gradient). Like torch, a NaN/Inf total is returned (and, as in torch, multiplies the
@@ -24,29 +54,15 @@ namespace temper::optim {
 // double, so the total can differ from torch's float reduction in the last bit.
 template <class T>
 double clip_grad_norm(const std::vector<Tensor<T>>& params, double max_norm, bool error_if_nonfinite = false) {
-    std::vector<Tensor<T>> grads;
-    for (const Tensor<T>& p : params)
-        if (p.grad().defined()) grads.push_back(p.grad());
+    std::vector<Tensor<T>> grads = detail::gradients(params);
     if (grads.empty()) return 0.0;
 
 #if defined(TEMPER_WITH_CUDA)
     if (grads[0].device().is_cuda()) {
-        // Same arithmetic on the GPU; the scale factor never leaves the device. Returning the norm copies it to
-        // the host, which waits for the backward pass to finish.
-        const Device dev = grads[0].device();
+        // Returning the norm copies it to the host, which waits for the backward pass to finish.
         check(!error_if_nonfinite, "clip_grad_norm: error_if_nonfinite is not available for GPU gradients; "
                                    "check std::isfinite on the returned norm instead");
-        std::vector<T*> ptrs;
-        std::vector<int64_t> sizes;
-        for (Tensor<T>& g : grads) {
-            check(g.device() == dev, "clip_grad_norm: gradients on ", dev.str(), " and ", g.device().str());
-            check(g.is_contiguous(), "clip_grad_norm: gradients must be contiguous");
-            ptrs.push_back(g.data());
-            sizes.push_back(g.numel());
-        }
-        Tensor<double> total = Tensor<double>::empty({}, dev);
-        cuda::clip_grad_norm(ptrs.data(), sizes.data(), ptrs.size(), max_norm, total.data(), cuda::stream(dev));
-        return total.item();
+        return detail::clip_grad_norm_gpu(grads, max_norm).item();
     }
 #endif
 
@@ -74,6 +90,18 @@ double clip_grad_norm(const std::vector<Tensor<T>>& params, double max_norm, boo
         }
     }
     return double(total);
+}
+
+// clip_grad_norm without waiting for the GPU (torch's clip_grad_norm_ returns a tensor too): the same
+// clipping, and the total norm as a 0-d double tensor on the gradients' device (0 when no parameter has a
+// gradient). Read it later with item(); a CUDA graph can capture it.
+template <class T>
+Tensor<double> clip_grad_norm_tensor(const std::vector<Tensor<T>>& params, double max_norm) {
+    const std::vector<Tensor<T>> grads = detail::gradients(params);
+#if defined(TEMPER_WITH_CUDA)
+    if (!grads.empty() && grads[0].device().is_cuda()) return detail::clip_grad_norm_gpu(grads, max_norm);
+#endif
+    return Tensor<double>::scalar(clip_grad_norm(params, max_norm));
 }
 
 }  // namespace temper::optim
