@@ -385,4 +385,10 @@ TEST_CASE("TrainStepGraph on the CPU: the same steps as a hand-written loop, bit
                          doctest::Contains("expected [2, 6]"), Error);
     CHECK_THROWS_WITH_AS(graph(Tensor<int64_t>::zeros({2, 6}), {}, Tensor<float>::zeros({2, 3})),
                          doctest::Contains("as in the first step"), Error);
+    // a gradient left over from another backward would be silently dropped by a replayed step
+    mb.loss(mb(Tensor<int64_t>::zeros({2, 6})), Tensor<float>::zeros({2, 4})).backward();
+    CHECK_THROWS_WITH_AS(graph(Tensor<int64_t>::zeros({2, 6}), {}, Tensor<float>::zeros({2, 4})),
+                         doctest::Contains("has a gradient before the step"), Error);
+    ob.zero_grad();
+    CHECK_NOTHROW(graph(Tensor<int64_t>::zeros({2, 6}), {}, Tensor<float>::zeros({2, 4})));
 }

@@ -7,8 +7,9 @@
 // may be reused at once: any later kernel on the same stream runs after the kernels that used it.
 //
 // CUDA graphs (graph.hpp) replay kernels with the addresses they were captured with. While a graph is being
-// captured on a device, that device's blocks come from a pool private to the graph and go back to it when
-// freed, so they stay reserved for the graph's replays until the graph releases its pool.
+// captured on a device, that device's blocks come from a pool private to the graph, and every block freed
+// meanwhile (also one allocated before the capture) goes into that pool: all stay reserved for the graph's
+// replays until the graph releases its pool.
 #pragma once
 
 #include <cstddef>
@@ -64,8 +65,12 @@ public:
         const Block b = it->second;
         blocks_.erase(it);
         stats_.bytes_in_use -= b.size;
-        const auto pp = b.graph_pool ? private_pools_.find(b.graph_pool) : private_pools_.end();
-        if (pp != private_pools_.end()) {  // still reserved for its graph
+        // A block of a live graph stays reserved for it. So does any block freed while its device is being
+        // captured: captured kernels may still use it (a tensor made before the capture, freed inside it).
+        uint64_t graph_pool = b.graph_pool;
+        if (const auto cap = capturing_.find(b.device); cap != capturing_.end()) graph_pool = cap->second;
+        const auto pp = graph_pool ? private_pools_.find(graph_pool) : private_pools_.end();
+        if (pp != private_pools_.end()) {
             pp->second.free[b.size].push_back(p);
             stats_.bytes_graph_free += b.size;
             return;

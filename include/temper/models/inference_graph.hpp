@@ -61,6 +61,9 @@ public:
             return out_;
         }
 #if defined(TEMPER_WITH_CUDA)
+        cuda::DeviceGuard guard(dev_);
+        check(!model_->is_training(), "InferenceGraph: the model is in training mode; the graph was captured in eval "
+                                      "mode (call model.eval())");
         ids_.copy_(ids.to(dev_));
         if (mask.defined()) mask_.copy_(mask.to(dev_));
         else cuda::fill(mask_.data(), int64_t(1), mask_.numel(), cuda::stream(dev_));

@@ -129,6 +129,9 @@ public:
                       " but its gradient on ", grad.device().str());
                 ParamState& s = state_[flat];
                 if (!s.exp_avg.defined()) {
+                    // In a captured step the zero fill would be replayed every step.
+                    check(!device_scalars_, "AdamW: ", describe(gi, i), " takes its first step inside a CUDA graph "
+                          "capture; run one step eagerly first");
                     s.exp_avg = Tensor<T>::zeros(p.shape(), p.device());
                     s.exp_avg_sq = Tensor<T>::zeros(p.shape(), p.device());
                 }

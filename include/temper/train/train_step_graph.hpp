@@ -15,9 +15,9 @@
 //
 // What a graph cannot follow: gradient accumulation over several batches (each call is one whole step),
 // moving or reloading the parameters or the optimizer state (to(), from_pretrained, load_state) while the
-// graph lives, other shapes (make one object per shape). Uploading the per-step values copies from the
-// host's pageable memory, which waits for the previous step to finish (a training loop that reads the
-// loss every step waits anyway). On the CPU every call is the same step, run eagerly.
+// graph lives, other shapes (make one object per shape). The train/eval mode and the math mode in force at
+// the capture are the graph's (a change of the mode afterwards is an error). On the CPU every call is the
+// same step, run eagerly.
 #pragma once
 
 #include <vector>
@@ -62,6 +62,11 @@ public:
               "TrainStepGraph: targets of shape ", targets.defined() ? shape_str(targets.shape()) : "(undefined)",
               ", expected [", batch_, ", num_labels]", steps_ > 0 ? " as in the first step" : "");
         model_->check_inputs(ids, mask);
+        // A step starts from no gradients (the previous one ended with zero_grad); the replayed one could not
+        // add to gradients made outside it.
+        for (const Tensor<T>& p : model_->parameters())
+            check(!p.grad().defined(), "TrainStepGraph: a parameter has a gradient before the step; it runs "
+                                       "backward itself (call opt.zero_grad() after any other backward)");
         if (!dev_.is_cuda() || steps_ == 0) {
             loss_ = step(ids.to(dev_), mask.defined() ? mask.to(dev_) : mask, targets.to(dev_));
             if (dev_.is_cuda()) {  // the captured graph's inputs, filled from now on
@@ -74,6 +79,10 @@ public:
             return loss_;
         }
 #if defined(TEMPER_WITH_CUDA)
+        cuda::DeviceGuard guard(dev_);
+        check(!graph_.captured() || model_->is_training() == captured_training_, "TrainStepGraph: the model was in ",
+              captured_training_ ? "training" : "eval", " mode when the step was captured; the graph cannot follow a "
+              "change of mode");
         ids_.copy_(ids.to(dev_));
         if (mask.defined()) mask_.copy_(mask.to(dev_));
         else cuda::fill(mask_.data(), int64_t(1), mask_.numel(), cuda::stream(dev_));
@@ -105,6 +114,8 @@ private:
     void capture() {
         Generator& gen = default_generator();
         const uint64_t start = gen.offset();
+        std::vector<int64_t> steps_before(opt_->num_params());
+        for (size_t k = 0; k < steps_before.size(); ++k) steps_before[k] = opt_->state(k).step;
         philox_ = Tensor<int64_t>::empty({2}, dev_);  // {seed, offset base}, read as uint64 by the kernels
         const size_t scalar_bytes = opt_->num_params() * sizeof(cpu::AdamWScalars<T>);
         scalars_ = Tensor<double>::empty({int64_t((scalar_bytes + 7) / 8)}, dev_);
@@ -116,11 +127,17 @@ private:
         };
         try {
             graph_.capture(dev_, [&] { loss_ = step(ids_, mask_, targets_); });
-        } catch (...) {
+        } catch (...) {  // nothing ran: undo what the host side of the step did
             restore();
             gen.set_offset(start);
+            std::vector<size_t> stepped;
+            for (size_t k = 0; k < steps_before.size(); ++k)
+                if (opt_->state(k).step != steps_before[k]) stepped.push_back(k);
+            opt_->rewind(stepped);
+            opt_->zero_grad();
             throw;
         }
+        captured_training_ = model_->is_training();
         restore();
         // The capture ran nothing: put back what it advanced, and keep what each replay advances.
         draws_ = gen.offset() - start;
@@ -129,6 +146,7 @@ private:
         opt_->rewind(stepped_);
     }
 
+    // The per-step values go up from pageable host memory: cudaMemcpyAsync stages them at once, in stream order.
     void replay() {
         Generator& gen = default_generator();
         const uint64_t position[2] = {gen.seed(), gen.offset()};
@@ -157,6 +175,7 @@ private:
     Tensor<int64_t> philox_;  // {seed, offset base} uploaded before each replay
     Tensor<double> scalars_;  // AdamW's per-parameter scalars, uploaded before each replay
     uint64_t draws_ = 0;      // Philox blocks one step takes
+    bool captured_training_ = true;
     std::vector<size_t> stepped_;
 #if defined(TEMPER_WITH_CUDA)
     cuda::Graph graph_;  // declared last: destroyed first, while the buffers it uses still exist
