@@ -276,15 +276,19 @@ def gpu_section():
     cases = [("inference", 1, 128), ("inference", 128, 128), ("train step", 32, 128)]
     for precision in ("fp32", "tf32", "bf16"):
         for kind, B, S in cases:
-            bench = "BM_CudaDistilBertForward" if kind == "inference" else "BM_CudaDistilBertTrainStep"
-            try:
-                mode = {"fp32": "strict", "tf32": "tf32", "bf16": "bf16"}[precision]  # temper's MathMode names
-                t_ms, _ = temper_median_ms("temper_bench_cuda", f"^{bench}/{mode}/{B}/{S}/")
-            except (RuntimeError, SystemExit, subprocess.CalledProcessError) as e:
-                print(f"  temper {bench} {B}x{S} {precision}: {e}", file=sys.stderr)
-                continue
-            fn = torch_inference if kind == "inference" else torch_train_step
-            row("gpu", f"{kind} B={B} S={S}", precision, 0, t_ms, fn(model, B, S, "cuda", precision))
+            base = "BM_CudaDistilBertForward" if kind == "inference" else "BM_CudaDistilBertTrainStep"
+            torch_ms = None  # measured once, compared with temper eager and temper replayed from a CUDA graph
+            for bench, label in ((base, ""), (base + "Graph", " (CUDA graph)")):
+                try:
+                    mode = {"fp32": "strict", "tf32": "tf32", "bf16": "bf16"}[precision]  # temper's MathMode names
+                    t_ms, _ = temper_median_ms("temper_bench_cuda", f"^{bench}/{mode}/{B}/{S}/")
+                except (RuntimeError, SystemExit, subprocess.CalledProcessError) as e:
+                    print(f"  temper {bench} {B}x{S} {precision}: {e}", file=sys.stderr)
+                    continue
+                if torch_ms is None:
+                    fn = torch_inference if kind == "inference" else torch_train_step
+                    torch_ms = fn(model, B, S, "cuda", precision)
+                row("gpu", f"{kind} B={B} S={S}{label}", precision, 0, t_ms, torch_ms)
     set_precision("fp32")
 
 
