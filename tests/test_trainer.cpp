@@ -392,3 +392,36 @@ TEST_CASE("TrainStepGraph on the CPU: the same steps as a hand-written loop, bit
     ob.zero_grad();
     CHECK_NOTHROW(graph(Tensor<int64_t>::zeros({2, 6}), {}, Tensor<float>::zeros({2, 4})));
 }
+
+TEST_CASE("Trainer with cuda_graph: fixed-shape steps through TrainStepGraph (eager on the CPU), short last batch "
+          "eagerly; option errors") {
+    Setup s = make_setup();
+    models::DistilBertForSequenceClassification<float> model(s.cfg, 9);
+    auto o = base_options(tmp_dir("graph"));
+    o.grad_accum = 1;
+    o.batch_size = 16;
+    o.cuda_graph = true;
+    o.max_length = 24;
+    o.eval_every = 0;
+    train::Trainer<float> tr(model, s.tok, s.split.train, s.split.dev, o);
+    const int64_t n = int64_t(s.split.train.size());
+    REQUIRE(n % 16 != 0);  // a short last batch, which runs eagerly
+    const train::TrainResult r = tr.fit();
+    CHECK(r.steps == 2 * ((n + 15) / 16));
+    CHECK(r.best_step > 0);
+    CHECK(std::isfinite(r.best_macro_f1));
+    std::vector<double> losses;
+    for (const auto& line : lines_of(o.run_dir + "/metrics.jsonl")) {
+        auto j = nlohmann::json::parse(line);
+        if (j["type"] == "train") losses.push_back(j["loss"].get<double>());
+    }
+    REQUIRE(losses.size() == size_t(r.steps));
+    for (double l : losses) CHECK(std::isfinite(l));
+    CHECK(losses.back() < losses.front());  // it trains
+    fs::remove_all(o.run_dir);
+
+    auto bad = base_options(tmp_dir("graph_bad"));
+    bad.cuda_graph = true;  // base_options has grad_accum 2
+    CHECK_THROWS_WITH_AS(train::Trainer<float>(model, s.tok, s.split.train, s.split.dev, bad),
+                         doctest::Contains("cuda_graph needs a multi-label task and grad_accum 1"), Error);
+}

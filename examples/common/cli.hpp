@@ -44,7 +44,7 @@ struct TrainArgs {
     int64_t eval_every = 0, patience = 0, max_steps = 0, stop_at_step = 0;
     int64_t limit_train = 0;  // > 0: keep only the first N training examples
     uint64_t seed = 42;
-    bool resume = false, quiet = false;
+    bool resume = false, quiet = false, cuda_graph = false;
 };
 
 inline void add_train_options(CLI::App& app, TrainArgs& a) {
@@ -76,6 +76,9 @@ inline void add_train_options(CLI::App& app, TrainArgs& a) {
     app.add_option("--seed", a.seed, "seed for the split, initialisation, batch order and dropout")->capture_default_str();
     app.add_flag("--resume", a.resume, "continue the run in --run-dir from its last checkpoint (same options)");
     app.add_flag("--quiet", a.quiet, "no progress lines on stderr");
+    app.add_flag("--cuda-graph", a.cuda_graph,
+                 "GPU: replay each training step from a CUDA graph (multi-label, --grad-accum 1; batches padded to "
+                 "--max-length)");
 }
 
 inline temper::train::TrainerOptions trainer_options(const TrainArgs& a) {
@@ -84,7 +87,7 @@ inline temper::train::TrainerOptions trainer_options(const TrainArgs& a) {
             .max_grad_norm = a.max_grad_norm, .eval_every = a.eval_every, .patience = a.patience,
             .max_steps = a.max_steps, .stop_at_step = a.stop_at_step, .threshold = 0.5, .tune_thresholds = true,
             .bucket_batches = 0, .pos_weight = {}, .seed = a.seed, .resume = a.resume, .progress = !a.quiet,
-            .eval_batch_size = 64};
+            .eval_batch_size = 64, .cuda_graph = a.cuda_graph};
 }
 
 }  // namespace examples

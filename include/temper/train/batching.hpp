@@ -75,10 +75,11 @@ struct PaddedBatch {
     Tensor<int64_t> attention_mask = {};  // [B, S], 1 for tokens, 0 for padding
 };
 
-// Right-pads the token ids of the examples in `batch` with pad_id to the batch's longest length.
+// Right-pads the token ids of the examples in `batch` with pad_id to the batch's longest length, or to
+// pad_to when that is longer (a fixed shape, as a CUDA graph needs).
 inline PaddedBatch pad_batch(const std::vector<std::vector<int64_t>>& token_ids, std::span<const int64_t> batch,
-                             int64_t pad_id = 0) {
-    size_t longest = 0;
+                             int64_t pad_id = 0, int64_t pad_to = 0) {
+    size_t longest = pad_to > 0 ? size_t(pad_to) : 0;
     for (int64_t i : batch) {
         check(i >= 0 && size_t(i) < token_ids.size(), "pad_batch: index ", i, " out of range (", token_ids.size(),
               " examples)");

@@ -32,6 +32,7 @@
 #include "temper/train/metrics.hpp"
 #include "temper/train/plot.hpp"
 #include "temper/train/progress.hpp"
+#include "temper/train/train_step_graph.hpp"
 
 namespace temper::train {
 
@@ -58,6 +59,11 @@ struct TrainerOptions {
     bool resume = false;             // continue from run_dir/last
     bool progress = true;
     int64_t eval_batch_size = 64;
+    // Replay each full-size training step from a CUDA graph (train/train_step_graph.hpp): multi-label only,
+    // grad_accum 1; batches are padded to max_length, so dropout draws over that shape and results differ
+    // from the default (padding to the batch's longest). A shorter last batch of an epoch runs eagerly. On
+    // the CPU the same steps run without a graph.
+    bool cuda_graph = false;
 };
 
 // Scores of one pass over a dataset.
@@ -99,6 +105,8 @@ public:
               opt_.pos_weight.size(), " values for ", train.label_names.size(), " labels");
         check(int64_t(tokenizer.vocab_size()) <= model.config.vocab_size, "Trainer: the tokenizer has ",
               tokenizer.vocab_size(), " tokens but the model's vocab_size is ", model.config.vocab_size);
+        check(!opt_.cuda_graph || (train.multi_label && opt_.grad_accum == 1), "Trainer: cuda_graph needs a "
+              "multi-label task and grad_accum 1 (one whole step per graph replay)");
         train_ids_ = tokenize(train);
         dev_ids_ = tokenize(dev);
     }
@@ -131,6 +139,12 @@ public:
         manual_seed(derive_seed(opt_.seed, 2));
         if (opt_.resume) resume_from_last(opt, sched, st);
 
+        // Without clipping the norm is still computed (max_norm = inf changes nothing): NaN/Inf gradients
+        // must stop the run.
+        const double clip = opt_.max_grad_norm > 0 ? opt_.max_grad_norm : INFINITY;
+        std::optional<TrainStepGraph<Model, T>> graph;
+        if (opt_.cuda_graph) graph.emplace(model_, opt, opt_.batch_size, opt_.max_length, TrainStepGraphOptions{clip},
+                                           pos_weight);
         Progress progress(total_steps, opt_.progress);
         model_.train();
         double window_loss = 0;
@@ -141,24 +155,36 @@ public:
             auto batches = epoch_batches(int64_t(train_.size()), epoch, bo, lengths);
             for (int64_t bi = (epoch == st.epoch ? st.batch : 0); bi < batches_per_epoch && !done; ++bi) {
                 const auto& idx = batches[size_t(bi)];
-                PaddedBatch pb = pad_batch(train_ids_, idx, model_.config.pad_token_id);
-                Tensor<T> logits = model_(pb.input_ids, pb.attention_mask);
-                Tensor<T> loss = loss_of(logits, train_, idx, pos_weight);
-                const double loss_value = double(loss.item());
-                if (!std::isfinite(loss_value)) stop_nonfinite("loss", loss_value, st.step + 1);
-                // Average over the micro-batches of this optimizer step (the last group may be short).
-                scale(loss, T(accum.loss_scale(bi, batches_per_epoch))).backward();
-                window_loss += loss_value;
-                ++window_n;
-                window_samples += int64_t(idx.size());
-                if (!accum.is_step(bi, batches_per_epoch)) continue;
+                if (graph && int64_t(idx.size()) == opt_.batch_size) {
+                    // The whole step at once (forward, backward, clipping, AdamW); its loss and norm are checked
+                    // after it. A non-finite one stops the run before anything is saved, as below.
+                    PaddedBatch pb = pad_batch(train_ids_, idx, model_.config.pad_token_id, opt_.max_length);
+                    const double loss_value =
+                        double((*graph)(pb.input_ids, pb.attention_mask, train_.template multi_hot<T>(idx)).item());
+                    if (!std::isfinite(loss_value)) stop_nonfinite("loss", loss_value, st.step + 1);
+                    const double norm = graph->grad_norm().item();
+                    if (!std::isfinite(norm)) stop_nonfinite("gradient norm", norm, st.step + 1);
+                    window_loss += loss_value;
+                    ++window_n;
+                    window_samples += int64_t(idx.size());
+                } else {
+                    PaddedBatch pb = pad_batch(train_ids_, idx, model_.config.pad_token_id);
+                    Tensor<T> logits = model_(pb.input_ids, pb.attention_mask);
+                    Tensor<T> loss = loss_of(logits, train_, idx, pos_weight);
+                    const double loss_value = double(loss.item());
+                    if (!std::isfinite(loss_value)) stop_nonfinite("loss", loss_value, st.step + 1);
+                    // Average over the micro-batches of this optimizer step (the last group may be short).
+                    scale(loss, T(accum.loss_scale(bi, batches_per_epoch))).backward();
+                    window_loss += loss_value;
+                    ++window_n;
+                    window_samples += int64_t(idx.size());
+                    if (!accum.is_step(bi, batches_per_epoch)) continue;
 
-                // Without clipping the norm is still computed (max_norm = inf changes nothing): NaN/Inf gradients
-                // must stop the run before opt.step() writes them into the weights.
-                const double norm = optim::clip_grad_norm(model_.parameters(),
-                                                          opt_.max_grad_norm > 0 ? opt_.max_grad_norm : INFINITY);
-                if (!std::isfinite(norm)) stop_nonfinite("gradient norm", norm, st.step + 1);
-                opt.step();
+                    // NaN/Inf gradients stop the run before opt.step() writes them into the weights.
+                    const double norm = optim::clip_grad_norm(model_.parameters(), clip);
+                    if (!std::isfinite(norm)) stop_nonfinite("gradient norm", norm, st.step + 1);
+                    opt.step();
+                }
                 sched.step();
                 opt.zero_grad();
                 ++st.step;
@@ -217,6 +243,7 @@ public:
             }
         }
 
+        graph.reset();  // before the best weights are loaded over the ones it captured
         TrainResult res{.steps = st.step, .best_step = st.best_step, .best_macro_f1 = st.best_metric,
                         .stopped_early = st.stopped_early, .interrupted = false, .thresholds = {}};
         // Finish on the best model: tune thresholds on dev and store them with it.
