@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -822,9 +823,11 @@ BENCHMARK_CAPTURE(BM_CudaDistilBertForwardGraph, bf16, cuda::MathMode::BF16)
     ->Unit(benchmark::kMillisecond);
 
 // One fine-tuning step in train mode (dropout on): forward, BCE-with-logits loss, backward, AdamW (HF's
-// decay / no-decay groups), zero_grad — as BM_DistilBertTrainStep in bench_model.cpp. A fresh model per
-// mode. Peak memory covers the weights, gradients, AdamW moments and the activations kept for backward.
-static void BM_CudaDistilBertTrainStep(benchmark::State& state, cuda::MathMode mode) {
+// decay / no-decay groups), zero_grad — as BM_DistilBertTrainStep in bench_model.cpp — run eagerly or, with
+// `graphed`, replayed from a CUDA graph (train/train_step_graph.hpp: inputs copied into the graph's, the
+// step's dropout position and AdamW scalars uploaded, one launch; no clipping in either). A fresh model
+// per benchmark. Peak memory covers the weights, gradients, AdamW moments and the activations.
+static void train_step_benchmark(benchmark::State& state, cuda::MathMode mode, bool graphed) {
     guarded(state, [&] {
         const int64_t B = state.range(0), S = state.range(1);
         MathModeScope scope(mode);
@@ -833,6 +836,8 @@ static void BM_CudaDistilBertTrainStep(benchmark::State& state, cuda::MathMode m
         model.to(gpu());
         model.train();
         optim::AdamW<float> opt(optim::decay_param_groups(model.named_parameters(), 0.01), {.lr = 2e-5});
+        std::optional<train::TrainStepGraph<Model>> graph;
+        if (graphed) graph.emplace(model, opt, B, S);
         const auto inputs = model_inputs(B, S, 2);
         const Tensor<int64_t>& ids = inputs.first;
         const Tensor<int64_t>& mask = inputs.second;
@@ -840,6 +845,10 @@ static void BM_CudaDistilBertTrainStep(benchmark::State& state, cuda::MathMode m
         for (int64_t b = 0; b < B; ++b) targets.data()[b * 28 + b % 28] = 1;
         const Tensor<float> targets_gpu = targets.to(gpu());
         const double sec = time_steps(state, [&] {
+            if (graph) {
+                benchmark::DoNotOptimize((*graph)(ids, mask, targets_gpu).data());
+                return;
+            }
             Tensor<float> loss = bce_with_logits(model(ids, mask), targets_gpu);
             loss.backward();
             opt.step();
@@ -847,6 +856,12 @@ static void BM_CudaDistilBertTrainStep(benchmark::State& state, cuda::MathMode m
         });
         report_model(state, B, S, sec, mode, outside);
     });
+}
+static void BM_CudaDistilBertTrainStep(benchmark::State& state, cuda::MathMode mode) {
+    train_step_benchmark(state, mode, false);
+}
+static void BM_CudaDistilBertTrainStepGraph(benchmark::State& state, cuda::MathMode mode) {
+    train_step_benchmark(state, mode, true);
 }
 BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStep, strict, cuda::MathMode::Strict)
     ->Args({32, 128})
@@ -861,30 +876,6 @@ BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStep, bf16, cuda::MathMode::BF16)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-// The same step replayed from a CUDA graph (train/train_step_graph.hpp): ids, mask and targets copied into
-// the graph's inputs, the step's dropout position and AdamW scalars uploaded, one launch. Comparable with
-// BM_CudaDistilBertTrainStep (no clipping in either).
-static void BM_CudaDistilBertTrainStepGraph(benchmark::State& state, cuda::MathMode mode) {
-    guarded(state, [&] {
-        const int64_t B = state.range(0), S = state.range(1);
-        MathModeScope scope(mode);
-        const size_t outside = bytes_outside_model();
-        Model model(distilbert_config());
-        model.to(gpu());
-        model.train();
-        optim::AdamW<float> opt(optim::decay_param_groups(model.named_parameters(), 0.01), {.lr = 2e-5});
-        train::TrainStepGraph<Model> step(model, opt, B, S);
-        const auto inputs = model_inputs(B, S, 2);
-        auto targets = Tensor<float>::zeros({B, 28});
-        for (int64_t b = 0; b < B; ++b) targets.data()[b * 28 + b % 28] = 1;
-        const Tensor<float> targets_gpu = targets.to(gpu());
-        const double sec = time_steps(state, [&] {
-            const Tensor<float>& loss = step(inputs.first, inputs.second, targets_gpu);
-            benchmark::DoNotOptimize(loss.data());
-        });
-        report_model(state, B, S, sec, mode, outside);
-    });
-}
 BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStepGraph, strict, cuda::MathMode::Strict)
     ->Args({32, 128})
     ->UseManualTime()
