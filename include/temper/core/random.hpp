@@ -71,8 +71,6 @@ inline double philox_normal(uint64_t seed, uint64_t block) {
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 
-// A seeded stream. Each draw consumes whole Philox blocks, tracked by `offset`, so a consumer
-// (dropout on a tensor of n elements) can reserve ceil(n/4) blocks and compute them in parallel.
 // Where a dropout mask's Philox numbers start: block `offset` of key `seed`. device_base, when set, points
 // to {seed, base} in GPU memory, and the kernels use that seed and base + offset instead: a CUDA graph
 // of a training step (train/train_step_graph.hpp) is captured once and replayed with fresh masks by writing
@@ -82,6 +80,8 @@ struct PhiloxPosition {
     const uint64_t* device_base = nullptr;
 };
 
+// A seeded stream. Each draw consumes whole Philox blocks, tracked by `offset`, so a consumer
+// (dropout on a tensor of n elements) can reserve ceil(n/4) blocks and compute them in parallel.
 class Generator {
 public:
     explicit Generator(uint64_t seed = 0) : seed_(seed) {}

@@ -88,11 +88,13 @@ public:
     // Normal(mean, std) from a generator: element i is what the i-th gen.normal() call would give (one
     // Philox block each), so the values do not depend on the thread count.
     static Tensor randn(const Shape& shape, Generator& gen, double std = 1.0, double mean = 0.0) {
-        return from_blocks(shape, gen, [=](uint64_t seed, uint64_t block) { return T(mean + std * philox_normal(seed, block)); });
+        return from_blocks(shape, gen,
+                           [=](uint64_t seed, uint64_t block) { return T(mean + std * philox_normal(seed, block)); });
     }
     // Uniform [lo, hi): element i is what the i-th gen.uniform() call would give.
     static Tensor uniform(const Shape& shape, Generator& gen, double lo = 0.0, double hi = 1.0) {
-        return from_blocks(shape, gen, [=](uint64_t seed, uint64_t block) { return T(lo + (hi - lo) * philox_unit(seed, block)); });
+        return from_blocks(shape, gen,
+                           [=](uint64_t seed, uint64_t block) { return T(lo + (hi - lo) * philox_unit(seed, block)); });
     }
 
     // ---- properties ------------------------------------------------------------------------

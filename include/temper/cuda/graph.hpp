@@ -9,12 +9,14 @@
 //   - read its inputs from tensors that outlive the graph, and be given new data by copying into those
 //     tensors (Tensor::copy_) before a replay;
 //   - not run other temper work on the device from another thread meanwhile (it would be captured too).
-// Memory allocated during the capture comes from a pool private to the graph (allocator.hpp): the replays
-// reuse those addresses, so that memory stays reserved until the graph is destroyed.
+// Memory allocated during the capture comes from a pool private to the graph (allocator.hpp), and memory
+// freed during it goes there too: the replays reuse those addresses, so that memory stays reserved until
+// the graph is destroyed.
 #pragma once
 
 #include <utility>
 
+#include "temper/core/tensor.hpp"
 #include "temper/cuda/allocator.hpp"
 #include "temper/cuda/runtime.hpp"
 
@@ -130,5 +132,15 @@ private:
     uint64_t pool_ = 0;
     Device dev_ = Device::cpu();
 };
+
+// New inputs for a captured model graph: ids and mask [B, S] (on the CPU or the GPU; mask undefined: every
+// position is a token) copied into the graph's own input tensors, in stream order before the next replay.
+inline void copy_graph_inputs(Tensor<int64_t>& graph_ids, Tensor<int64_t>& graph_mask, const Tensor<int64_t>& ids,
+                              const Tensor<int64_t>& mask) {
+    const Device dev = graph_ids.device();
+    graph_ids.copy_(ids.to(dev));
+    if (mask.defined()) graph_mask.copy_(mask.to(dev));
+    else fill(graph_mask.data(), int64_t(1), graph_mask.numel(), stream(dev));
+}
 
 }  // namespace temper::cuda

@@ -64,9 +64,7 @@ public:
         cuda::DeviceGuard guard(dev_);
         check(!model_->is_training(), "InferenceGraph: the model is in training mode; the graph was captured in eval "
                                       "mode (call model.eval())");
-        ids_.copy_(ids.to(dev_));
-        if (mask.defined()) mask_.copy_(mask.to(dev_));
-        else cuda::fill(mask_.data(), int64_t(1), mask_.numel(), cuda::stream(dev_));
+        cuda::copy_graph_inputs(ids_, mask_, ids, mask);
         graph_.replay();
 #endif
         return out_;

@@ -83,9 +83,7 @@ public:
         check(!graph_.captured() || model_->is_training() == captured_training_, "TrainStepGraph: the model was in ",
               captured_training_ ? "training" : "eval", " mode when the step was captured; the graph cannot follow a "
               "change of mode");
-        ids_.copy_(ids.to(dev_));
-        if (mask.defined()) mask_.copy_(mask.to(dev_));
-        else cuda::fill(mask_.data(), int64_t(1), mask_.numel(), cuda::stream(dev_));
+        cuda::copy_graph_inputs(ids_, mask_, ids, mask);
         targets_.copy_(targets.to(dev_));
         if (!graph_.captured()) capture();
         replay();

@@ -155,36 +155,36 @@ public:
             auto batches = epoch_batches(int64_t(train_.size()), epoch, bo, lengths);
             for (int64_t bi = (epoch == st.epoch ? st.batch : 0); bi < batches_per_epoch && !done; ++bi) {
                 const auto& idx = batches[size_t(bi)];
-                if (graph && int64_t(idx.size()) == opt_.batch_size) {
-                    // The whole step at once (forward, backward, clipping, AdamW); its loss and norm are checked
-                    // after it. A non-finite one stops the run before anything is saved, as below.
-                    PaddedBatch pb = pad_batch(train_ids_, idx, model_.config.pad_token_id, opt_.max_length);
-                    const double loss_value =
+                // With the graph, a full-size batch runs the whole step at once (forward, backward, clipping,
+                // AdamW), and its loss and norm are checked after it; a non-finite one still stops the run
+                // before anything is saved.
+                const bool graphed = graph && int64_t(idx.size()) == opt_.batch_size;
+                PaddedBatch pb = pad_batch(train_ids_, idx, model_.config.pad_token_id, graphed ? opt_.max_length : 0);
+                Tensor<T> loss;  // eager: still to be back-propagated
+                double loss_value = 0;
+                if (graphed) {
+                    loss_value =
                         double((*graph)(pb.input_ids, pb.attention_mask, train_.template multi_hot<T>(idx)).item());
-                    if (!std::isfinite(loss_value)) stop_nonfinite("loss", loss_value, st.step + 1);
-                    const double norm = graph->grad_norm().item();
-                    if (!std::isfinite(norm)) stop_nonfinite("gradient norm", norm, st.step + 1);
-                    window_loss += loss_value;
-                    ++window_n;
-                    window_samples += int64_t(idx.size());
                 } else {
-                    PaddedBatch pb = pad_batch(train_ids_, idx, model_.config.pad_token_id);
-                    Tensor<T> logits = model_(pb.input_ids, pb.attention_mask);
-                    Tensor<T> loss = loss_of(logits, train_, idx, pos_weight);
-                    const double loss_value = double(loss.item());
-                    if (!std::isfinite(loss_value)) stop_nonfinite("loss", loss_value, st.step + 1);
+                    loss = loss_of(model_(pb.input_ids, pb.attention_mask), train_, idx, pos_weight);
+                    loss_value = double(loss.item());
+                }
+                if (!std::isfinite(loss_value)) stop_nonfinite("loss", loss_value, st.step + 1);
+                window_loss += loss_value;
+                ++window_n;
+                window_samples += int64_t(idx.size());
+                double norm = 0;
+                if (graphed) {
+                    norm = graph->grad_norm().item();
+                } else {
                     // Average over the micro-batches of this optimizer step (the last group may be short).
                     scale(loss, T(accum.loss_scale(bi, batches_per_epoch))).backward();
-                    window_loss += loss_value;
-                    ++window_n;
-                    window_samples += int64_t(idx.size());
                     if (!accum.is_step(bi, batches_per_epoch)) continue;
-
-                    // NaN/Inf gradients stop the run before opt.step() writes them into the weights.
-                    const double norm = optim::clip_grad_norm(model_.parameters(), clip);
-                    if (!std::isfinite(norm)) stop_nonfinite("gradient norm", norm, st.step + 1);
-                    opt.step();
+                    norm = optim::clip_grad_norm(model_.parameters(), clip);
                 }
+                // NaN/Inf gradients stop the run (eagerly, before opt.step() writes them into the weights).
+                if (!std::isfinite(norm)) stop_nonfinite("gradient norm", norm, st.step + 1);
+                if (!graphed) opt.step();
                 sched.step();
                 opt.zero_grad();
                 ++st.step;
