@@ -13,16 +13,17 @@
 
 namespace temper::kernels {
 
-// gelu(x) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); the same expression as cpu::gelu.
-template <class T>
-__device__ __forceinline__ T gelu_value(T x) {
-    return T(0.5) * x * (T(1) + math_erf(x * T(0.70710678118654752440)));
+// gelu(x) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); the same expression as cpu::gelu. C is the compute
+// type (compute_t: float for float and bf16, double for double); kernels round the result to T once.
+template <class C>
+__device__ __forceinline__ C gelu_value(C x) {
+    return C(0.5) * x * (C(1) + math_erf(x * C(0.70710678118654752440)));
 }
 // d/dx gelu = Phi(x) + x * phi(x); as cpu::gelu_grad.
-template <class T>
-__device__ __forceinline__ T gelu_derivative(T x) {
-    const T cdf = T(0.5) * (T(1) + math_erf(x * T(0.70710678118654752440)));
-    const T pdf = math_exp(T(-0.5) * x * x) * T(0.39894228040143267794);
+template <class C>
+__device__ __forceinline__ C gelu_derivative(C x) {
+    const C cdf = C(0.5) * (C(1) + math_erf(x * C(0.70710678118654752440)));
+    const C pdf = math_exp(C(-0.5) * x * x) * C(0.39894228040143267794);
     return cdf + x * pdf;
 }
 
@@ -30,12 +31,12 @@ __device__ __forceinline__ T gelu_derivative(T x) {
 template <class T>
 __global__ void gelu_forward_kernel(const T* x, T* y, int64_t n) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-        y[i] = gelu_value(x[i]);
+        y[i] = T(gelu_value(compute_t<T>(x[i])));
 }
 template <class T>
 __global__ void gelu_backward_kernel(const T* x, const T* dy, T* dx, int64_t n) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-        dx[i] = dy[i] * gelu_derivative(x[i]);
+        dx[i] = T(compute_t<T>(dy[i]) * gelu_derivative(compute_t<T>(x[i])));
 }
 template <class T>
 __global__ void relu_forward_kernel(const T* x, T* y, int64_t n) {
@@ -55,7 +56,7 @@ __global__ void bias_gelu_forward_kernel(const T* x, const T* bias, T* pre, T* y
     for_each_row_col(rows, cols, [&](int64_t r, int64_t j) {
         const T p = x[r * cols + j] + bias[j];
         if (pre) pre[r * cols + j] = p;
-        y[r * cols + j] = gelu_value(p);
+        y[r * cols + j] = T(gelu_value(compute_t<T>(p)));
     });
 }
 

@@ -14,7 +14,7 @@
 
 namespace temper::kernels {
 
-// Reductions accumulate in float for float and double for double. The CPU reference (cpu/parallel.hpp)
+// Reductions accumulate in float for float and bf16, and double for double. The CPU reference (cpu/parallel.hpp)
 // sums floats in double; the difference is O(1e-7) relative, well inside the tests' 1e-5.
 template <class T> struct accum { using type = float; };
 template <> struct accum<double> { using type = double; };
@@ -22,7 +22,8 @@ template <class T> using accum_t = typename accum<T>::type;
 
 // The most negative finite value (what masked attention scores become; also the start of a running max).
 template <class T> __host__ __device__ constexpr T lowest() {
-    if constexpr (sizeof(T) == sizeof(double)) return T(-DBL_MAX);
+    if constexpr (is_half_v<T>) return T::from_bits(0xFF7F);  // -FLT_MAX would round to -inf
+    else if constexpr (sizeof(T) == sizeof(double)) return T(-DBL_MAX);
     else return T(-FLT_MAX);
 }
 

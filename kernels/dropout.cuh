@@ -4,8 +4,9 @@
 //
 // philox_uniform(seed, offset, i) is word i % 4 of Philox block offset + i / 4. One thread computes block k
 // once and uses its 4 words for elements 4k .. 4k+3 (the CPU recomputes the block for each element; the
-// numbers are the same). The uniform, the threshold float(p) and the scale T(1/(1-p)) are formed exactly as
-// on the CPU (threshold and scale on the host), and y = x * s is a single rounding: identical results.
+// numbers are the same). The uniform, the threshold float(p) and the scale 1/(1-p) (in compute_t<T>: float
+// for bf16) are formed exactly as on the CPU (threshold and scale on the host), and y = x * s is a single
+// rounding: identical results.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,7 @@ namespace temper::kernels {
 // x and y may alias (in-place): each element is read and written by the same thread.
 // base: {seed, offset base} in device memory (PhiloxPosition::device_base) or nullptr.
 template <class T>
-__global__ void dropout_kernel(const T* x, T* y, int64_t n, float threshold, T scale, uint64_t seed,
+__global__ void dropout_kernel(const T* x, T* y, int64_t n, float threshold, compute_t<T> scale, uint64_t seed,
                                uint64_t offset, const uint64_t* base) {
     if (base) {
         seed = base[0];
@@ -30,7 +31,7 @@ __global__ void dropout_kernel(const T* x, T* y, int64_t n, float threshold, T s
 #pragma unroll
         for (int w = 0; w < 4; ++w) {
             const int64_t i = 4 * k + w;
-            if (i < n) y[i] = u32_to_unit(r.x[w]) >= threshold ? x[i] * scale : T(0);
+            if (i < n) y[i] = u32_to_unit(r.x[w]) >= threshold ? T(compute_t<T>(x[i]) * scale) : T(0);
         }
     }
 }
@@ -47,7 +48,7 @@ template <class T>
 void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t offset, cudaStream_t s,
                    const uint64_t* base = nullptr) {
     if (n <= 0) return;
-    const T scale = T(1.0 / (1.0 - p));
+    const compute_t<T> scale = compute_t<T>(1.0 / (1.0 - p));  // float for bf16, as PyTorch
     const int64_t blocks = (n + 3) / 4;
     kernels::dropout_kernel<<<kernels::grid_for(blocks, 256), 256, 0, s>>>(x, y, n, float(p), scale, seed, offset,
                                                                          base);

@@ -35,13 +35,14 @@ __global__ void __launch_bounds__(kEmbedThreads)
 }
 
 // Block (bx, by) owns rows [bx*rows, bx*rows + rows) and columns [by*cols, by*cols + cols) of dweight.
-// Dynamic shared memory: rows * cols accumulators of T.
+// Dynamic shared memory: rows * cols accumulators of compute_t<T> (float for bf16: sums are rounded once).
 template <class T>
 __global__ void __launch_bounds__(kEmbedThreads)
     embedding_backward_kernel(const T* __restrict__ dout, const int64_t* __restrict__ ids, T* __restrict__ dweight,
                               int64_t n_ids, int64_t V, int64_t D, int64_t padding_idx, int rows, int64_t cols) {
     extern __shared__ __align__(16) unsigned char embed_smem[];
-    T* acc = reinterpret_cast<T*>(embed_smem);  // [rows][cols]
+    using C = compute_t<T>;
+    C* acc = reinterpret_cast<C*>(embed_smem);  // [rows][cols]
     __shared__ int match_pos[kEmbedThreads];    // tile-local token index of the k-th match, in token order
     __shared__ int match_row[kEmbedThreads];    // its row, relative to r0
     __shared__ int warp_hits[kEmbedThreads / 32];
@@ -53,7 +54,7 @@ __global__ void __launch_bounds__(kEmbedThreads)
     const int64_t nc = c0 + cols < D ? cols : D - c0;  // columns of this block
 
     for (int r = 0; r < rows; ++r)
-        for (int64_t j = tid; j < nc; j += kEmbedThreads) acc[r * nc + j] = T(0);
+        for (int64_t j = tid; j < nc; j += kEmbedThreads) acc[r * nc + j] = C(0);
     uint64_t touched = 0;  // the same on every thread: all threads see the same matches
 
     for (int64_t start = 0; start < n_ids; start += kEmbedThreads) {
@@ -79,7 +80,7 @@ __global__ void __launch_bounds__(kEmbedThreads)
         for (int64_t j = tid; j < nc; j += kEmbedThreads) {
             const T* src = dout + start * D + c0 + j;
 #pragma unroll 4
-            for (int k = 0; k < total; ++k) acc[match_row[k] * nc + j] += src[int64_t(match_pos[k]) * D];
+            for (int k = 0; k < total; ++k) acc[match_row[k] * nc + j] += C(src[int64_t(match_pos[k]) * D]);
         }
         __syncthreads();  // before the next tile overwrites the match lists
     }
@@ -87,7 +88,7 @@ __global__ void __launch_bounds__(kEmbedThreads)
     for (int r = 0; r < rows; ++r) {
         if (!((touched >> r) & 1)) continue;
         T* dst = dweight + (r0 + r) * D + c0;
-        for (int64_t j = tid; j < nc; j += kEmbedThreads) dst[j] += acc[r * nc + j];
+        for (int64_t j = tid; j < nc; j += kEmbedThreads) dst[j] = T(C(dst[j]) + acc[r * nc + j]);
     }
 }
 
@@ -115,7 +116,7 @@ void embedding_backward(const T* dout, const int64_t* ids, T* dweight, int64_t n
                         int64_t padding_idx, cudaStream_t s) {
     check(n_ids >= 0 && V >= 0 && D >= 0, "embedding_backward: negative size");
     if (n_ids == 0 || V == 0 || D == 0) return;
-    constexpr int64_t acc_elems = kernels::kEmbedAccBytes / int64_t(sizeof(T));
+    constexpr int64_t acc_elems = kernels::kEmbedAccBytes / int64_t(sizeof(compute_t<T>));
     const int64_t cols = D < acc_elems ? D : acc_elems;
     int64_t rows = (V + 1023) / 1024;  // about 1024 blocks at most along the vocabulary
     if (rows > acc_elems / cols) rows = acc_elems / cols;
@@ -123,7 +124,7 @@ void embedding_backward(const T* dout, const int64_t* ids, T* dweight, int64_t n
     if (rows < 1) rows = 1;
     const int64_t gx = (V + rows - 1) / rows, gy = (D + cols - 1) / cols;
     check(gx <= 0x7fffffff && gy <= 65535, "embedding_backward: table [", V, ", ", D, "] is too large");
-    const size_t smem = size_t(rows * cols) * sizeof(T);
+    const size_t smem = size_t(rows * cols) * sizeof(compute_t<T>);
     kernels::embedding_backward_kernel<<<dim3(unsigned(gx), unsigned(gy)), kernels::kEmbedThreads, smem, s>>>(
         dout, ids, dweight, n_ids, V, D, padding_idx, int(rows), cols);
     TEMPER_CUDA_CHECK_LAUNCH();

@@ -23,8 +23,8 @@ constexpr int kLayerNormRowsPerBlock = kLayerNormThreads / 32;
 // needs); otherwise x = a and b, sum_out are unused. mean and rstd may be nullptr (inference).
 template <class T, int V, bool kResidual>
 __global__ void __launch_bounds__(kLayerNormThreads)
-    layernorm_forward_kernel(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y, T* mean,
-                             T* rstd, int64_t rows, int64_t d, accum_t<T> eps) {
+    layernorm_forward_kernel(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y,
+                             compute_t<T>* mean, compute_t<T>* rstd, int64_t rows, int64_t d, accum_t<T> eps) {
     using A = accum_t<T>;
     const int lane = int(threadIdx.x % 32);
     const int64_t nvec = d / V;
@@ -59,12 +59,14 @@ __global__ void __launch_bounds__(kLayerNormThreads)
         for (int64_t i = lane; i < nvec; i += 32) {
             const Pack<T, V> p = load_pack<V>(xr, i), g = load_pack<V>(gamma, i), bt = load_pack<V>(beta, i);
             Pack<T, V> q;
-            for (int k = 0; k < V; ++k) q.v[k] = T((A(p.v[k]) - mu) * rs) * g.v[k] + bt.v[k];
+            // In compute_t (the CPU's arithmetic: float for float and bf16), rounded to T once.
+            using C = compute_t<T>;
+            for (int k = 0; k < V; ++k) q.v[k] = T(C((A(p.v[k]) - mu) * rs) * C(g.v[k]) + C(bt.v[k]));
             store_pack<V>(y + r * d, i, q);
         }
         if (lane == 0) {
-            if (mean) mean[r] = T(mu);
-            if (rstd) rstd[r] = T(rs);
+            if (mean) mean[r] = compute_t<T>(mu);
+            if (rstd) rstd[r] = compute_t<T>(rs);
         }
     }
 }
@@ -72,8 +74,8 @@ __global__ void __launch_bounds__(kLayerNormThreads)
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma, xhat = (x - mean) * rstd.
 template <class T, int V>
 __global__ void __launch_bounds__(kLayerNormThreads)
-    layernorm_backward_dx_kernel(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx,
-                                 int64_t rows, int64_t d) {
+    layernorm_backward_dx_kernel(const T* x, const T* gamma, const compute_t<T>* mean, const compute_t<T>* rstd,
+                                 const T* dy, T* dx, int64_t rows, int64_t d) {
     using A = accum_t<T>;
     const int lane = int(threadIdx.x % 32);
     const int64_t nvec = d / V;
@@ -114,8 +116,8 @@ template <class T>
 struct LayerNormParamGrads {
     const T* x;
     const T* dy;
-    const T* mean;
-    const T* rstd;
+    const compute_t<T>* mean;
+    const compute_t<T>* rstd;
     int64_t d;
     __device__ void operator()(int64_t r, int64_t j, accum_t<T> (&v)[2]) const {
         using A = accum_t<T>;
@@ -131,8 +133,8 @@ namespace temper::cuda {
 
 namespace detail {
 template <class T, bool kResidual>
-void layernorm_forward_impl(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y, T* mean,
-                            T* rstd, int64_t rows, int64_t d, double eps, cudaStream_t s) {
+void layernorm_forward_impl(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y, compute_t<T>* mean,
+                            compute_t<T>* rstd, int64_t rows, int64_t d, double eps, cudaStream_t s) {
     check(rows >= 0 && d >= 0, "layernorm: negative shape [", rows, ", ", d, "]");
     if (rows == 0 || d == 0) return;  // d == 0: the CPU's mean and rstd would be NaN; nothing to normalise
     constexpr int V = kernels::kPack<T>;
@@ -153,16 +155,17 @@ void layernorm_forward_impl(const T* a, const T* b, const T* gamma, const T* bet
 // y = (x - mean) / sqrt(var + eps) * gamma + beta per row of [rows, d]; saves mean and 1/std per row
 // (either may be nullptr when no backward follows). Arguments as cpu::layernorm_forward.
 template <class T>
-void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, int64_t rows, int64_t d,
-                       double eps, cudaStream_t s) {
+void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, compute_t<T>* mean, compute_t<T>* rstd,
+                       int64_t rows, int64_t d, double eps, cudaStream_t s) {
     detail::layernorm_forward_impl<T, false>(x, nullptr, gamma, beta, nullptr, y, mean, rstd, rows, d, eps, s);
 }
 
 // x = a + b (written to sum_out: the residual stream, and the x that layernorm_backward needs), then
 // y = LayerNorm(x) as layernorm_forward. sum_out may alias a or b.
 template <class T>
-void layernorm_residual_forward(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y, T* mean,
-                                T* rstd, int64_t rows, int64_t d, double eps, cudaStream_t s) {
+void layernorm_residual_forward(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y,
+                                compute_t<T>* mean, compute_t<T>* rstd, int64_t rows, int64_t d, double eps,
+                                cudaStream_t s) {
     detail::layernorm_forward_impl<T, true>(a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, eps, s);
 }
 
@@ -170,8 +173,8 @@ void layernorm_residual_forward(const T* a, const T* b, const T* gamma, const T*
 // rows == 0. Arguments as cpu::layernorm_backward. Takes scratch for the column sums from the caching
 // allocator, so s must be temper's stream for the current device (cuda::stream(dev)).
 template <class T>
-void layernorm_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx, T* dgamma,
-                        T* dbeta, int64_t rows, int64_t d, cudaStream_t s) {
+void layernorm_backward(const T* x, const T* gamma, const compute_t<T>* mean, const compute_t<T>* rstd, const T* dy,
+                        T* dx, T* dgamma, T* dbeta, int64_t rows, int64_t d, cudaStream_t s) {
     check(rows >= 0 && d >= 0, "layernorm_backward: negative shape [", rows, ", ", d, "]");
     if (d == 0) return;
     if (rows > 0) {

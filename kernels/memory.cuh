@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "temper/core/dtype.hpp"
 #include "temper/core/shape.hpp"
 #include "temper/cuda/runtime.hpp"
 
@@ -21,6 +22,13 @@ template <class T>
 __global__ void iota_kernel(T* out, int64_t n) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
         out[i] = T(i);
+}
+
+// out[i] = in[i] in another element type (rounded to nearest-even when narrowing to bf16).
+template <class To, class From>
+__global__ void convert_kernel(const From* __restrict__ in, To* __restrict__ out, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        out[i] = To(compute_t<From>(in[i]));
 }
 
 // Shape and strides passed by value (kernel parameter space), outermost dimension first.
@@ -77,6 +85,14 @@ template <class T>
 void iota(T* out, int64_t n, cudaStream_t s) {
     if (n == 0) return;
     kernels::iota_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(out, n);
+    TEMPER_CUDA_CHECK_LAUNCH();
+}
+
+// out[i] = in[i] as To for n contiguous elements (the cast op, mixed precision's weight and gradient copies).
+template <class To, class From>
+void convert(const From* in, To* out, int64_t n, cudaStream_t s) {
+    if (n == 0) return;
+    kernels::convert_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(in, out, n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 

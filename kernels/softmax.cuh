@@ -18,10 +18,12 @@ namespace temper::kernels {
 constexpr int kSoftmaxThreads = 256;
 constexpr int kSoftmaxRowsPerBlock = kSoftmaxThreads / 32;
 
-// Element j before the exponential: scale * x, or the lowest finite value where key j is masked.
+// Element j before the exponential: scale * x, or the lowest finite value where key j is masked. In the
+// compute type (float for bf16), like all the arithmetic here: outputs are rounded to T once.
 template <class T>
-__device__ __forceinline__ T masked_scaled(T x, const int64_t* mr, int64_t j, T scale) {
-    return (mr && mr[j] == 0) ? lowest<T>() : x * scale;
+__device__ __forceinline__ compute_t<T> masked_scaled(T x, const int64_t* mr, int64_t j, T scale) {
+    using C = compute_t<T>;
+    return (mr && mr[j] == 0) ? lowest<C>() : C(x) * C(scale);
 }
 
 // V = 1 (scalar) or kPack<T> (then cols % V == 0 and x, y are 16-byte aligned). x and y may alias.
@@ -65,12 +67,13 @@ __global__ void __launch_bounds__(kSoftmaxThreads)
         m = __shfl_sync(0xffffffffu, m, 0);
         sum = __shfl_sync(0xffffffffu, sum, 0);
 
-        const T inv = T(A(1) / sum);  // sum >= 1: the max element contributes exp(0)
+        using C = compute_t<T>;
+        const C inv = C(A(1) / sum);  // sum >= 1: the max element contributes exp(0)
         for (int64_t i = lane; i < nvec; i += 32) {
             const Pack<T, V> p = load_pack<V>(xr, i);
             Pack<T, V> q;
             for (int k = 0; k < V; ++k)
-                q.v[k] = T(math_exp(A(masked_scaled(p.v[k], mr, i * V + k, scale)) - m)) * inv;
+                q.v[k] = T(C(math_exp(A(masked_scaled(p.v[k], mr, i * V + k, scale)) - m)) * inv);
             store_pack<V>(yr, i, q);
         }
     }
@@ -96,14 +99,15 @@ __global__ void __launch_bounds__(kSoftmaxThreads)
             const Pack<T, V> py = load_pack<V>(yr, i), pd = load_pack<V>(dyr, i);
             for (int k = 0; k < V; ++k) dot += A(pd.v[k]) * A(py.v[k]);
         }
-        const T tdot = T(warp_sum(dot));  // identical on every lane (warp_sum only adds)
+        using C = compute_t<T>;
+        const C tdot = C(warp_sum(dot));  // identical on every lane (warp_sum only adds)
 
         for (int64_t i = lane; i < nvec; i += 32) {
             const Pack<T, V> py = load_pack<V>(yr, i), pd = load_pack<V>(dyr, i);
             Pack<T, V> q;
             for (int k = 0; k < V; ++k) {
                 const int64_t j = i * V + k;
-                q.v[k] = (mr && mr[j] == 0) ? T(0) : T(scale * py.v[k] * (pd.v[k] - tdot));
+                q.v[k] = (mr && mr[j] == 0) ? T(0) : T(C(scale) * C(py.v[k]) * (C(pd.v[k]) - tdot));
             }
             store_pack<V>(dxr, i, q);
         }

@@ -3,6 +3,7 @@
 
 #include "temper/ops/attention.hpp"
 #include "temper/ops/bias_gelu.hpp"
+#include "temper/ops/cast.hpp"
 #include "temper/ops/dropout.hpp"
 #include "temper/ops/elementwise.hpp"
 #include "temper/ops/embedding.hpp"

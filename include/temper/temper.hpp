@@ -9,6 +9,7 @@
 #include "temper/models/inference_graph.hpp"
 #include "temper/nn/layers.hpp"
 #include "temper/nn/losses.hpp"
+#include "temper/nn/mixed_precision.hpp"
 #include "temper/nn/transformer.hpp"
 #include "temper/ops.hpp"
 #include "temper/optim/adamw.hpp"

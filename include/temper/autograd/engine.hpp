@@ -35,7 +35,12 @@ void accumulate(Tensor<T>& acc, const Tensor<T>& g, HeldStorages& held) {
           " does not match ", shape_str(acc.shape()));
     Tensor<T> gc = g.is_contiguous() ? g : g.clone();
 #if defined(TEMPER_WITH_CUDA)
-    if (acc.device().is_cuda()) return cuda::axpy(acc.device(), acc.numel(), T(1), gc.data(), acc.data());
+    if (acc.device().is_cuda()) {
+        if constexpr (is_half_v<T>)  // temper's kernel: float sum, one rounding, as the CPU's add_inplace
+            return cuda::add_inplace(acc.data(), gc.data(), acc.numel(), cuda::stream(acc.device()));
+        else
+            return cuda::axpy(acc.device(), acc.numel(), T(1), gc.data(), acc.data());
+    }
 #endif
     cpu::add_inplace(acc.data(), gc.data(), acc.numel());
 }

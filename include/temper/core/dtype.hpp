@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -53,7 +54,7 @@ TEMPER_HD inline float bits_float(uint32_t u) { float f; memcpy(&f, &u, 4); retu
 struct bf16 {
     uint16_t bits = 0;
 
-    TEMPER_HD static bf16 from_bits(uint16_t b) { bf16 h; h.bits = b; return h; }
+    TEMPER_HD static constexpr bf16 from_bits(uint16_t b) { bf16 h; h.bits = b; return h; }
     TEMPER_HD static bf16 from_float(float f) {
         uint32_t u = float_bits(f);
         if ((u & 0x7FFFFFFFu) > 0x7F800000u) return from_bits(uint16_t((u >> 16) | 0x0040u));
@@ -63,14 +64,33 @@ struct bf16 {
     TEMPER_HD float to_float() const { return bits_float(uint32_t(bits) << 16); }
     TEMPER_HD explicit bf16(float f) : bits(from_float(f).bits) {}
     bf16() = default;
-    TEMPER_HD explicit operator float() const { return to_float(); }
+    // Widening is exact, so it is implicit: bf16 values mix with float and double arithmetic as floats.
+    TEMPER_HD operator float() const { return to_float(); }
 };
+
+// Arithmetic on bf16 computes in float and rounds the result once (what PyTorch's bf16 elementwise ops do),
+// so the generic op code runs on bf16 tensors. Reductions and the heavy kernels widen to float themselves.
+TEMPER_HD inline bf16 operator+(bf16 a, bf16 b) { return bf16(float(a) + float(b)); }
+TEMPER_HD inline bf16 operator-(bf16 a, bf16 b) { return bf16(float(a) - float(b)); }
+TEMPER_HD inline bf16 operator*(bf16 a, bf16 b) { return bf16(float(a) * float(b)); }
+TEMPER_HD inline bf16 operator/(bf16 a, bf16 b) { return bf16(float(a) / float(b)); }
+TEMPER_HD inline bf16 operator-(bf16 a) { return bf16::from_bits(uint16_t(a.bits ^ 0x8000u)); }
+TEMPER_HD inline bf16& operator+=(bf16& a, bf16 b) { return a = a + b; }
+TEMPER_HD inline bf16& operator-=(bf16& a, bf16 b) { return a = a - b; }
+TEMPER_HD inline bf16& operator*=(bf16& a, bf16 b) { return a = a * b; }
+TEMPER_HD inline bf16& operator/=(bf16& a, bf16 b) { return a = a / b; }
+TEMPER_HD inline bool operator==(bf16 a, bf16 b) { return float(a) == float(b); }
+TEMPER_HD inline bool operator!=(bf16 a, bf16 b) { return float(a) != float(b); }
+TEMPER_HD inline bool operator<(bf16 a, bf16 b) { return float(a) < float(b); }
+TEMPER_HD inline bool operator>(bf16 a, bf16 b) { return float(a) > float(b); }
+TEMPER_HD inline bool operator<=(bf16 a, bf16 b) { return float(a) <= float(b); }
+TEMPER_HD inline bool operator>=(bf16 a, bf16 b) { return float(a) >= float(b); }
 
 // IEEE binary16, rounded to nearest-even, subnormals and overflow-to-infinity included.
 struct f16 {
     uint16_t bits = 0;
 
-    TEMPER_HD static f16 from_bits(uint16_t b) { f16 h; h.bits = b; return h; }
+    TEMPER_HD static constexpr f16 from_bits(uint16_t b) { f16 h; h.bits = b; return h; }
     TEMPER_HD static f16 from_float(float f) {
         uint32_t x = float_bits(f);
         const uint32_t sign = (x >> 16) & 0x8000u;
@@ -110,6 +130,11 @@ struct f16 {
     TEMPER_HD explicit operator float() const { return to_float(); }
 };
 
+// True for the 16-bit float types. Tensors compute with bf16 (its kernels work in float); f16 is a file format.
+template <class T> inline constexpr bool is_half_v = std::is_same_v<T, bf16> || std::is_same_v<T, f16>;
+// The type a T op computes in and keeps per-row statistics in: float for the 16-bit types, else T.
+template <class T> using compute_t = std::conditional_t<is_half_v<T>, float, T>;
+
 template <class T> struct dtype_of_t;
 template <> struct dtype_of_t<float> { static constexpr DType value = DType::F32; };
 template <> struct dtype_of_t<double> { static constexpr DType value = DType::F64; };
@@ -121,3 +146,19 @@ template <> struct dtype_of_t<uint8_t> { static constexpr DType value = DType::U
 template <class T> inline constexpr DType dtype_of = dtype_of_t<T>::value;
 
 }  // namespace temper
+
+// The limits generic code asks of bf16 (NaN fills, the most negative finite value, infinity).
+template <>
+class std::numeric_limits<temper::bf16> {
+public:
+    static constexpr bool is_specialized = true;
+    static constexpr bool has_quiet_NaN = true;
+    static constexpr bool has_infinity = true;
+    static constexpr int digits = 8;
+    static temper::bf16 quiet_NaN() { return temper::bf16::from_bits(0x7FC0); }
+    static temper::bf16 infinity() { return temper::bf16::from_bits(0x7F80); }
+    static temper::bf16 max() { return temper::bf16::from_bits(0x7F7F); }
+    static temper::bf16 lowest() { return temper::bf16::from_bits(0xFF7F); }
+    static temper::bf16 min() { return temper::bf16::from_bits(0x0080); }
+    static temper::bf16 epsilon() { return temper::bf16::from_bits(0x3C00); }
+};

@@ -8,6 +8,7 @@
 #include <unsupported/Eigen/SpecialFunctions>
 
 #include "temper/cpu/blocks.hpp"
+#include "temper/cpu/half.hpp"
 #include "temper/cpu/parallel.hpp"
 
 namespace temper::cpu {
@@ -47,6 +48,19 @@ void gelu_backward(const T* x, const T* dy, T* dx, int64_t n) {
         const Block<T> pdf = exp_underflow_to_zero<T>(T(-0.5) * v * v) * T(0.39894228040143267794);
         return g * (cdf + v * pdf);
     });
+}
+
+template <>
+inline void gelu_forward<bf16>(const bf16* x, bf16* y, int64_t n) {
+    std::vector<float> yf(static_cast<size_t>(n));
+    gelu_forward(widen(x, n).data(), yf.data(), n);
+    narrow(yf, y);
+}
+template <>
+inline void gelu_backward<bf16>(const bf16* x, const bf16* dy, bf16* dx, int64_t n) {
+    std::vector<float> dxf(static_cast<size_t>(n));
+    gelu_backward(widen(x, n).data(), widen(dy, n).data(), dxf.data(), n);
+    narrow(dxf, dx);
 }
 
 template <class T>

@@ -13,6 +13,8 @@
 #include <cblas.h>
 #endif
 
+#include "temper/cpu/half.hpp"
+
 namespace temper::cpu {
 
 // The Eigen kernel: every type, every build.
@@ -58,6 +60,24 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
     }
 #endif
     eigen_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// bf16: the float GEMM on widened operands, each output rounded once (fp32 accumulation, as cuBLAS's bf16
+// GEMMs with CUBLAS_COMPUTE_32F). Strided operands are widened with their whole extent.
+template <>
+inline void gemm<bf16>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, bf16 alpha, const bf16* A,
+                       int64_t lda, const bf16* B, int64_t ldb, bf16 beta, bf16* C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    auto extent = [](int64_t rows, int64_t cols, int64_t ld) {
+        return rows > 0 && cols > 0 ? (rows - 1) * ld + cols : 0;
+    };
+    const int64_t na = trans_a ? extent(K, M, lda) : extent(M, K, lda);
+    const int64_t nb = trans_b ? extent(N, K, ldb) : extent(K, N, ldb);
+    const int64_t nc = extent(M, N, ldc);
+    std::vector<float> c = float(beta) == 0.0f ? std::vector<float>(size_t(nc)) : widen(C, nc);
+    gemm<float>(trans_a, trans_b, M, N, K, float(alpha), widen(A, na).data(), lda, widen(B, nb).data(), ldb,
+                float(beta), c.data(), ldc);
+    for (int64_t i = 0; i < M; ++i) narrow(c.data() + i * ldc, N, C + i * ldc);
 }
 
 }  // namespace temper::cpu

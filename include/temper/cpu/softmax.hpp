@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "temper/cpu/blocks.hpp"
+#include "temper/cpu/half.hpp"
 #include "temper/cpu/parallel.hpp"
 
 namespace temper::cpu {
@@ -54,6 +55,22 @@ void masked_softmax_backward(const T* y, const T* dy, T* dx, const int64_t* mask
         for (int64_t j = 0; j < cols; ++j)
             dxr[j] = (mr && mr[j] == 0) ? T(0) : T(scale * yr[j] * (dyr[j] - T(dot)));
     });
+}
+
+template <>
+inline void masked_softmax_forward<bf16>(const bf16* x, bf16* y, const int64_t* mask, int64_t rows, int64_t cols,
+                                         int64_t rows_per_batch, bf16 scale) {
+    std::vector<float> yf(size_t(rows * cols));
+    masked_softmax_forward(widen(x, rows * cols).data(), yf.data(), mask, rows, cols, rows_per_batch, float(scale));
+    narrow(yf, y);
+}
+template <>
+inline void masked_softmax_backward<bf16>(const bf16* y, const bf16* dy, bf16* dx, const int64_t* mask, int64_t rows,
+                                          int64_t cols, int64_t rows_per_batch, bf16 scale) {
+    std::vector<float> dxf(size_t(rows * cols));
+    masked_softmax_backward(widen(y, rows * cols).data(), widen(dy, rows * cols).data(), dxf.data(), mask, rows, cols,
+                            rows_per_batch, float(scale));
+    narrow(dxf, dx);
 }
 
 }  // namespace temper::cpu

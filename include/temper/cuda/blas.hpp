@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "temper/core/dtype.hpp"
 #include "temper/cuda/allocator.hpp"
 #include "temper/cuda/runtime.hpp"
 
@@ -52,10 +53,12 @@ inline cublasHandle_t blas_handle(Device dev) {
 template <class T> struct BlasType;
 template <> struct BlasType<float> { static constexpr cudaDataType_t value = CUDA_R_32F; };
 template <> struct BlasType<double> { static constexpr cudaDataType_t value = CUDA_R_64F; };
+template <> struct BlasType<bf16> { static constexpr cudaDataType_t value = CUDA_R_16BF; };
 
 template <class T>
 cublasComputeType_t compute_type() {
     if constexpr (std::is_same_v<T, double>) return CUBLAS_COMPUTE_64F;
+    if constexpr (std::is_same_v<T, bf16>) return CUBLAS_COMPUTE_32F;  // bf16 inputs and outputs, fp32 accumulation
     switch (math_mode()) {
         case MathMode::TF32: return CUBLAS_COMPUTE_32F_FAST_TF32;
         case MathMode::BF16: return CUBLAS_COMPUTE_32F_FAST_16BF;
@@ -75,9 +78,10 @@ void gemm_strided_batched(Device dev, bool trans_a, bool trans_b, int64_t M, int
               batch <= kMaxInt,
           "gemm: a dimension exceeds cuBLAS's 32-bit limit (M=", M, " N=", N, " K=", K, " batch=", batch, ")");
     const cudaDataType_t type = BlasType<T>::value;
+    const compute_t<T> a = compute_t<T>(alpha), b = compute_t<T>(beta);  // scale type: float for bf16
     TEMPER_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
         blas_handle(dev), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M),
-        int(K), &alpha, B, type, int(ldb), stride_b, A, type, int(lda), stride_a, &beta, C, type, int(ldc), stride_c,
+        int(K), &a, B, type, int(ldb), stride_b, A, type, int(lda), stride_a, &b, C, type, int(ldc), stride_c,
         int(batch), compute_type<T>(), CUBLAS_GEMM_DEFAULT));
 }
 
@@ -92,8 +96,9 @@ template <class T>
 void axpy(Device dev, int64_t n, T alpha, const T* x, T* y) {
     if (n == 0) return;
     check(n <= 2147483647, "axpy: ", n, " elements exceed cuBLAS's 32-bit limit");
-    const cudaDataType_t type = BlasType<T>::value;
-    TEMPER_CUBLAS_CHECK(cublasAxpyEx(blas_handle(dev), int(n), &alpha, type, x, type, 1, y, type, 1, type));
+    const cudaDataType_t type = BlasType<T>::value, exec = BlasType<compute_t<T>>::value;
+    const compute_t<T> a = compute_t<T>(alpha);
+    TEMPER_CUBLAS_CHECK(cublasAxpyEx(blas_handle(dev), int(n), &a, exec, x, type, 1, y, type, 1, exec));
 }
 
 }  // namespace temper::cuda

@@ -25,9 +25,10 @@ void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_
         // All locals, so the loop does not reload them through the closure after each store to y (vectorises).
         const T* __restrict xg = x + i0;
         T* __restrict yg = y + i0;
-        const T scale = T(1.0 / (1.0 - p));
+        const compute_t<T> scale = compute_t<T>(1.0 / (1.0 - p));  // float for bf16: one rounding per element
         const float keep_from = float(p);
-        for (int64_t j = 0; j < count; ++j) yg[j] = u32_to_unit(words[j]) >= keep_from ? xg[j] * scale : T(0);
+        for (int64_t j = 0; j < count; ++j)
+            yg[j] = u32_to_unit(words[j]) >= keep_from ? T(compute_t<T>(xg[j]) * scale) : T(0);
     });
 }
 

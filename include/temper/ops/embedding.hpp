@@ -4,6 +4,7 @@
 
 #include "temper/autograd/node.hpp"
 #include "temper/core/tensor.hpp"
+#include "temper/cpu/half.hpp"
 #if defined(TEMPER_WITH_CUDA)
 #include "temper/cuda/kernels.hpp"
 #endif
@@ -28,11 +29,20 @@ struct EmbeddingNode : autograd::Node<T> {
         }
 #endif
         const int64_t* id = ids.data();
-        for (int64_t i = 0; i < ids.numel(); ++i) {
-            if (id[i] == padding_idx) continue;
-            T* dst = dw.data() + id[i] * d;
-            const T* src = g.data() + i * d;
-            for (int64_t j = 0; j < d; ++j) dst[j] += src[j];
+        if constexpr (is_half_v<T>) {  // sums in float, each rounded once (as the GPU kernel does)
+            std::vector<float> acc(size_t(dw.numel()), 0.0f);
+            for (int64_t i = 0; i < ids.numel(); ++i) {
+                if (id[i] == padding_idx) continue;
+                for (int64_t j = 0; j < d; ++j) acc[size_t(id[i] * d + j)] += float(g.data()[i * d + j]);
+            }
+            cpu::narrow(acc, dw.data());
+        } else {
+            for (int64_t i = 0; i < ids.numel(); ++i) {
+                if (id[i] == padding_idx) continue;
+                T* dst = dw.data() + id[i] * d;
+                const T* src = g.data() + i * d;
+                for (int64_t j = 0; j < d; ++j) dst[j] += src[j];
+            }
         }
         return {dw};
     }

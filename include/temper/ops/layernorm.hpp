@@ -16,7 +16,8 @@ namespace temper {
 // Inputs (x, gamma, beta), or (a, b, gamma, beta) for add_layer_norm, where x = a + b and both a and b get dx.
 template <class T>
 struct LayerNormNode : autograd::Node<T> {
-    Tensor<T> x, gamma, mean, rstd;
+    Tensor<T> x, gamma;
+    Tensor<compute_t<T>> mean, rstd;  // float for bf16: the backward needs more than 8 bits of 1/std
     int64_t rows = 0, d = 0;
     bool residual = false;
     const char* name() const override { return residual ? "add_layer_norm" : "layer_norm"; }
@@ -35,14 +36,18 @@ struct LayerNormNode : autograd::Node<T> {
         if (residual) return {dx, dx, dg, db};
         return {dx, dg, db};
     }
-    void release_saved() override { x = gamma = mean = rstd = Tensor<T>(); }
+    void release_saved() override {
+        x = gamma = Tensor<T>();
+        mean = rstd = Tensor<compute_t<T>>();
+    }
 };
 
 namespace detail {
 // The node both ops record; it keeps the normalised input x and the row statistics when a gradient is needed.
 template <class T>
 std::shared_ptr<LayerNormNode<T>> layer_norm_node(bool residual, bool needs_grad, const Tensor<T>& x,
-                                                  const Tensor<T>& gamma, const Tensor<T>& mean, const Tensor<T>& rstd,
+                                                  const Tensor<T>& gamma, const Tensor<compute_t<T>>& mean,
+                                                  const Tensor<compute_t<T>>& rstd,
                                                   int64_t rows, int64_t d) {
     auto node = std::make_shared<LayerNormNode<T>>();
     node->residual = residual;
@@ -68,7 +73,8 @@ Tensor<T> layer_norm(const Tensor<T>& x_in, const Tensor<T>& weight, const Tenso
     Tensor<T> b = bias.is_contiguous() ? bias : bias.clone();
     int64_t rows = d ? x.numel() / d : 0;
     Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
-    Tensor<T> mean = Tensor<T>::empty({rows}, x.device()), rstd = Tensor<T>::empty({rows}, x.device());
+    using S = compute_t<T>;
+    Tensor<S> mean = Tensor<S>::empty({rows}, x.device()), rstd = Tensor<S>::empty({rows}, x.device());
     check(g.device() == x.device() && b.device() == x.device(), "layer_norm: input on ", x.device().str(),
           ", weight on ", g.device().str(), ", bias on ", b.device().str());
 #if defined(TEMPER_WITH_CUDA)
@@ -104,7 +110,8 @@ Tensor<T> add_layer_norm(const Tensor<T>& a_in, const Tensor<T>& b_in, const Ten
     Tensor<T> be = bias.is_contiguous() ? bias : bias.clone();
     const int64_t rows = d ? a.numel() / d : 0;
     Tensor<T> x = Tensor<T>::empty(a.shape(), dev), y = Tensor<T>::empty(a.shape(), dev);
-    Tensor<T> mean = Tensor<T>::empty({rows}, dev), rstd = Tensor<T>::empty({rows}, dev);
+    using S = compute_t<T>;
+    Tensor<S> mean = Tensor<S>::empty({rows}, dev), rstd = Tensor<S>::empty({rows}, dev);
 #if defined(TEMPER_WITH_CUDA)
     if (dev.is_cuda())
         cuda::layernorm_residual_forward(a.data(), b.data(), g.data(), be.data(), x.data(), y.data(), mean.data(),
@@ -112,8 +119,15 @@ Tensor<T> add_layer_norm(const Tensor<T>& a_in, const Tensor<T>& b_in, const Ten
     else
 #endif
     {
-        cpu::map_blocks(a.data(), b.data(), x.data(), a.numel(), 1,
-                        [](const auto& u, const auto& v) -> cpu::Block<T> { return u + v; });
+        if constexpr (is_half_v<T>) {
+            const T* pa = a.data();
+            const T* pb = b.data();
+            T* px = x.data();
+            cpu::parallel_for(a.numel(), 1, [&](int64_t i) { px[i] = pa[i] + pb[i]; });
+        } else {
+            cpu::map_blocks(a.data(), b.data(), x.data(), a.numel(), 1,
+                            [](const auto& u, const auto& v) -> cpu::Block<T> { return u + v; });
+        }
         cpu::layernorm_forward(x.data(), g.data(), be.data(), y.data(), mean.data(), rstd.data(), rows, d, eps);
     }
     const bool grad = autograd::needs_grad<T>({a_in, b_in, weight, bias});
