@@ -888,3 +888,58 @@ BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStepGraph, bf16, cuda::MathMode::BF16)
     ->Args({32, 128})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
+
+// Mixed precision (nn/mixed_precision.hpp): the same step with bf16 activations and GEMMs in the model's
+// bf16 copy, the loss on float logits, gradients added into the fp32 master, AdamW on the master, and the
+// updated weights rounded back into the copy: what the Trainer's bf16 option runs. Compared with PyTorch's
+// bf16 autocast step.
+static void BM_CudaDistilBertTrainStepMixed(benchmark::State& state) {
+    guarded(state, [&] {
+        const int64_t B = state.range(0), S = state.range(1);
+        const size_t outside = bytes_outside_model();
+        Model model(distilbert_config());
+        model.to(gpu());
+        nn::MixedPrecision<models::DistilBertForSequenceClassification> mixed(model);
+        mixed.train();
+        optim::AdamW<float> opt(optim::decay_param_groups(model.named_parameters(), 0.01), {.lr = 2e-5});
+        const auto inputs = model_inputs(B, S, 2);
+        auto targets = Tensor<float>::zeros({B, 28});
+        for (int64_t b = 0; b < B; ++b) targets.data()[b * 28 + b % 28] = 1;
+        const Tensor<float> targets_gpu = targets.to(gpu());
+        const double sec = time_steps(state, [&] {
+            bce_with_logits(mixed(inputs.first, inputs.second), targets_gpu).backward();
+            mixed.gradients_to_master();
+            opt.step();
+            opt.zero_grad();
+            mixed.copy_weights_from_master();
+        });
+        report_model(state, B, S, sec, cuda::MathMode::BF16, outside);
+        state.SetLabel("bf16 activations, fp32 master weights");
+    });
+}
+BENCHMARK(BM_CudaDistilBertTrainStepMixed)->Args({32, 128})->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// Inference with the bf16 copy (eval mode, no graph): bf16 activations and GEMMs, float logits.
+static void BM_CudaDistilBertForwardMixed(benchmark::State& state) {
+    guarded(state, [&] {
+        const int64_t B = state.range(0), S = state.range(1);
+        const size_t outside = bytes_outside_model();
+        Model model(distilbert_config());
+        model.to(gpu());
+        nn::MixedPrecision<models::DistilBertForSequenceClassification> mixed(model);
+        mixed.eval();
+        const auto inputs = model_inputs(B, S, 1);
+        NoGradGuard no_grad;
+        const double sec = time_steps(state, [&] {
+            Tensor<float> logits = mixed(inputs.first, inputs.second);
+            benchmark::DoNotOptimize(logits.data());
+        });
+        report_model(state, B, S, sec, cuda::MathMode::BF16, outside);
+        state.SetLabel("bf16 activations");
+    });
+}
+BENCHMARK(BM_CudaDistilBertForwardMixed)
+    ->Args({1, 128})
+    ->Args({128, 128})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);

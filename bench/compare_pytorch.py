@@ -278,10 +278,13 @@ def gpu_section():
         for kind, B, S in cases:
             base = "BM_CudaDistilBertForward" if kind == "inference" else "BM_CudaDistilBertTrainStep"
             torch_ms = None  # measured once, compared with temper eager and temper replayed from a CUDA graph
-            for bench, label in ((base, ""), (base + "Graph", " (CUDA graph)")):
+            mode = {"fp32": "strict", "tf32": "tf32", "bf16": "bf16"}[precision]  # temper's MathMode names
+            variants = [(f"{base}/{mode}", ""), (f"{base}Graph/{mode}", " (CUDA graph)")]
+            if precision == "bf16":  # bf16 activations with fp32 master weights: autocast's counterpart
+                variants.append((f"{base}Mixed", " (bf16 activations)"))
+            for bench, label in variants:
                 try:
-                    mode = {"fp32": "strict", "tf32": "tf32", "bf16": "bf16"}[precision]  # temper's MathMode names
-                    t_ms, _ = temper_median_ms("temper_bench_cuda", f"^{bench}/{mode}/{B}/{S}/")
+                    t_ms, _ = temper_median_ms("temper_bench_cuda", f"^{bench}/{B}/{S}/")
                 except (RuntimeError, SystemExit, subprocess.CalledProcessError) as e:
                     print(f"  temper {bench} {B}x{S} {precision}: {e}", file=sys.stderr)
                     continue

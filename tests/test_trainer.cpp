@@ -425,3 +425,74 @@ TEST_CASE("Trainer with cuda_graph: fixed-shape steps through TrainStepGraph (ea
     CHECK_THROWS_WITH_AS(train::Trainer<float>(model, s.tok, s.split.train, s.split.dev, bad),
                          doctest::Contains("cuda_graph needs a multi-label task and grad_accum 1"), Error);
 }
+
+TEST_CASE("Trainer with bf16 mixed precision: trains close to fp32, fp32 checkpoints, resume is exact") {
+    Setup s = make_setup();
+    auto fp32 = base_options(tmp_dir("fp32"));
+    models::DistilBertForSequenceClassification<float> a(s.cfg, 1);
+    train::Trainer<float> ta(a, s.tok, s.split.train, s.split.dev, fp32);
+    const train::TrainResult ra = ta.fit();
+
+    auto straight = base_options(tmp_dir("bf16"));
+    straight.bf16 = true;
+    models::DistilBertForSequenceClassification<float> b(s.cfg, 1);
+    train::Trainer<float> tb(b, s.tok, s.split.train, s.split.dev, straight);
+    const train::TrainResult rb = tb.fit();
+    CHECK(rb.steps == ra.steps);
+    auto train_losses = [](const std::string& dir) {
+        std::vector<double> v;
+        for (const auto& line : lines_of(dir + "/metrics.jsonl")) {
+            auto j = nlohmann::json::parse(line);
+            if (j["type"] == "train") v.push_back(j["loss"].get<double>());
+        }
+        return v;
+    };
+    const std::vector<double> la = train_losses(fp32.run_dir), lb = train_losses(straight.run_dir);
+    REQUIRE(la.size() == lb.size());
+    double worst = 0;
+    for (size_t i = 0; i < la.size(); ++i) worst = std::max(worst, std::abs(lb[i] - la[i]) / la[i]);
+    const double dev_a = ta.evaluate(s.split.dev).loss, dev_b = tb.evaluate(s.split.dev).loss;
+    MESSAGE("bf16 vs fp32 training (" << la.size() << " steps): worst relative train-loss difference " << worst
+            << "; dev loss of the best models " << dev_b << " vs " << dev_a);
+    CHECK(worst <= 5e-2);
+    CHECK(lb.back() < lb.front());
+    CHECK(std::abs(dev_b - dev_a) / dev_a <= 5e-2);
+
+    // best/ holds fp32 weights (the master), which load into a plain float model.
+    auto loaded = models::DistilBertForSequenceClassification<float>::from_pretrained(
+        straight.run_dir + "/best", {.verbose = false});
+    auto pb = b.named_parameters(), pl = loaded.named_parameters();
+    bool some_not_bf16 = false;  // fp32 master weights: not all representable in bf16
+    for (size_t i = 0; i < pb.size(); ++i) {
+        CHECK_MESSAGE(pb[i].second.to_vector() == pl[i].second.to_vector(), pb[i].first);
+        for (float v : pl[i].second.to_vector()) some_not_bf16 |= float(bf16(v)) != v;
+    }
+    CHECK(some_not_bf16);
+
+    // Stop + resume: the bf16 copy is rebuilt from the restored master weights, so nothing differs.
+    auto part = base_options(tmp_dir("bf16_part"));
+    part.bf16 = true;
+    part.stop_at_step = 4;
+    models::DistilBertForSequenceClassification<float> c(s.cfg, 1);
+    CHECK(train::Trainer<float>(c, s.tok, s.split.train, s.split.dev, part).fit().interrupted);
+    auto rest = part;
+    rest.stop_at_step = 0;
+    rest.resume = true;
+    models::DistilBertForSequenceClassification<float> d(s.cfg, 77);
+    manual_seed(12345);
+    const train::TrainResult rd = train::Trainer<float>(d, s.tok, s.split.train, s.split.dev, rest).fit();
+    CHECK(rd.steps == rb.steps);
+    CHECK(rd.best_macro_f1 == rb.best_macro_f1);
+    CHECK(lines_of(straight.run_dir + "/metrics.jsonl") == lines_of(part.run_dir + "/metrics.jsonl"));
+    auto pd = d.named_parameters();
+    for (size_t i = 0; i < pb.size(); ++i)
+        CHECK_MESSAGE(pb[i].second.to_vector() == pd[i].second.to_vector(), pb[i].first);
+
+    auto bad = base_options(tmp_dir("bf16_bad"));
+    bad.bf16 = true;
+    bad.cuda_graph = true;
+    bad.grad_accum = 1;
+    CHECK_THROWS_WITH_AS(train::Trainer<float>(b, s.tok, s.split.train, s.split.dev, bad),
+                         doctest::Contains("bf16 and cuda_graph cannot be combined"), Error);
+    for (const auto& dir : {fp32.run_dir, straight.run_dir, part.run_dir}) fs::remove_all(dir);
+}

@@ -44,7 +44,7 @@ struct TrainArgs {
     int64_t eval_every = 0, patience = 0, max_steps = 0, stop_at_step = 0;
     int64_t limit_train = 0;  // > 0: keep only the first N training examples
     uint64_t seed = 42;
-    bool resume = false, quiet = false, cuda_graph = false;
+    bool resume = false, quiet = false, cuda_graph = false, bf16 = false;
 };
 
 inline void add_train_options(CLI::App& app, TrainArgs& a) {
@@ -79,6 +79,9 @@ inline void add_train_options(CLI::App& app, TrainArgs& a) {
     app.add_flag("--cuda-graph", a.cuda_graph,
                  "GPU: replay each training step from a CUDA graph (multi-label, --grad-accum 1; batches padded to "
                  "--max-length)");
+    app.add_flag("--bf16", a.bf16,
+                 "mixed precision: forward and backward in bf16 (float reductions), fp32 master weights, AdamW and "
+                 "checkpoints (not with --cuda-graph)");
 }
 
 inline temper::train::TrainerOptions trainer_options(const TrainArgs& a) {
@@ -87,7 +90,7 @@ inline temper::train::TrainerOptions trainer_options(const TrainArgs& a) {
             .max_grad_norm = a.max_grad_norm, .eval_every = a.eval_every, .patience = a.patience,
             .max_steps = a.max_steps, .stop_at_step = a.stop_at_step, .threshold = 0.5, .tune_thresholds = true,
             .bucket_batches = 0, .pos_weight = {}, .seed = a.seed, .resume = a.resume, .progress = !a.quiet,
-            .eval_batch_size = 64, .cuda_graph = a.cuda_graph};
+            .eval_batch_size = 64, .cuda_graph = a.cuda_graph, .bf16 = a.bf16};
 }
 
 }  // namespace examples

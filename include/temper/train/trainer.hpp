@@ -15,13 +15,16 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "temper/models/distilbert.hpp"
+#include "temper/nn/mixed_precision.hpp"
 #include "temper/optim/accumulation.hpp"
 #include "temper/optim/adamw.hpp"
 #include "temper/optim/clip.hpp"
@@ -64,6 +67,10 @@ struct TrainerOptions {
     // from the default (padding to the batch's longest). A shorter last batch of an epoch runs eagerly. On
     // the CPU the same steps run without a graph.
     bool cuda_graph = false;
+    // Mixed precision (nn::MixedPrecision): forward and backward run in a bf16 copy of the model (bf16
+    // activations and GEMMs, float reductions); the model itself keeps fp32 master weights, which AdamW
+    // updates and checkpoints store. Needs Trainer<float>; not combined with cuda_graph.
+    bool bf16 = false;
 };
 
 // Scores of one pass over a dataset.
@@ -107,6 +114,10 @@ public:
               tokenizer.vocab_size(), " tokens but the model's vocab_size is ", model.config.vocab_size);
         check(!opt_.cuda_graph || (train.multi_label && opt_.grad_accum == 1), "Trainer: cuda_graph needs a "
               "multi-label task and grad_accum 1 (one whole step per graph replay)");
+        check(!opt_.bf16 || std::is_same_v<T, float>, "Trainer: bf16 mixed precision needs a float model");
+        check(!(opt_.bf16 && opt_.cuda_graph), "Trainer: bf16 and cuda_graph cannot be combined yet");
+        if constexpr (std::is_same_v<T, float>)
+            if (opt_.bf16) mixed_ = std::make_unique<Mixed>(model_);
         train_ids_ = tokenize(train);
         dev_ids_ = tokenize(dev);
     }
@@ -166,7 +177,7 @@ public:
                     loss_value =
                         double((*graph)(pb.input_ids, pb.attention_mask, train_.template multi_hot<T>(idx)).item());
                 } else {
-                    loss = loss_of(model_(pb.input_ids, pb.attention_mask), train_, idx, pos_weight);
+                    loss = loss_of(logits_of(pb), train_, idx, pos_weight);
                     loss_value = double(loss.item());
                 }
                 if (!std::isfinite(loss_value)) stop_nonfinite("loss", loss_value, st.step + 1);
@@ -179,12 +190,14 @@ public:
                 } else {
                     // Average over the micro-batches of this optimizer step (the last group may be short).
                     scale(loss, T(accum.loss_scale(bi, batches_per_epoch))).backward();
+                    if (mixed_) mixed_->gradients_to_master();
                     if (!accum.is_step(bi, batches_per_epoch)) continue;
                     norm = optim::clip_grad_norm(model_.parameters(), clip);
                 }
                 // NaN/Inf gradients stop the run (eagerly, before opt.step() writes them into the weights).
                 if (!std::isfinite(norm)) stop_nonfinite("gradient norm", norm, st.step + 1);
                 if (!graphed) opt.step();
+                if (mixed_) mixed_->copy_weights_from_master();
                 sched.step();
                 opt.zero_grad();
                 ++st.step;
@@ -325,7 +338,7 @@ private:
             std::vector<int64_t> idx;
             for (int64_t i = lo; i < std::min(n, lo + opt_.eval_batch_size); ++i) idx.push_back(i);
             PaddedBatch pb = pad_batch(ids, idx, model_.config.pad_token_id);
-            Tensor<T> logits = model_(pb.input_ids, pb.attention_mask);
+            Tensor<T> logits = logits_of(pb);
             loss_sum += double(loss_of(logits, d, idx, Tensor<T>()).item()) * double(idx.size());
             const int64_t L = logits.size(1);
             const std::vector<T> v = logits.to_vector();
@@ -444,6 +457,18 @@ private:
         auto ck = io::Checkpoint::open(dir);
         io::LoadRules rules;  // our own checkpoints: exact names, nothing missing
         io::load_into<T>(model_, ck, rules);
+        if (mixed_) mixed_->copy_weights_from_master();
+    }
+
+    // The model's logits for a batch; with bf16, from the bf16 copy (in the model's train/eval mode).
+    Tensor<T> logits_of(const PaddedBatch& pb) {
+        if constexpr (std::is_same_v<T, float>) {
+            if (mixed_) {
+                mixed_->model().train(model_.is_training());
+                return (*mixed_)(pb.input_ids, pb.attention_mask);
+            }
+        }
+        return model_(pb.input_ids, pb.attention_mask);
     }
 
     void resume_from_last(optim::AdamW<T>& opt, optim::LinearWarmupDecay<optim::AdamW<T>>& sched, State& st) {
@@ -503,7 +528,10 @@ private:
                                               {"micro-F1", history_.eval_steps, history_.eval_micro_f1}}));
     }
 
+    using Mixed = nn::MixedPrecision<models::DistilBertForSequenceClassification>;
+
     Model& model_;
+    std::unique_ptr<Mixed> mixed_;  // bf16: the model's bf16 copy (the model keeps the fp32 master weights)
     const text::WordPiece& tok_;
     const Dataset& train_;
     const Dataset& dev_;
