@@ -131,7 +131,7 @@ struct AttnArgs {
     T scale;
     bool dropout;
     float threshold;  // float(p), as the CPU compares
-    T drop_scale;     // T(1 / (1 - p)), as the CPU scales
+    compute_t<T> drop_scale;  // 1 / (1 - p) in compute_t<T> (float for bf16), as the CPU's dropout scales
     uint64_t seed, offset;
     const uint64_t* philox_base;  // {seed, offset base} in device memory (PhiloxPosition), or nullptr
 };
@@ -267,7 +267,7 @@ __global__ void __launch_bounds__(kAttnThreads)
     T* dOs = Qs + kAttnCols * kAttnLd;
     T* Pt = dOs + kAttnCols * kAttnLd;
     T* dSt = Pt + kAttnRows * kAttnLdP;
-    A* Ls = reinterpret_cast<A*>(dSt + kAttnRows * kAttnLdP);  // sizeof(A) == sizeof(T): aligned
+    A* Ls = reinterpret_cast<A*>(dSt + kAttnRows * kAttnLdP);  // aligned: an even number of T precede it
     A* Ds = Ls + kAttnCols;
 
     const int r = int(threadIdx.x) / 16, c = int(threadIdx.x) % 16;
@@ -440,7 +440,7 @@ kernels::AttnArgs<T> attention_args(const char* what, const T* q, const T* k, co
           ": shape [", B, ", ", H, ", ", S, ", ", D, "] is too large for the launch grid");
     check(dropout_p >= 0.0 && dropout_p < 1.0, what, ": dropout probability ", dropout_p, " must be in [0, 1)");
     return {q,    k,         v,        key_mask, H, S, scale, dropout_p > 0.0, float(dropout_p),
-            T(1.0 / (1.0 - dropout_p)), seed, offset, philox_base};
+            compute_t<T>(1.0 / (1.0 - dropout_p)), seed, offset, philox_base};
 }
 
 // The kernels use more than the default 48 KB of dynamic shared memory. Opting in is a host-side call with

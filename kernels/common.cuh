@@ -22,7 +22,7 @@ template <class T> using accum_t = typename accum<T>::type;
 
 // The most negative finite value (what masked attention scores become; also the start of a running max).
 template <class T> __host__ __device__ constexpr T lowest() {
-    if constexpr (is_half_v<T>) return T::from_bits(0xFF7F);  // -FLT_MAX would round to -inf
+    if constexpr (std::is_same_v<T, bf16>) return T::from_bits(0xFF7F);  // -FLT_MAX would round to -inf
     else if constexpr (sizeof(T) == sizeof(double)) return T(-DBL_MAX);
     else return T(-FLT_MAX);
 }

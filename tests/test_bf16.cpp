@@ -113,6 +113,19 @@ TEST_CASE("bf16 arithmetic computes in float and rounds once; limits") {
         CHECK((a < b) == (float(a) < float(b)));
     }
     CHECK(float(bf16(1.0f) + bf16(1.0f / 512)) == 1.0f);  // a tie: rounds to the even neighbour
+    // From double: rounded once (through float it would round twice: 1 + 2^-8 + 2^-30 -> 1 + 2^-8 -> 1).
+    CHECK(float(bf16(1.0 + 1.0 / 256 + std::ldexp(1.0, -30))) == 1.0078125f);
+    CHECK(float(bf16(-(1.0 + 1.0 / 256 + std::ldexp(1.0, -30)))) == -1.0078125f);
+    for (int i = 0; i < 20000; ++i) {  // nearest of the neighbours, ties to even
+        const double d = g.normal() * std::ldexp(1.0, int(g.uniform() * 60) - 30);
+        const bf16 b(d);
+        const double err = std::abs(double(float(b)) - d);
+        for (int step : {-1, 1}) {
+            const double other = std::abs(double(float(bf16::from_bits(uint16_t(b.bits + step)))) - d);
+            CHECK((err < other || (err == other && (b.bits & 1) == 0)));
+        }
+    }
+    CHECK(float(bf16(int64_t(3))) == 3.0f);
     CHECK(float(-bf16(2.5f)) == -2.5f);
     using L = std::numeric_limits<bf16>;
     CHECK(float(L::lowest()) == -float(L::max()));
@@ -185,6 +198,15 @@ TEST_CASE("cast: the float graph continues into the bf16 graph") {
     // A non-leaf cast twice into one backward: the second cast finds its graph freed, and says so.
     Tensor<bf16> y = gelu(rnd({3}, 33).set_requires_grad(true));
     CHECK_THROWS_WITH_AS(sum(cast<float>(y) + cast<float>(y)).backward(), doctest::Contains("already freed"), Error);
+    // A non-leaf used directly and through a cast (a skip connection around a bf16 block), in either order:
+    // an error, never a silently lost gradient.
+    for (int order = 0; order < 2; ++order) {
+        Tensor<float> w = cast<float>(rnd({4}, 34)).set_requires_grad(true);
+        Tensor<float> x = scale(w, 2.0f);
+        Tensor<float> direct = sum(x), through = sum(cast<float>(gelu(cast<bf16>(x))));
+        Tensor<float> total = order == 0 ? direct + through : through + direct;
+        CHECK_THROWS_AS(total.backward(), Error);
+    }
 }
 
 TEST_CASE("MixedPrecision: bf16 copy of the master weights, float gradients, close to fp32") {
@@ -201,6 +223,12 @@ TEST_CASE("MixedPrecision: bf16 copy of the master weights, float gradients, clo
         CHECK(differ == 0);
     }
 
+    // The copy runs in the master's mode: eval on the master switches the copy's dropout off too.
+    master.eval();
+    manual_seed(1);
+    const std::vector<double> e1 = values(mp(ids(), mask()));
+    manual_seed(2);
+    CHECK(values(mp(ids(), mask())) == e1);
     ref.eval();
     mp.eval();
     const double logit_err = rel_error(values(mp(ids(), mask())), values(ref(ids(), mask())));

@@ -96,6 +96,11 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& grad_output) {
             t.set_grad(acc);
             continue;
         }
+        // Released since the graph was walked: a cast's backward ran this graph from another root (a tensor
+        // reaching the loss both directly and through a cast). Its gradient would be lost: stop instead.
+        if (fn->released)
+            fail("backward(): op ", fn->name(), " was already back-propagated by a cast's backward (a tensor "
+                 "reaches the output both directly and through cast(); cast it once and use the cast result)");
         std::vector<Tensor<T>> in_grads = fn->backward(g);
         for (size_t k = 0; k < fn->inputs.size(); ++k) {
             const Tensor<T>& in = fn->inputs[k];

@@ -62,7 +62,21 @@ struct bf16 {
         return from_bits(uint16_t(u >> 16));
     }
     TEMPER_HD float to_float() const { return bits_float(uint32_t(bits) << 16); }
+    // A double rounded directly to bf16 (not through float, which can round twice): first to float with
+    // round-to-odd, whose 16 extra bits keep the second rounding exact.
+    TEMPER_HD static bf16 from_double(double d) {
+        float f = float(d);
+        if (double(f) != d && f == f) {
+            uint32_t u = float_bits(f);
+            if (!(u & 1u)) u += (double(f) < d) == (d > 0) ? 1u : uint32_t(-1);  // step toward d: odd
+            f = bits_float(u);
+        }
+        return from_float(f);
+    }
     TEMPER_HD explicit bf16(float f) : bits(from_float(f).bits) {}
+    TEMPER_HD explicit bf16(double d) : bits(from_double(d).bits) {}
+    template <class I, std::enable_if_t<std::is_integral_v<I>, int> = 0>
+    TEMPER_HD explicit bf16(I i) : bits(from_double(double(i)).bits) {}
     bf16() = default;
     // Widening is exact, so it is implicit: bf16 values mix with float and double arithmetic as floats.
     TEMPER_HD operator float() const { return to_float(); }
@@ -147,18 +161,24 @@ template <class T> inline constexpr DType dtype_of = dtype_of_t<T>::value;
 
 }  // namespace temper
 
-// The limits generic code asks of bf16 (NaN fills, the most negative finite value, infinity).
+// std::numeric_limits for bf16: 8 significant bits, float's exponent range.
 template <>
 class std::numeric_limits<temper::bf16> {
 public:
-    static constexpr bool is_specialized = true;
-    static constexpr bool has_quiet_NaN = true;
-    static constexpr bool has_infinity = true;
-    static constexpr int digits = 8;
-    static temper::bf16 quiet_NaN() { return temper::bf16::from_bits(0x7FC0); }
-    static temper::bf16 infinity() { return temper::bf16::from_bits(0x7F80); }
-    static temper::bf16 max() { return temper::bf16::from_bits(0x7F7F); }
-    static temper::bf16 lowest() { return temper::bf16::from_bits(0xFF7F); }
-    static temper::bf16 min() { return temper::bf16::from_bits(0x0080); }
-    static temper::bf16 epsilon() { return temper::bf16::from_bits(0x3C00); }
+    static constexpr bool is_specialized = true, is_signed = true, is_integer = false, is_exact = false;
+    static constexpr bool has_infinity = true, has_quiet_NaN = true, has_signaling_NaN = false;
+    static constexpr bool is_iec559 = false, is_bounded = true, is_modulo = false;
+    static constexpr bool traps = false, tinyness_before = false;
+    static constexpr std::float_round_style round_style = std::round_to_nearest;
+    static constexpr int digits = 8, digits10 = 2, max_digits10 = 4, radix = 2;
+    static constexpr int min_exponent = -125, min_exponent10 = -37, max_exponent = 128, max_exponent10 = 38;
+    static constexpr temper::bf16 min() noexcept { return temper::bf16::from_bits(0x0080); }
+    static constexpr temper::bf16 lowest() noexcept { return temper::bf16::from_bits(0xFF7F); }
+    static constexpr temper::bf16 max() noexcept { return temper::bf16::from_bits(0x7F7F); }
+    static constexpr temper::bf16 epsilon() noexcept { return temper::bf16::from_bits(0x3C00); }
+    static constexpr temper::bf16 round_error() noexcept { return temper::bf16::from_bits(0x3F00); }
+    static constexpr temper::bf16 infinity() noexcept { return temper::bf16::from_bits(0x7F80); }
+    static constexpr temper::bf16 quiet_NaN() noexcept { return temper::bf16::from_bits(0x7FC0); }
+    static constexpr temper::bf16 signaling_NaN() noexcept { return temper::bf16::from_bits(0x7FA0); }
+    static constexpr temper::bf16 denorm_min() noexcept { return temper::bf16::from_bits(0x0001); }
 };

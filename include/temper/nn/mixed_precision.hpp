@@ -41,9 +41,11 @@ public:
     Model<bf16>& model() { return work_; }
     const Model<bf16>& model() const { return work_; }
 
-    // The bf16 copy's output, cast to float (the float graph continues into the bf16 one).
+    // The bf16 copy's output, cast to float (the float graph continues into the bf16 one). The copy runs in
+    // the master's train/eval mode.
     template <class... Args>
-    Tensor<float> operator()(Args&&... args) const {
+    Tensor<float> operator()(Args&&... args) {
+        if (work_.is_training() != master_.is_training()) work_.train(master_.is_training());
         return cast<float>(work_(std::forward<Args>(args)...));
     }
 

@@ -2,8 +2,9 @@
 // the autograd graph between two element types (mixed precision: bf16 logits into a float loss).
 //
 // Each Tensor<T> has its own graph, so the backward of a cast runs a backward pass of x's graph from x,
-// seeded with the gradient converted back to x's type. That pass frees x's graph, so a non-leaf tensor can
-// be cast into a graph that back-propagates only once (cast it once and reuse the result).
+// seeded with the gradient converted back to x's type. That pass frees x's graph, so a non-leaf x must reach
+// the output through this one cast: casting it twice, or also using it directly (a float skip connection
+// around a bf16 block), makes backward() stop with an error naming the op. Leaves have no such limit.
 #pragma once
 
 #include <type_traits>

@@ -116,8 +116,6 @@ public:
               "multi-label task and grad_accum 1 (one whole step per graph replay)");
         check(!opt_.bf16 || std::is_same_v<T, float>, "Trainer: bf16 mixed precision needs a float model");
         check(!(opt_.bf16 && opt_.cuda_graph), "Trainer: bf16 and cuda_graph cannot be combined yet");
-        if constexpr (std::is_same_v<T, float>)
-            if (opt_.bf16) mixed_ = std::make_unique<Mixed>(model_);
         train_ids_ = tokenize(train);
         dev_ids_ = tokenize(dev);
     }
@@ -125,6 +123,7 @@ public:
     TrainResult fit() {
         namespace fs = std::filesystem;
         prepare_run_dir();
+        sync_mixed();
         BatchOptions bo{.batch_size = opt_.batch_size, .shuffle = true, .seed = derive_seed(opt_.seed, 1), .drop_last = false,
                         .bucket_batches = opt_.bucket_batches};
         std::vector<int64_t> lengths;
@@ -278,6 +277,7 @@ public:
     // Loss, scores and probabilities on a dataset, with the trainer's decision rule (the tuned per-label
     // thresholds after fit(), else the fixed threshold; argmax for single-label).
     EvalResult evaluate(const Dataset& d, std::optional<std::vector<double>> thresholds = std::nullopt) {
+        sync_mixed();
         return evaluate_ids(d, &d == &dev_ ? dev_ids_ : tokenize(d),
                             thresholds ? *thresholds : thresholds_);
     }
@@ -453,6 +453,16 @@ private:
         fs::remove_all(old);
     }
 
+    // bf16: the model's bf16 copy, made or refreshed from the model's current weights (which may have been
+    // loaded or moved since the trainer was built).
+    void sync_mixed() {
+        if constexpr (std::is_same_v<T, float>) {
+            if (!opt_.bf16) return;
+            if (!mixed_ || mixed_->model().device() != model_.device()) mixed_ = std::make_unique<Mixed>(model_);
+            else mixed_->copy_weights_from_master();
+        }
+    }
+
     void load_weights(const std::string& dir) {
         auto ck = io::Checkpoint::open(dir);
         io::LoadRules rules;  // our own checkpoints: exact names, nothing missing
@@ -462,12 +472,8 @@ private:
 
     // The model's logits for a batch; with bf16, from the bf16 copy (in the model's train/eval mode).
     Tensor<T> logits_of(const PaddedBatch& pb) {
-        if constexpr (std::is_same_v<T, float>) {
-            if (mixed_) {
-                mixed_->model().train(model_.is_training());
-                return (*mixed_)(pb.input_ids, pb.attention_mask);
-            }
-        }
+        if constexpr (std::is_same_v<T, float>)
+            if (mixed_) return (*mixed_)(pb.input_ids, pb.attention_mask);
         return model_(pb.input_ids, pb.attention_mask);
     }
 
