@@ -77,4 +77,33 @@ inline void expect_close(const DeviceCheck& c, double tol, const std::string& wh
     CHECK(c.worst_grad() <= tol);
 }
 
+// A DistilBERT small enough for the CPU reference, with head dim 64 so that the GPU runs the fused attention.
+inline models::DistilBertConfig tiny_model_config() {
+    models::DistilBertConfig c;
+    c.vocab_size = 97;
+    c.dim = 128;
+    c.n_layers = 2;
+    c.n_heads = 2;  // head dim 64: the GPU runs the fused attention kernels
+    c.hidden_dim = 96;
+    c.max_position_embeddings = 40;
+    c.problem = models::Problem::MultiLabel;
+    c.set_num_labels(5);
+    return c;
+}
+
+// A batch of 3 with 21 / 13 / 1 real tokens (the rest padding).
+inline std::pair<Tensor<int64_t>, Tensor<int64_t>> tiny_model_batch() {
+    const int64_t B = 3, S = 21;
+    std::vector<int64_t> ids(B * S, 0), mask(B * S, 0);
+    const int64_t lens[3] = {21, 13, 1};
+    uint64_t x = 7;
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t s = 0; s < lens[b]; ++s) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            ids[size_t(b * S + s)] = 1 + int64_t((x >> 33) % 96);
+            mask[size_t(b * S + s)] = 1;
+        }
+    return {Tensor<int64_t>::from_vector(ids, {B, S}), Tensor<int64_t>::from_vector(mask, {B, S})};
+}
+
 }  // namespace temper::testing

@@ -17,33 +17,6 @@ constexpr double kAttentionTol = 2e-2;  // plus the CPU's bf16 scores
 
 Tensor<bf16> rnd(const Shape& s, uint64_t seed, double std = 1.0) { return random_tensor<bf16>(s, seed, std); }
 
-models::DistilBertConfig tiny_config() {
-    models::DistilBertConfig c;
-    c.vocab_size = 97;
-    c.dim = 128;
-    c.n_layers = 2;
-    c.n_heads = 2;  // head dim 64: the GPU runs the fused attention kernels
-    c.hidden_dim = 96;
-    c.max_position_embeddings = 40;
-    c.problem = models::Problem::MultiLabel;
-    c.set_num_labels(5);
-    return c;
-}
-
-std::pair<Tensor<int64_t>, Tensor<int64_t>> batch() {
-    const int64_t B = 3, S = 21;
-    std::vector<int64_t> ids(B * S, 0), mask(B * S, 0);
-    const int64_t lens[3] = {21, 13, 1};
-    uint64_t x = 7;
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t s = 0; s < lens[b]; ++s) {
-            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-            ids[size_t(b * S + s)] = 1 + int64_t((x >> 33) % 96);
-            mask[size_t(b * S + s)] = 1;
-        }
-    return {Tensor<int64_t>::from_vector(ids, {B, S}), Tensor<int64_t>::from_vector(mask, {B, S})};
-}
-
 using Classifier = models::DistilBertForSequenceClassification<float>;
 using Mixed = nn::MixedPrecision<models::DistilBertForSequenceClassification>;
 
@@ -118,14 +91,15 @@ TEST_CASE("bf16 ops: GPU vs CPU") {
 }
 
 TEST_CASE("mixed precision DistilBERT: GPU vs CPU, and bf16 vs fp32") {
-    Classifier cpu_master(tiny_config(), 11), gpu_master(tiny_config(), 11), gpu_fp32(tiny_config(), 11);
+    const models::DistilBertConfig cfg = tiny_model_config();
+    Classifier cpu_master(cfg, 11), gpu_master(cfg, 11), gpu_fp32(cfg, 11);
     gpu_master.to(Device::cuda());
     gpu_fp32.to(Device::cuda());
     Mixed cpu(cpu_master), gpu(gpu_master);
     cpu.eval();
     gpu.eval();
     gpu_fp32.eval();
-    auto [ids, mask] = batch();
+    auto [ids, mask] = tiny_model_batch();
     auto targets = Tensor<float>::from_vector(std::vector<float>{1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 1}, {3, 5});
     Tensor<float> lc = cpu(ids, mask), lg = gpu(ids, mask), lf = gpu_fp32(ids, mask);
     const double dev_err = rel_error(lg.to_vector(), lc.to_vector());
@@ -152,11 +126,12 @@ TEST_CASE("mixed precision DistilBERT: GPU vs CPU, and bf16 vs fp32") {
 }
 
 TEST_CASE("mixed precision training on the GPU: 10 steps follow the CPU and fp32, no steady-state cudaMalloc") {
-    Classifier cpu_master(tiny_config(), 5), gpu_master(tiny_config(), 5), gpu_fp32(tiny_config(), 5);
+    const models::DistilBertConfig cfg = tiny_model_config();
+    Classifier cpu_master(cfg, 5), gpu_master(cfg, 5), gpu_fp32(cfg, 5);
     gpu_master.to(Device::cuda());
     gpu_fp32.to(Device::cuda());
     Mixed cpu(cpu_master), gpu(gpu_master);
-    auto [ids, mask] = batch();
+    auto [ids, mask] = tiny_model_batch();
     auto targets = Tensor<float>::from_vector(std::vector<float>{1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 1}, {3, 5});
     auto targets_g = targets.to(Device::cuda());
     optim::AdamW<float> oc(optim::decay_param_groups(cpu_master.named_parameters(), 0.01), {.lr = 1e-3});

@@ -10,46 +10,14 @@
 using namespace temper;
 using namespace temper::testing;
 
-namespace {
-
-models::DistilBertConfig tiny_config() {
-    models::DistilBertConfig c;
-    c.vocab_size = 97;
-    c.dim = 128;
-    c.n_layers = 2;
-    c.n_heads = 2;  // head dim 64: the GPU runs the fused attention kernels
-    c.hidden_dim = 96;
-    c.max_position_embeddings = 40;
-    c.problem = models::Problem::MultiLabel;
-    c.set_num_labels(5);
-    return c;
-}
-
-// A batch of 3 with 21 / 13 / 1 real tokens (the rest padding).
-std::pair<Tensor<int64_t>, Tensor<int64_t>> batch() {
-    const int64_t B = 3, S = 21;
-    std::vector<int64_t> ids(B * S, 0), mask(B * S, 0);
-    const int64_t lens[3] = {21, 13, 1};
-    uint64_t x = 7;
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t s = 0; s < lens[b]; ++s) {
-            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-            ids[size_t(b * S + s)] = 1 + int64_t((x >> 33) % 96);
-            mask[size_t(b * S + s)] = 1;
-        }
-    return {Tensor<int64_t>::from_vector(ids, {B, S}), Tensor<int64_t>::from_vector(mask, {B, S})};
-}
-
-}  // namespace
-
 TEST_CASE("DistilBERT forward and backward: GPU vs CPU, eval mode") {
     using Model = models::DistilBertForSequenceClassification<float>;
-    Model cpu(tiny_config(), 11), gpu(tiny_config(), 11);
+    Model cpu(tiny_model_config(), 11), gpu(tiny_model_config(), 11);
     gpu.to(Device::cuda());
     CHECK(gpu.device() == Device::cuda());
     cpu.eval();
     gpu.eval();
-    auto [ids, mask] = batch();
+    auto [ids, mask] = tiny_model_batch();
     auto targets = Tensor<float>::from_vector(std::vector<float>{1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 1}, {3, 5});
     Tensor<float> lc = cpu(ids, mask), lg = gpu(ids, mask);  // the model moves CPU inputs to its device
     const double logit_err = rel_error(lg.to_vector(), lc.to_vector());
@@ -75,9 +43,9 @@ TEST_CASE("DistilBERT forward and backward: GPU vs CPU, eval mode") {
 
 TEST_CASE("DistilBERT training on the GPU: 10 steps with dropout, AdamW and clipping follow the CPU") {
     using Model = models::DistilBertForSequenceClassification<float>;
-    Model cpu(tiny_config(), 5), gpu(tiny_config(), 5);
+    Model cpu(tiny_model_config(), 5), gpu(tiny_model_config(), 5);
     gpu.to(Device::cuda());
-    auto [ids, mask] = batch();
+    auto [ids, mask] = tiny_model_batch();
     auto targets = Tensor<float>::from_vector(std::vector<float>{1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 1}, {3, 5});
     auto targets_g = targets.to(Device::cuda());
     optim::AdamW<float> oc(optim::decay_param_groups(cpu.named_parameters(), 0.01), {.lr = 1e-3});
