@@ -756,23 +756,45 @@ Model& inference_model(size_t& outside) {
 }
 }  // namespace
 
-// Inference (eval mode, no graph). Peak memory: the weights and the activations of one forward.
-static void BM_CudaDistilBertForward(benchmark::State& state, cuda::MathMode mode) {
+// How an end-to-end benchmark runs the model: eagerly, replayed from a CUDA graph, or through
+// nn::MixedPrecision (bf16 activations and GEMMs in a bf16 copy, fp32 master weights: the Trainer's bf16
+// option; its GEMMs are bf16 whatever the math mode, and the PyTorch counterpart is bf16 autocast).
+enum class Run { Eager, Graph, Mixed };
+using Mixed = nn::MixedPrecision<models::DistilBertForSequenceClassification>;
+
+// Inference in eval mode, inputs on the host as a data loader hands them over. Graph: each step checks and
+// copies the ids, then launches the whole forward at once (models/inference_graph.hpp); the math mode is
+// the capture's. Peak memory: the weights (and the bf16 copy) and the activations of one forward.
+static void forward_benchmark(benchmark::State& state, cuda::MathMode mode, Run run) {
     guarded(state, [&] {
         size_t outside = 0;
-        Model* model = &inference_model(outside);
+        Model& model = inference_model(outside);
         const int64_t B = state.range(0), S = state.range(1);
         MathModeScope scope(mode);
+        std::optional<models::InferenceGraph<Model>> graph;
+        std::optional<Mixed> mixed;
+        if (run == Run::Graph) graph.emplace(model, B, S);
+        if (run == Run::Mixed) mixed.emplace(model);
         const auto inputs = model_inputs(B, S, 1);
-        const Tensor<int64_t>& ids = inputs.first;
-        const Tensor<int64_t>& mask = inputs.second;
         NoGradGuard no_grad;
         const double sec = time_steps(state, [&] {
-            Tensor<float> logits = (*model)(ids, mask);
+            const Tensor<float> logits = graph   ? (*graph)(inputs.first, inputs.second)
+                                         : mixed ? (*mixed)(inputs.first, inputs.second)
+                                                 : model(inputs.first, inputs.second);
             benchmark::DoNotOptimize(logits.data());
         });
         report_model(state, B, S, sec, mode, outside);
+        if (mixed) state.SetLabel("bf16 activations");
     });
+}
+static void BM_CudaDistilBertForward(benchmark::State& state, cuda::MathMode mode) {
+    forward_benchmark(state, mode, Run::Eager);
+}
+static void BM_CudaDistilBertForwardGraph(benchmark::State& state, cuda::MathMode mode) {
+    forward_benchmark(state, mode, Run::Graph);
+}
+static void BM_CudaDistilBertForwardMixed(benchmark::State& state) {
+    forward_benchmark(state, cuda::MathMode::BF16, Run::Mixed);
 }
 BENCHMARK_CAPTURE(BM_CudaDistilBertForward, strict, cuda::MathMode::Strict)
     ->Args({1, 128})
@@ -789,24 +811,6 @@ BENCHMARK_CAPTURE(BM_CudaDistilBertForward, bf16, cuda::MathMode::BF16)
     ->Args({128, 128})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
-
-// Inference replayed from a CUDA graph (models/inference_graph.hpp), inputs on the host as above: each step
-// checks and copies the ids, then launches the whole forward at once. The math mode is the capture's.
-static void BM_CudaDistilBertForwardGraph(benchmark::State& state, cuda::MathMode mode) {
-    guarded(state, [&] {
-        size_t outside = 0;
-        Model& model = inference_model(outside);
-        const int64_t B = state.range(0), S = state.range(1);
-        MathModeScope scope(mode);
-        models::InferenceGraph<Model> graph(model, B, S);
-        const auto inputs = model_inputs(B, S, 1);
-        const double sec = time_steps(state, [&] {
-            const Tensor<float>& logits = graph(inputs.first, inputs.second);
-            benchmark::DoNotOptimize(logits.data());
-        });
-        report_model(state, B, S, sec, mode, outside);
-    });
-}
 BENCHMARK_CAPTURE(BM_CudaDistilBertForwardGraph, strict, cuda::MathMode::Strict)
     ->Args({1, 128})
     ->Args({128, 128})
@@ -821,13 +825,19 @@ BENCHMARK_CAPTURE(BM_CudaDistilBertForwardGraph, bf16, cuda::MathMode::BF16)
     ->Args({128, 128})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CudaDistilBertForwardMixed)
+    ->Args({1, 128})
+    ->Args({128, 128})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 // One fine-tuning step in train mode (dropout on): forward, BCE-with-logits loss, backward, AdamW (HF's
-// decay / no-decay groups), zero_grad — as BM_DistilBertTrainStep in bench_model.cpp — run eagerly or, with
-// `graphed`, replayed from a CUDA graph (train/train_step_graph.hpp: inputs copied into the graph's, the
-// step's dropout position and AdamW scalars uploaded, one launch; no clipping in either). A fresh model
-// per benchmark. Peak memory covers the weights, gradients, AdamW moments and the activations.
-static void train_step_benchmark(benchmark::State& state, cuda::MathMode mode, bool graphed) {
+// decay / no-decay groups), zero_grad — as BM_DistilBertTrainStep in bench_model.cpp. Graph: replayed from
+// a CUDA graph (train/train_step_graph.hpp: inputs copied into the graph's, the step's dropout position and
+// AdamW scalars uploaded, one launch). Mixed: gradients added into the fp32 master, AdamW on the master,
+// the new weights rounded back into the bf16 copy. No clipping in any. A fresh model per benchmark. Peak
+// memory covers the weights (and the bf16 copy), gradients, AdamW moments and the activations.
+static void train_step_benchmark(benchmark::State& state, cuda::MathMode mode, Run run) {
     guarded(state, [&] {
         const int64_t B = state.range(0), S = state.range(1);
         MathModeScope scope(mode);
@@ -837,7 +847,9 @@ static void train_step_benchmark(benchmark::State& state, cuda::MathMode mode, b
         model.train();
         optim::AdamW<float> opt(optim::decay_param_groups(model.named_parameters(), 0.01), {.lr = 2e-5});
         std::optional<train::TrainStepGraph<Model>> graph;
-        if (graphed) graph.emplace(model, opt, B, S);
+        std::optional<Mixed> mixed;
+        if (run == Run::Graph) graph.emplace(model, opt, B, S);
+        if (run == Run::Mixed) mixed.emplace(model);
         const auto inputs = model_inputs(B, S, 2);
         const Tensor<int64_t>& ids = inputs.first;
         const Tensor<int64_t>& mask = inputs.second;
@@ -849,19 +861,24 @@ static void train_step_benchmark(benchmark::State& state, cuda::MathMode mode, b
                 benchmark::DoNotOptimize((*graph)(ids, mask, targets_gpu).data());
                 return;
             }
-            Tensor<float> loss = bce_with_logits(model(ids, mask), targets_gpu);
-            loss.backward();
+            bce_with_logits(mixed ? (*mixed)(ids, mask) : model(ids, mask), targets_gpu).backward();
+            if (mixed) mixed->gradients_to_master();
             opt.step();
             opt.zero_grad();
+            if (mixed) mixed->copy_weights_from_master();
         });
         report_model(state, B, S, sec, mode, outside);
+        if (mixed) state.SetLabel("bf16 activations, fp32 master weights");
     });
 }
 static void BM_CudaDistilBertTrainStep(benchmark::State& state, cuda::MathMode mode) {
-    train_step_benchmark(state, mode, false);
+    train_step_benchmark(state, mode, Run::Eager);
 }
 static void BM_CudaDistilBertTrainStepGraph(benchmark::State& state, cuda::MathMode mode) {
-    train_step_benchmark(state, mode, true);
+    train_step_benchmark(state, mode, Run::Graph);
+}
+static void BM_CudaDistilBertTrainStepMixed(benchmark::State& state) {
+    train_step_benchmark(state, cuda::MathMode::BF16, Run::Mixed);
 }
 BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStep, strict, cuda::MathMode::Strict)
     ->Args({32, 128})
@@ -875,7 +892,6 @@ BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStep, bf16, cuda::MathMode::BF16)
     ->Args({32, 128})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
-
 BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStepGraph, strict, cuda::MathMode::Strict)
     ->Args({32, 128})
     ->UseManualTime()
@@ -888,58 +904,4 @@ BENCHMARK_CAPTURE(BM_CudaDistilBertTrainStepGraph, bf16, cuda::MathMode::BF16)
     ->Args({32, 128})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
-
-// Mixed precision (nn/mixed_precision.hpp): the same step with bf16 activations and GEMMs in the model's
-// bf16 copy, the loss on float logits, gradients added into the fp32 master, AdamW on the master, and the
-// updated weights rounded back into the copy: what the Trainer's bf16 option runs. Compared with PyTorch's
-// bf16 autocast step.
-static void BM_CudaDistilBertTrainStepMixed(benchmark::State& state) {
-    guarded(state, [&] {
-        const int64_t B = state.range(0), S = state.range(1);
-        const size_t outside = bytes_outside_model();
-        Model model(distilbert_config());
-        model.to(gpu());
-        nn::MixedPrecision<models::DistilBertForSequenceClassification> mixed(model);
-        mixed.train();
-        optim::AdamW<float> opt(optim::decay_param_groups(model.named_parameters(), 0.01), {.lr = 2e-5});
-        const auto inputs = model_inputs(B, S, 2);
-        auto targets = Tensor<float>::zeros({B, 28});
-        for (int64_t b = 0; b < B; ++b) targets.data()[b * 28 + b % 28] = 1;
-        const Tensor<float> targets_gpu = targets.to(gpu());
-        const double sec = time_steps(state, [&] {
-            bce_with_logits(mixed(inputs.first, inputs.second), targets_gpu).backward();
-            mixed.gradients_to_master();
-            opt.step();
-            opt.zero_grad();
-            mixed.copy_weights_from_master();
-        });
-        report_model(state, B, S, sec, cuda::MathMode::BF16, outside);
-        state.SetLabel("bf16 activations, fp32 master weights");
-    });
-}
 BENCHMARK(BM_CudaDistilBertTrainStepMixed)->Args({32, 128})->UseManualTime()->Unit(benchmark::kMillisecond);
-
-// Inference with the bf16 copy (eval mode, no graph): bf16 activations and GEMMs, float logits.
-static void BM_CudaDistilBertForwardMixed(benchmark::State& state) {
-    guarded(state, [&] {
-        const int64_t B = state.range(0), S = state.range(1);
-        const size_t outside = bytes_outside_model();
-        Model model(distilbert_config());
-        model.to(gpu());
-        nn::MixedPrecision<models::DistilBertForSequenceClassification> mixed(model);
-        mixed.eval();
-        const auto inputs = model_inputs(B, S, 1);
-        NoGradGuard no_grad;
-        const double sec = time_steps(state, [&] {
-            Tensor<float> logits = mixed(inputs.first, inputs.second);
-            benchmark::DoNotOptimize(logits.data());
-        });
-        report_model(state, B, S, sec, cuda::MathMode::BF16, outside);
-        state.SetLabel("bf16 activations");
-    });
-}
-BENCHMARK(BM_CudaDistilBertForwardMixed)
-    ->Args({1, 128})
-    ->Args({128, 128})
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);

@@ -9,9 +9,6 @@
 #include "temper/autograd/node.hpp"
 #include "temper/core/tensor.hpp"
 #include "temper/cpu/elementwise.hpp"
-#if defined(TEMPER_WITH_CUDA)
-#include "temper/cuda/blas.hpp"
-#endif
 
 namespace temper::autograd {
 
@@ -20,6 +17,20 @@ namespace temper::autograd {
 // a buffer is adopted without a copy only when no other buffer holds its storage; otherwise it is copied.
 // Buffers are then exclusive, and accumulating into them in place cannot change another gradient.
 using HeldStorages = std::unordered_set<const void*>;
+
+// acc += g in place, elementwise, on acc's device: acc contiguous, g of the same shape (may be strided). One
+// rounding per element, the same bits on the CPU and the GPU (cuda::add_inplace is cpu::add_inplace's twin).
+template <class T>
+void add_into(Tensor<T>& acc, const Tensor<T>& g) {
+    check(acc.shape() == g.shape(), "autograd: gradient of shape ", shape_str(g.shape()), " does not match ",
+          shape_str(acc.shape()));
+    Tensor<T> gc = g.is_contiguous() ? g : g.clone();
+#if defined(TEMPER_WITH_CUDA)
+    if (acc.device().is_cuda())
+        return cuda::add_inplace(acc.data(), gc.data(), acc.numel(), cuda::stream(acc.device()));
+#endif
+    cpu::add_inplace(acc.data(), gc.data(), acc.numel());
+}
 
 // acc += g for same-shaped tensors (g may be strided); acc is owned by the engine (or is a leaf's .grad).
 template <class T>
@@ -31,18 +42,7 @@ void accumulate(Tensor<T>& acc, const Tensor<T>& g, HeldStorages& held) {
         held.insert(acc.storage().get());
         return;
     }
-    check(acc.shape() == g.shape(), "autograd: gradient of shape ", shape_str(g.shape()),
-          " does not match ", shape_str(acc.shape()));
-    Tensor<T> gc = g.is_contiguous() ? g : g.clone();
-#if defined(TEMPER_WITH_CUDA)
-    if (acc.device().is_cuda()) {
-        if constexpr (is_half_v<T>)  // temper's kernel: float sum, one rounding, as the CPU's add_inplace
-            return cuda::add_inplace(acc.data(), gc.data(), acc.numel(), cuda::stream(acc.device()));
-        else
-            return cuda::axpy(acc.device(), acc.numel(), T(1), gc.data(), acc.data());
-    }
-#endif
-    cpu::add_inplace(acc.data(), gc.data(), acc.numel());
+    add_into(acc, g);
 }
 
 template <class T>

@@ -91,14 +91,4 @@ void gemm(Device dev, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t 
     gemm_strided_batched(dev, trans_a, trans_b, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
 }
 
-// y += alpha * x over n contiguous elements (gradient accumulation).
-template <class T>
-void axpy(Device dev, int64_t n, T alpha, const T* x, T* y) {
-    if (n == 0) return;
-    check(n <= 2147483647, "axpy: ", n, " elements exceed cuBLAS's 32-bit limit");
-    const cudaDataType_t type = BlasType<T>::value, exec = BlasType<compute_t<T>>::value;
-    const compute_t<T> a = compute_t<T>(alpha);
-    TEMPER_CUBLAS_CHECK(cublasAxpyEx(blas_handle(dev), int(n), &a, exec, x, type, 1, y, type, 1, exec));
-}
-
 }  // namespace temper::cuda

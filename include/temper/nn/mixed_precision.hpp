@@ -23,7 +23,6 @@
 #include "temper/core/dtype.hpp"
 #include "temper/core/tensor.hpp"
 #include "temper/ops/cast.hpp"
-#include "temper/ops/elementwise.hpp"
 
 namespace temper::nn {
 
@@ -67,7 +66,7 @@ public:
             if (!g.defined()) continue;
             Tensor<float> gf = detail::converted<float>(g);
             Tensor<float> acc = master_params_[i].grad();
-            if (acc.defined()) acc.copy_(detail::binary(acc, gf, detail::BinaryOp::Add));
+            if (acc.defined()) autograd::add_into(acc, gf);
             else master_params_[i].set_grad(gf);
             work_params_[i].zero_grad();
         }
