@@ -89,14 +89,14 @@ __global__ void bernoulli_kernel(T* p, int64_t n, uint64_t seed, float prob) {
 
 template <class T>
 void fill_uniform(const GpuBuffer<T>& b, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
-    uniform_kernel<T><<<kernels::grid_for(b.size(), 256), 256, 0, cuda::stream(gpu())>>>(b.get(), b.size(), seed, lo,
-                                                                                          hi);
+    TEMPER_LAUNCH(kernels::grid_for(b.size(), 256), 256, 0, cuda::stream(gpu()), uniform_kernel<T>)(
+        b.get(), b.size(), seed, lo, hi);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 template <class T>
 void fill_bernoulli(const GpuBuffer<T>& b, uint64_t seed, float prob) {
-    bernoulli_kernel<T><<<kernels::grid_for(b.size(), 256), 256, 0, cuda::stream(gpu())>>>(b.get(), b.size(), seed,
-                                                                                            prob);
+    TEMPER_LAUNCH(kernels::grid_for(b.size(), 256), 256, 0, cuda::stream(gpu()), bernoulli_kernel<T>)(
+        b.get(), b.size(), seed, prob);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 template <class T>
@@ -137,7 +137,7 @@ public:
     // Seconds the GPU spends on f(), which must queue all its work on temper's stream.
     template <class F>
     double seconds(F&& f) {
-        spin_kernel<<<1, 1, 0, s_>>>(100000);
+        TEMPER_LAUNCH(1, 1, 0, s_, spin_kernel)(100000);
         TEMPER_CUDA_CHECK_LAUNCH();
         TEMPER_CUDA_CHECK(cudaEventRecord(start_, s_));
         f();

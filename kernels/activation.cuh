@@ -77,7 +77,7 @@ template <class T>
 void launch_unary(void (*kernel)(const T*, T*, int64_t), const T* x, T* y, int64_t n, cudaStream_t s) {
     check(n >= 0, "negative element count ", n);
     if (n == 0) return;
-    kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(x, y, n);
+    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernel)(x, y, n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 template <class T>
@@ -85,7 +85,7 @@ void launch_unary_backward(void (*kernel)(const T*, const T*, T*, int64_t), cons
                            cudaStream_t s) {
     check(n >= 0, "negative element count ", n);
     if (n == 0) return;
-    kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(x, dy, dx, n);
+    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernel)(x, dy, dx, n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 }  // namespace detail
@@ -114,7 +114,7 @@ void bias_gelu_forward(const T* x, const T* bias, T* pre, T* y, int64_t rows, in
     check(rows >= 0 && cols >= 0, "bias_gelu_forward: negative shape [", rows, ", ", cols, "]");
     if (rows == 0 || cols == 0) return;
     const kernels::RowColGrid g = kernels::rowcol_grid(rows, cols);
-    kernels::bias_gelu_forward_kernel<T><<<g.grid, g.block, 0, s>>>(x, bias, pre, y, rows, cols);
+    TEMPER_LAUNCH(g.grid, g.block, 0, s, kernels::bias_gelu_forward_kernel<T>)(x, bias, pre, y, rows, cols);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 

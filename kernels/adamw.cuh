@@ -238,7 +238,7 @@ void adamw_update_multi(const AdamWParam<T>* params, size_t count, cudaStream_t 
         }
         const int64_t chunks = detail::chunk_prefix(n, b.count, b.first_chunk, "adamw_update_multi");
         if (chunks == 0) continue;
-        kernels::adamw_kernel<T><<<unsigned(chunks), kernels::kMultiTensorThreads, 0, s>>>(b);
+        TEMPER_LAUNCH(unsigned(chunks), kernels::kMultiTensorThreads, 0, s, kernels::adamw_kernel<T>)(b);
         TEMPER_CUDA_CHECK_LAUNCH();
     }
 }
@@ -280,23 +280,23 @@ void clip_grad_norm(T* const* grads, const int64_t* n, size_t count, double max_
         kernels::GradBatch<T> b{};
         const int64_t chunks = detail::grad_batch(grads, n, first, count, b);
         if (chunks > 0) {
-            kernels::grad_sumsq_kernel<T>
-                <<<unsigned(chunks), kernels::kMultiTensorThreads, 0, s>>>(b, partial + chunk_base);
+            TEMPER_LAUNCH(unsigned(chunks), kernels::kMultiTensorThreads, 0, s, kernels::grad_sumsq_kernel<T>)(
+                b, partial + chunk_base);
             TEMPER_CUDA_CHECK_LAUNCH();
         }
-        kernels::grad_norm_kernel<T>
-            <<<unsigned(b.count), kernels::kMultiTensorThreads, 0, s>>>(b, partial + chunk_base, norm + first);
+        TEMPER_LAUNCH(unsigned(b.count), kernels::kMultiTensorThreads, 0, s, kernels::grad_norm_kernel<T>)(
+            b, partial + chunk_base, norm + first);
         TEMPER_CUDA_CHECK_LAUNCH();
         chunk_base += chunks;
     }
-    kernels::clip_coef_kernel<T><<<1, 1, 0, s>>>(norm, int64_t(count), max_norm, total_norm, coef);
+    TEMPER_LAUNCH(1, 1, 0, s, kernels::clip_coef_kernel<T>)(norm, int64_t(count), max_norm, total_norm, coef);
     TEMPER_CUDA_CHECK_LAUNCH();
     // Pass 4: scale (each block reads coef and returns at once when no clipping is needed).
     for (size_t first = 0; first < count; first += kClipTensorsPerLaunch) {
         kernels::GradBatch<T> b{};
         const int64_t chunks = detail::grad_batch(grads, n, first, count, b);
         if (chunks == 0) continue;
-        kernels::grad_scale_kernel<T><<<unsigned(chunks), kernels::kMultiTensorThreads, 0, s>>>(b, coef);
+        TEMPER_LAUNCH(unsigned(chunks), kernels::kMultiTensorThreads, 0, s, kernels::grad_scale_kernel<T>)(b, coef);
         TEMPER_CUDA_CHECK_LAUNCH();
     }
 }

@@ -154,7 +154,7 @@ __global__ void __launch_bounds__(kAttnThreads)
     attention_forward_kernel(AttnArgs<T> g, T* __restrict__ out, accum_t<T>* __restrict__ lse) {
     using A = accum_t<T>;
     resolve_philox(g);
-    extern __shared__ __align__(16) unsigned char attn_smem[];
+    TEMPER_DYNAMIC_SMEM(attn_smem);
     T* Qs = reinterpret_cast<T*>(attn_smem);
     T* Ks = Qs + kAttnRows * kAttnLd;
     T* Vs = Ks + kAttnCols * kAttnLd;
@@ -260,7 +260,7 @@ __global__ void __launch_bounds__(kAttnThreads)
                                    const accum_t<T>* __restrict__ dvec, T* __restrict__ dk, T* __restrict__ dv) {
     using A = accum_t<T>;
     resolve_philox(g);
-    extern __shared__ __align__(16) unsigned char attn_smem[];
+    TEMPER_DYNAMIC_SMEM(attn_smem);
     T* Ks = reinterpret_cast<T*>(attn_smem);
     T* Vs = Ks + kAttnRows * kAttnLd;
     T* Qs = Vs + kAttnRows * kAttnLd;
@@ -350,7 +350,7 @@ __global__ void __launch_bounds__(kAttnThreads)
                                  const accum_t<T>* __restrict__ dvec, T* __restrict__ dq) {
     using A = accum_t<T>;
     resolve_philox(g);
-    extern __shared__ __align__(16) unsigned char attn_smem[];
+    TEMPER_DYNAMIC_SMEM(attn_smem);
     T* Qs = reinterpret_cast<T*>(attn_smem);
     T* dOs = Qs + kAttnRows * kAttnLd;
     T* Ks = dOs + kAttnRows * kAttnLd;
@@ -468,7 +468,7 @@ void attention_forward(const T* q, const T* k, const T* v, const int64_t* key_ma
     const dim3 grid(unsigned(B * H), unsigned((S + kernels::kAttnRows - 1) / kernels::kAttnRows));
     constexpr size_t smem = kernels::kAttnFwdSmem<T>;
     detail::attention_smem(kernels::attention_forward_kernel<T>, smem);
-    kernels::attention_forward_kernel<T><<<grid, kernels::kAttnThreads, smem, s>>>(g, out, lse);
+    TEMPER_LAUNCH(grid, kernels::kAttnThreads, smem, s, kernels::attention_forward_kernel<T>)(g, out, lse);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -486,18 +486,19 @@ void attention_backward(const T* q, const T* k, const T* v, const int64_t* key_m
     const int64_t rows = B * H * S;
     if (rows == 0) return;
     detail::Scratch dvec(sizeof(A) * size_t(rows));
-    kernels::attention_row_dot_kernel<T><<<kernels::grid_for(rows, 8), 256, 0, s>>>(out, dout, dvec.as<A>(), rows);
+    TEMPER_LAUNCH(kernels::grid_for(rows, 8), 256, 0, s, kernels::attention_row_dot_kernel<T>)(
+        out, dout, dvec.as<A>(), rows);
     TEMPER_CUDA_CHECK_LAUNCH();
 
     const dim3 grid(unsigned(B * H), unsigned((S + kernels::kAttnRows - 1) / kernels::kAttnRows));
     constexpr size_t smem_kv = kernels::kAttnDkDvSmem<T>, smem_q = kernels::kAttnDqSmem<T>;
     detail::attention_smem(kernels::attention_backward_dkdv_kernel<T>, smem_kv);
-    kernels::attention_backward_dkdv_kernel<T>
-        <<<grid, kernels::kAttnThreads, smem_kv, s>>>(g, dout, lse, dvec.as<A>(), dk, dv);
+    TEMPER_LAUNCH(grid, kernels::kAttnThreads, smem_kv, s, kernels::attention_backward_dkdv_kernel<T>)(
+        g, dout, lse, dvec.as<A>(), dk, dv);
     TEMPER_CUDA_CHECK_LAUNCH();
     detail::attention_smem(kernels::attention_backward_dq_kernel<T>, smem_q);
-    kernels::attention_backward_dq_kernel<T>
-        <<<grid, kernels::kAttnThreads, smem_q, s>>>(g, dout, lse, dvec.as<A>(), dq);
+    TEMPER_LAUNCH(grid, kernels::kAttnThreads, smem_q, s, kernels::attention_backward_dq_kernel<T>)(
+        g, dout, lse, dvec.as<A>(), dq);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 

@@ -191,10 +191,10 @@ void column_reduce(const F& f, int64_t rows, int64_t cols, T* out0, T* out1, cud
     Scratch partial(sizeof(A) * size_t(K) * size_t(chunks) * size_t(cols));
     dim3 grid(unsigned((cols + kernels::kColTile - 1) / kernels::kColTile), unsigned(chunks));
     dim3 block(kernels::kColTile, kernels::kColLanes);
-    kernels::column_partials_kernel<K, A><<<grid, block, 0, s>>>(f, rows, cols, chunk_rows, partial.as<A>());
+    TEMPER_LAUNCH(grid, block, 0, s, kernels::column_partials_kernel<K, A>)(f, rows, cols, chunk_rows, partial.as<A>());
     TEMPER_CUDA_CHECK_LAUNCH();
-    kernels::column_finalize_kernel<K, A, T>
-        <<<kernels::grid_for(cols, 256), 256, 0, s>>>(partial.as<A>(), chunks, cols, out0, out1);
+    TEMPER_LAUNCH(kernels::grid_for(cols, 256), 256, 0, s, kernels::column_finalize_kernel<K, A, T>)(
+        partial.as<A>(), chunks, cols, out0, out1);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 

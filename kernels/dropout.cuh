@@ -50,8 +50,8 @@ void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_
     if (n <= 0) return;
     const compute_t<T> scale = compute_t<T>(1.0 / (1.0 - p));  // float for bf16, as PyTorch
     const int64_t blocks = (n + 3) / 4;
-    kernels::dropout_kernel<<<kernels::grid_for(blocks, 256), 256, 0, s>>>(x, y, n, float(p), scale, seed, offset,
-                                                                         base);
+    TEMPER_LAUNCH(kernels::grid_for(blocks, 256), 256, 0, s, kernels::dropout_kernel)(
+        x, y, n, float(p), scale, seed, offset, base);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 

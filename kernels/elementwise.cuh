@@ -147,7 +147,7 @@ void broadcast_binary(const T* a, const Shape& a_shape, const Shape& a_strides, 
     if (n == 0) return;
     const bool ca = is_contiguous(a_shape, a_strides), cb = is_contiguous(b_shape, b_strides);
     if (a_shape == shape && b_shape == shape && ca && cb) {
-        kernels::binary_same_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(a, b, out, n, op);
+        TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::binary_same_kernel)(a, b, out, n, op);
         TEMPER_CUDA_CHECK_LAUNCH();
         return;
     }
@@ -155,7 +155,7 @@ void broadcast_binary(const T* a, const Shape& a_shape, const Shape& a_strides, 
     if (a_shape == shape && ca && cb && m > 0 && b_shape.size() <= shape.size() && n % m == 0 &&
         std::equal(b_shape.begin(), b_shape.end(), shape.end() - int64_t(b_shape.size()))) {
         const kernels::RowColGrid g = kernels::rowcol_grid(n / m, m);
-        kernels::binary_trailing_kernel<<<g.grid, g.block, 0, s>>>(a, b, out, n / m, m, op);
+        TEMPER_LAUNCH(g.grid, g.block, 0, s, kernels::binary_trailing_kernel)(a, b, out, n / m, m, op);
         TEMPER_CUDA_CHECK_LAUNCH();
         return;
     }
@@ -169,7 +169,7 @@ void broadcast_binary(const T* a, const Shape& a_shape, const Shape& a_strides, 
         l.sa[d] = d < lead_a || a_shape[d - lead_a] == 1 ? 0 : a_strides[d - lead_a];
         l.sb[d] = d < lead_b || b_shape[d - lead_b] == 1 ? 0 : b_strides[d - lead_b];
     }
-    kernels::binary_strided_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(a, b, out, l, n, op);
+    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::binary_strided_kernel)(a, b, out, l, n, op);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -198,7 +198,7 @@ template <class T>
 void scale(const T* x, T* y, T s, int64_t n, cudaStream_t stream) {
     check(n >= 0, "scale: negative element count ", n);
     if (n == 0) return;
-    kernels::scale_kernel<<<kernels::grid_for(n, 256), 256, 0, stream>>>(x, y, s, n);
+    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, stream, kernels::scale_kernel)(x, y, s, n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -207,7 +207,7 @@ template <class T>
 void add_inplace(T* acc, const T* x, int64_t n, cudaStream_t s) {
     check(n >= 0, "add_inplace: negative element count ", n);
     if (n == 0) return;
-    kernels::add_inplace_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(acc, x, n);
+    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::add_inplace_kernel)(acc, x, n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -224,14 +224,14 @@ void sum(const T* x, int64_t n, T* out, cudaStream_t s) {
     }
     const int64_t blocks = kernels::sum_blocks(n);
     if (blocks == 1) {
-        kernels::sum_kernel<T, A, T><<<1, kernels::kSumThreads, 0, s>>>(x, n, out);
+        TEMPER_LAUNCH(1, kernels::kSumThreads, 0, s, kernels::sum_kernel<T, A, T>)(x, n, out);
         TEMPER_CUDA_CHECK_LAUNCH();
         return;
     }
     detail::Scratch partial(sizeof(A) * size_t(blocks));
-    kernels::sum_kernel<T, A, A><<<unsigned(blocks), kernels::kSumThreads, 0, s>>>(x, n, partial.as<A>());
+    TEMPER_LAUNCH(unsigned(blocks), kernels::kSumThreads, 0, s, kernels::sum_kernel<T, A, A>)(x, n, partial.as<A>());
     TEMPER_CUDA_CHECK_LAUNCH();
-    kernels::sum_kernel<A, A, T><<<1, kernels::kSumThreads, 0, s>>>(partial.as<A>(), blocks, out);
+    TEMPER_LAUNCH(1, kernels::kSumThreads, 0, s, kernels::sum_kernel<A, A, T>)(partial.as<A>(), blocks, out);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -280,8 +280,8 @@ void sum_to_shape(const T* g, const Shape& g_shape, T* out, const Shape& out_sha
         return;
     }
     if (dims.size() == 2) {  // [kept, summed]: row sums
-        kernels::row_sum_kernel<T><<<kernels::grid_for(dims[0].extent, 8), 256, 0, s>>>(g, out, dims[0].extent,
-                                                                                        dims[1].extent);
+        TEMPER_LAUNCH(kernels::grid_for(dims[0].extent, 8), 256, 0, s, kernels::row_sum_kernel<T>)(
+            g, out, dims[0].extent, dims[1].extent);
         TEMPER_CUDA_CHECK_LAUNCH();
         return;
     }

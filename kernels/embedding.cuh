@@ -40,7 +40,7 @@ template <class T>
 __global__ void __launch_bounds__(kEmbedThreads)
     embedding_backward_kernel(const T* __restrict__ dout, const int64_t* __restrict__ ids, T* __restrict__ dweight,
                               int64_t n_ids, int64_t V, int64_t D, int64_t padding_idx, int rows, int64_t cols) {
-    extern __shared__ __align__(16) unsigned char embed_smem[];
+    TEMPER_DYNAMIC_SMEM(embed_smem);
     using C = compute_t<T>;
     C* acc = reinterpret_cast<C*>(embed_smem);  // [rows][cols]
     __shared__ int match_pos[kEmbedThreads];    // tile-local token index of the k-th match, in token order
@@ -104,7 +104,7 @@ void embedding_forward(const T* weight, const int64_t* ids, T* out, int64_t n_id
     check(n_ids >= 0 && V >= 0 && D >= 0, "embedding_forward: negative size");
     if (n_ids == 0 || D == 0) return;
     const unsigned grid = unsigned(n_ids < 65535 * 8 ? n_ids : 65535 * 8);
-    kernels::embedding_forward_kernel<<<grid, kernels::kEmbedThreads, 0, s>>>(weight, ids, out, n_ids, V, D);
+    TEMPER_LAUNCH(grid, kernels::kEmbedThreads, 0, s, kernels::embedding_forward_kernel)(weight, ids, out, n_ids, V, D);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -125,7 +125,8 @@ void embedding_backward(const T* dout, const int64_t* ids, T* dweight, int64_t n
     const int64_t gx = (V + rows - 1) / rows, gy = (D + cols - 1) / cols;
     check(gx <= 0x7fffffff && gy <= 65535, "embedding_backward: table [", V, ", ", D, "] is too large");
     const size_t smem = size_t(rows * cols) * sizeof(compute_t<T>);
-    kernels::embedding_backward_kernel<<<dim3(unsigned(gx), unsigned(gy)), kernels::kEmbedThreads, smem, s>>>(
+    const dim3 grid = dim3(unsigned(gx), unsigned(gy));
+    TEMPER_LAUNCH(grid, kernels::kEmbedThreads, smem, s, kernels::embedding_backward_kernel)(
         dout, ids, dweight, n_ids, V, D, padding_idx, int(rows), cols);
     TEMPER_CUDA_CHECK_LAUNCH();
 }

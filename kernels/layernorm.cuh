@@ -143,11 +143,11 @@ void layernorm_forward_impl(const T* a, const T* b, const T* gamma, const T* bet
     const bool packed = d % V == 0 && kernels::aligned16(a) && kernels::aligned16(y) && kernels::aligned16(gamma) &&
                         kernels::aligned16(beta) && (!kResidual || (kernels::aligned16(b) && kernels::aligned16(sum_out)));
     if (packed)
-        kernels::layernorm_forward_kernel<T, V, kResidual>
-            <<<grid, kernels::kLayerNormThreads, 0, s>>>(a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, e);
+        TEMPER_LAUNCH(grid, kernels::kLayerNormThreads, 0, s, kernels::layernorm_forward_kernel<T, V, kResidual>)(
+            a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, e);
     else
-        kernels::layernorm_forward_kernel<T, 1, kResidual>
-            <<<grid, kernels::kLayerNormThreads, 0, s>>>(a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, e);
+        TEMPER_LAUNCH(grid, kernels::kLayerNormThreads, 0, s, kernels::layernorm_forward_kernel<T, 1, kResidual>)(
+            a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, e);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 }  // namespace detail
@@ -183,11 +183,11 @@ void layernorm_backward(const T* x, const T* gamma, const compute_t<T>* mean, co
         const bool packed = d % V == 0 && kernels::aligned16(x) && kernels::aligned16(gamma) &&
                             kernels::aligned16(dy) && kernels::aligned16(dx);
         if (packed)
-            kernels::layernorm_backward_dx_kernel<T, V>
-                <<<grid, kernels::kLayerNormThreads, 0, s>>>(x, gamma, mean, rstd, dy, dx, rows, d);
+            TEMPER_LAUNCH(grid, kernels::kLayerNormThreads, 0, s, kernels::layernorm_backward_dx_kernel<T, V>)(
+                x, gamma, mean, rstd, dy, dx, rows, d);
         else
-            kernels::layernorm_backward_dx_kernel<T, 1>
-                <<<grid, kernels::kLayerNormThreads, 0, s>>>(x, gamma, mean, rstd, dy, dx, rows, d);
+            TEMPER_LAUNCH(grid, kernels::kLayerNormThreads, 0, s, kernels::layernorm_backward_dx_kernel<T, 1>)(
+                x, gamma, mean, rstd, dy, dx, rows, d);
         TEMPER_CUDA_CHECK_LAUNCH();
     }
     detail::column_reduce<2, T>(kernels::LayerNormParamGrads<T>{x, dy, mean, rstd, d}, rows, d, dgamma, dbeta, s);

@@ -152,16 +152,17 @@ void bce_launch(const T* x, const T* y, const T* pos_weight, int64_t n, int64_t 
     const int64_t want = (n + kernels::kLossThreads - 1) / kernels::kLossThreads;
     const int blocks = int(want < kernels::kLossMaxBlocks ? want : kernels::kLossMaxBlocks);
     if (!loss) {
-        kernels::bce_kernel<T><<<blocks, kernels::kLossThreads, 0, s>>>(x, y, pos_weight, n, c, dloss, dx, nullptr);
+        TEMPER_LAUNCH(blocks, kernels::kLossThreads, 0, s, kernels::bce_kernel<T>)(
+            x, y, pos_weight, n, c, dloss, dx, nullptr);
         TEMPER_CUDA_CHECK_LAUNCH();
         return;
     }
     Scratch partial(sizeof(double) * size_t(blocks));
-    kernels::bce_kernel<T>
-        <<<blocks, kernels::kLossThreads, 0, s>>>(x, y, pos_weight, n, c, dloss, dx, partial.as<double>());
+    TEMPER_LAUNCH(blocks, kernels::kLossThreads, 0, s, kernels::bce_kernel<T>)(
+        x, y, pos_weight, n, c, dloss, dx, partial.as<double>());
     TEMPER_CUDA_CHECK_LAUNCH();
-    kernels::mean_finish_kernel<T>
-        <<<1, kernels::kLossThreads, 0, s>>>(partial.as<double>(), blocks, double(n), nullptr, loss);
+    TEMPER_LAUNCH(1, kernels::kLossThreads, 0, s, kernels::mean_finish_kernel<T>)(
+        partial.as<double>(), blocks, double(n), nullptr, loss);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -173,16 +174,16 @@ void cross_entropy_launch(const T* logits, const int64_t* labels, int64_t B, int
     Scratch scratch(sizeof(double) * size_t(1 + (loss ? B : 0)));
     double* count = scratch.as<double>();
     double* row_loss = loss ? count + 1 : nullptr;
-    kernels::ce_count_kernel<T><<<1, kernels::kLossThreads, 0, s>>>(labels, B, C, ignore_index, count);
+    TEMPER_LAUNCH(1, kernels::kLossThreads, 0, s, kernels::ce_count_kernel<T>)(labels, B, C, ignore_index, count);
     TEMPER_CUDA_CHECK_LAUNCH();
     if (B > 0) {
         const unsigned grid = kernels::grid_for(B, kernels::kCrossEntropyRowsPerBlock);
-        kernels::ce_rows_kernel<T><<<grid, kernels::kLossThreads, 0, s>>>(logits, labels, B, C, ignore_index, count,
-                                                                          dloss, row_loss, dlogits);
+        TEMPER_LAUNCH(grid, kernels::kLossThreads, 0, s, kernels::ce_rows_kernel<T>)(
+            logits, labels, B, C, ignore_index, count, dloss, row_loss, dlogits);
         TEMPER_CUDA_CHECK_LAUNCH();
     }
     if (loss) {
-        kernels::mean_finish_kernel<T><<<1, kernels::kLossThreads, 0, s>>>(row_loss, B, 0.0, count, loss);
+        TEMPER_LAUNCH(1, kernels::kLossThreads, 0, s, kernels::mean_finish_kernel<T>)(row_loss, B, 0.0, count, loss);
         TEMPER_CUDA_CHECK_LAUNCH();
     }
 }

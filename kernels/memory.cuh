@@ -6,6 +6,7 @@
 
 #include "temper/core/dtype.hpp"
 #include "temper/core/shape.hpp"
+#include "temper/cuda/launch.hpp"
 #include "temper/cuda/runtime.hpp"
 
 namespace temper::kernels {
@@ -76,7 +77,7 @@ namespace temper::cuda {
 template <class T>
 void fill(T* out, T value, int64_t n, cudaStream_t s) {
     if (n == 0) return;
-    kernels::fill_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(out, value, n);
+    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::fill_kernel)(out, value, n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -84,7 +85,7 @@ void fill(T* out, T value, int64_t n, cudaStream_t s) {
 template <class T>
 void iota(T* out, int64_t n, cudaStream_t s) {
     if (n == 0) return;
-    kernels::iota_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(out, n);
+    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::iota_kernel)(out, n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -92,7 +93,7 @@ void iota(T* out, int64_t n, cudaStream_t s) {
 template <class To, class From>
 void convert(const From* in, To* out, int64_t n, cudaStream_t s) {
     if (n == 0) return;
-    kernels::convert_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(in, out, n);
+    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::convert_kernel)(in, out, n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -113,7 +114,8 @@ template <class T>
 void copy_strided(const T* in, const Shape& shape, const Shape& strides, T* out, cudaStream_t s) {
     int64_t n = shape_numel(shape);
     if (n == 0) return;
-    kernels::copy_strided_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(in, out, strided_layout(shape, strides), n);
+    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::copy_strided_kernel)(
+        in, out, strided_layout(shape, strides), n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -122,8 +124,8 @@ template <class T>
 void copy_into_strided(const T* in, T* out, const Shape& shape, const Shape& strides, cudaStream_t s) {
     int64_t n = shape_numel(shape);
     if (n == 0) return;
-    kernels::copy_into_strided_kernel<<<kernels::grid_for(n, 256), 256, 0, s>>>(in, out, strided_layout(shape, strides),
-                                                                               n);
+    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::copy_into_strided_kernel)(
+        in, out, strided_layout(shape, strides), n);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 

@@ -135,11 +135,11 @@ void masked_softmax_forward(const T* x, T* y, const int64_t* mask, int64_t rows,
     constexpr int V = kernels::kPack<T>;
     const unsigned grid = kernels::grid_for(rows, kernels::kSoftmaxRowsPerBlock);
     if (cols % V == 0 && kernels::aligned16(x) && kernels::aligned16(y))
-        kernels::masked_softmax_forward_kernel<T, V>
-            <<<grid, kernels::kSoftmaxThreads, 0, s>>>(x, y, mask, rows, cols, rows_per_batch, scale);
+        TEMPER_LAUNCH(grid, kernels::kSoftmaxThreads, 0, s, kernels::masked_softmax_forward_kernel<T, V>)(
+            x, y, mask, rows, cols, rows_per_batch, scale);
     else
-        kernels::masked_softmax_forward_kernel<T, 1>
-            <<<grid, kernels::kSoftmaxThreads, 0, s>>>(x, y, mask, rows, cols, rows_per_batch, scale);
+        TEMPER_LAUNCH(grid, kernels::kSoftmaxThreads, 0, s, kernels::masked_softmax_forward_kernel<T, 1>)(
+            x, y, mask, rows, cols, rows_per_batch, scale);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 
@@ -152,11 +152,11 @@ void masked_softmax_backward(const T* y, const T* dy, T* dx, const int64_t* mask
     constexpr int V = kernels::kPack<T>;
     const unsigned grid = kernels::grid_for(rows, kernels::kSoftmaxRowsPerBlock);
     if (cols % V == 0 && kernels::aligned16(y) && kernels::aligned16(dy) && kernels::aligned16(dx))
-        kernels::masked_softmax_backward_kernel<T, V>
-            <<<grid, kernels::kSoftmaxThreads, 0, s>>>(y, dy, dx, mask, rows, cols, rows_per_batch, scale);
+        TEMPER_LAUNCH(grid, kernels::kSoftmaxThreads, 0, s, kernels::masked_softmax_backward_kernel<T, V>)(
+            y, dy, dx, mask, rows, cols, rows_per_batch, scale);
     else
-        kernels::masked_softmax_backward_kernel<T, 1>
-            <<<grid, kernels::kSoftmaxThreads, 0, s>>>(y, dy, dx, mask, rows, cols, rows_per_batch, scale);
+        TEMPER_LAUNCH(grid, kernels::kSoftmaxThreads, 0, s, kernels::masked_softmax_backward_kernel<T, 1>)(
+            y, dy, dx, mask, rows, cols, rows_per_batch, scale);
     TEMPER_CUDA_CHECK_LAUNCH();
 }
 

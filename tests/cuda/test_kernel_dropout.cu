@@ -31,7 +31,7 @@ TEST_CASE("philox_uniform computed on the GPU equals the host's, word for word")
     for (uint64_t offset : kOffsets) {
         for (uint64_t seed : {uint64_t(0), uint64_t(0x5EED), uint64_t(0xDEADBEEFCAFEF00Dull)}) {
             DeviceBuffer<float> d(static_cast<size_t>(n));
-            philox_uniform_kernel<<<8, 128, 0, test::gpu_stream()>>>(seed, offset, n, d.get());
+            TEMPER_LAUNCH(8, 128, 0, test::gpu_stream(), philox_uniform_kernel)(seed, offset, n, d.get());
             TEMPER_CUDA_CHECK_LAUNCH();
             std::vector<float> ref(static_cast<size_t>(n));
             for (int64_t i = 0; i < n; ++i) ref[size_t(i)] = philox_uniform(seed, offset, uint64_t(i));
