@@ -10,7 +10,7 @@ set(TEMPER_INSTALL_CMAKEDIR ${CMAKE_INSTALL_DATADIR}/cmake/temper)
 # Every library target is exported as temper::<EXPORT_NAME>: temper -> temper::temper, temper_cuda -> temper::cuda,
 # temper_blas -> temper::blas.
 set(temper_export_targets temper)
-if(TARGET temper_cuda)
+if(TEMPER_WITH_CUDA)  # not the simulator build's temper_cuda, a test tool
   list(APPEND temper_export_targets temper_cuda)
   set(TEMPER_INSTALL_CUDA ON)
 else()
