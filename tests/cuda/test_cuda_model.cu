@@ -80,10 +80,18 @@ TEST_CASE("DistilBERT training on the GPU: 10 steps with dropout, AdamW and clip
                                             << "difference GPU vs CPU " << worst);
     CHECK(worst <= 1e-5);
     CHECK(traj_c.back() < traj_c.front());  // it trains
+    // k_lin.bias is left out, as in the eval test: its true gradient is exactly 0 (a key bias adds the same
+    // q.b to every score of a query, which softmax ignores), so both devices feed AdamW rounding noise, which it
+    // normalises into lr-sized steps of arbitrary sign.
     double pworst = 0;
-    auto pc = cpu.parameters(), pg = gpu.parameters();
-    for (size_t i = 0; i < pc.size(); ++i) pworst = std::max(pworst, rel_error(pg[i].to_vector(), pc[i].to_vector()));
-    MESSAGE("parameters after 10 steps: worst rel err " << pworst);
+    std::string pworst_name;
+    auto pc = cpu.named_parameters(), pg = gpu.named_parameters();
+    for (size_t i = 0; i < pc.size(); ++i) {
+        if (pc[i].first.find("k_lin.bias") != std::string::npos) continue;
+        const double e = rel_error(pg[i].second.to_vector(), pc[i].second.to_vector());
+        if (e > pworst) pworst = e, pworst_name = pc[i].first;
+    }
+    MESSAGE("parameters after 10 steps: worst rel err " << pworst << " (" << pworst_name << ")");
     CHECK(pworst <= 1e-5);
 }
 

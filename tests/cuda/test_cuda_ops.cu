@@ -43,7 +43,7 @@ TEST_CASE("math modes: TF32 and BF16 GEMMs stay within their documented error, s
         cuda::set_math_mode(mode);
         auto r = cpu_vs_gpu<float>(f, in);
         cuda::set_math_mode(cuda::MathMode::Strict);
-        MESSAGE(cuda::math_mode_name(mode) << " GEMM 128x768x256: output rel err " << r.out_err
+        MESSAGE(std::string(cuda::math_mode_name(mode)) << " GEMM 128x768x256: output rel err " << r.out_err
                                             << ", gradients " << r.worst_grad());
         CHECK(r.out_err <= tol);
         CHECK(r.out_err > 1e-7);  // the mode really changed the arithmetic

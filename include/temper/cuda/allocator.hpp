@@ -13,8 +13,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
 #include <map>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -186,7 +188,13 @@ private:
         }
     }
 
-    static double mib(size_t bytes) { return double(bytes) / double(1 << 20); }
+    // "4194304" or "3.9": a double streamed as is would print 4.1943e+06.
+    static std::string mib(size_t bytes) {
+        char b[32];
+        if (bytes % (size_t(1) << 20) == 0) std::snprintf(b, sizeof b, "%zu", bytes >> 20);
+        else std::snprintf(b, sizeof b, "%.1f", double(bytes) / double(1 << 20));
+        return b;
+    }
 
     mutable std::mutex mu_;
     std::map<int, Pool> pools_;
