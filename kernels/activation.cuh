@@ -75,6 +75,7 @@ namespace temper::cuda {
 namespace detail {
 template <class T>
 void launch_unary(void (*kernel)(const T*, T*, int64_t), const T* x, T* y, int64_t n, cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(n >= 0, "negative element count ", n);
     if (n == 0) return;
     TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernel)(x, y, n);
@@ -83,6 +84,7 @@ void launch_unary(void (*kernel)(const T*, T*, int64_t), const T* x, T* y, int64
 template <class T>
 void launch_unary_backward(void (*kernel)(const T*, const T*, T*, int64_t), const T* x, const T* dy, T* dx, int64_t n,
                            cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(n >= 0, "negative element count ", n);
     if (n == 0) return;
     TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernel)(x, dy, dx, n);
@@ -111,6 +113,7 @@ void relu_backward(const T* x, const T* dy, T* dx, int64_t n, cudaStream_t s) {
 // x: [rows, cols], bias: [cols]. pre = x + bias (kept for the backward; nullptr to skip), y = gelu(pre).
 template <class T>
 void bias_gelu_forward(const T* x, const T* bias, T* pre, T* y, int64_t rows, int64_t cols, cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(rows >= 0 && cols >= 0, "bias_gelu_forward: negative shape [", rows, ", ", cols, "]");
     if (rows == 0 || cols == 0) return;
     const kernels::RowColGrid g = kernels::rowcol_grid(rows, cols);
@@ -119,9 +122,10 @@ void bias_gelu_forward(const T* x, const T* bias, T* pre, T* y, int64_t rows, in
 }
 
 // dx = dy * gelu'(pre); dbias = column sums of dx, overwritten (zeros when rows == 0). dx may alias dy.
-// Takes scratch from the caching allocator, so s must be temper's stream for the current device.
+// Takes scratch from the caching allocator, so s must be temper's stream of the data's device.
 template <class T>
 void bias_gelu_backward(const T* pre, const T* dy, T* dx, T* dbias, int64_t rows, int64_t cols, cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(rows >= 0 && cols >= 0, "bias_gelu_backward: negative shape [", rows, ", ", cols, "]");
     if (cols == 0) return;
     if (rows > 0) gelu_backward(pre, dy, dx, rows * cols, s);

@@ -228,6 +228,7 @@ int64_t grad_batch(T* const* grads, const int64_t* n, size_t first, size_t count
 // ceil(count / kAdamWTensorsPerLaunch) launches. Element for element bit-identical to cpu::adamw_update.
 template <class T>
 void adamw_update_multi(const AdamWParam<T>* params, size_t count, cudaStream_t s) {
+    const OnStreamDevice on(s);
     for (size_t first = 0; first < count; first += kAdamWTensorsPerLaunch) {
         kernels::AdamWBatch<T> b{};
         b.count = int(count - first < size_t(kAdamWTensorsPerLaunch) ? count - first : kAdamWTensorsPerLaunch);
@@ -255,10 +256,11 @@ void adamw_update(T* p, const T* g, T* m, T* v, int64_t n, const cpu::AdamWScala
 // coef = (1 / (total + 1e-6)) * max_norm in T, every gradient multiplied by coef when coef < 1 (or NaN).
 // *total_norm (device memory) receives double(total), 0 when count == 0; nothing waits for the GPU, copy
 // it to the host when it is needed (logging, the non-finite check). Scratch comes from the caching
-// allocator, so s must be temper's stream for the current device (cuda::stream).
+// allocator, so s must be temper's stream of the data's device (cuda::stream).
 template <class T>
 void clip_grad_norm(T* const* grads, const int64_t* n, size_t count, double max_norm, double* total_norm,
                     cudaStream_t s) {
+    const OnStreamDevice on(s);
     if (count == 0) {
         TEMPER_CUDA_CHECK(cudaMemsetAsync(total_norm, 0, sizeof(double), s));  // all-zero bits are 0.0
         return;
@@ -269,7 +271,7 @@ void clip_grad_norm(T* const* grads, const int64_t* n, size_t count, double max_
         total_chunks += detail::chunks_of(n[j]);
     }
     // Scratch: chunk partials, then per-tensor norms, then coef (8-byte slot).
-    detail::Scratch scratch(sizeof(double) * size_t(total_chunks + int64_t(count) + 1));
+    detail::Scratch scratch(sizeof(double) * size_t(total_chunks + int64_t(count) + 1), s);
     double* partial = scratch.as<double>();
     double* norm = partial + total_chunks;
     T* coef = reinterpret_cast<T*>(norm + count);

@@ -462,6 +462,7 @@ template <class T>
 void attention_forward(const T* q, const T* k, const T* v, const int64_t* key_mask, int64_t B, int64_t H, int64_t S,
                        int64_t D, T scale, double dropout_p, uint64_t seed, uint64_t offset, T* out,
                        kernels::accum_t<T>* lse, cudaStream_t s, const uint64_t* philox_base = nullptr) {
+    const OnStreamDevice on(s);
     const auto g = detail::attention_args("attention_forward", q, k, v, key_mask, B, H, S, D, scale, dropout_p, seed,
                                           offset, philox_base);
     if (B * H * S == 0) return;
@@ -474,18 +475,19 @@ void attention_forward(const T* q, const T* k, const T* v, const int64_t* key_ma
 
 // Its backward: dq, dk, dv [B, H, S, D] (written, not accumulated) from dout, the forward's out and lse, and
 // the forward's very arguments. Deterministic (no atomics). Takes B·H·S accum_t<T> of scratch from the
-// caching allocator, so s must be temper's stream for the current device.
+// caching allocator, so s must be temper's stream of the data's device.
 template <class T>
 void attention_backward(const T* q, const T* k, const T* v, const int64_t* key_mask, int64_t B, int64_t H,
                         int64_t S, int64_t D, T scale, double dropout_p, uint64_t seed, uint64_t offset, const T* out,
                         const kernels::accum_t<T>* lse, const T* dout, T* dq, T* dk, T* dv, cudaStream_t s,
                         const uint64_t* philox_base = nullptr) {
+    const OnStreamDevice on(s);
     using A = kernels::accum_t<T>;
     const auto g = detail::attention_args("attention_backward", q, k, v, key_mask, B, H, S, D, scale, dropout_p,
                                           seed, offset, philox_base);
     const int64_t rows = B * H * S;
     if (rows == 0) return;
-    detail::Scratch dvec(sizeof(A) * size_t(rows));
+    detail::Scratch dvec(sizeof(A) * size_t(rows), s);
     TEMPER_LAUNCH(kernels::grid_for(rows, 8), 256, 0, s, kernels::attention_row_dot_kernel<T>)(
         out, dout, dvec.as<A>(), rows);
     TEMPER_CUDA_CHECK_LAUNCH();

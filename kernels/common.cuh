@@ -163,9 +163,10 @@ namespace temper::cuda::detail {
 // behind them. Launchers that take scratch this way must be given that stream.
 class Scratch {
 public:
-    explicit Scratch(size_t bytes) {
-        int dev = 0;
-        TEMPER_CUDA_CHECK(cudaGetDevice(&dev));
+    // On the device of stream s (temper's stream of that device; any other stream: the current device).
+    Scratch(size_t bytes, cudaStream_t s) {
+        int dev = stream_device(s);
+        if (dev < 0) TEMPER_CUDA_CHECK(cudaGetDevice(&dev));
         p_ = device_alloc(bytes, Device::cuda(dev));
     }
     ~Scratch() { device_free(p_); }
@@ -181,6 +182,7 @@ private:
 // rows == 0. f is a device functor: void operator()(int64_t r, int64_t j, accum_t<T> (&v)[K]) const.
 template <int K, class T, class F>
 void column_reduce(const F& f, int64_t rows, int64_t cols, T* out0, T* out1, cudaStream_t s) {
+    const OnStreamDevice on(s);
     static_assert(K == 1 || K == 2);
     using A = kernels::accum_t<T>;
     if (cols == 0) return;
@@ -188,7 +190,7 @@ void column_reduce(const F& f, int64_t rows, int64_t cols, T* out0, T* out1, cud
           "column_reduce: unsupported shape [", rows, ", ", cols, "]");
     const int64_t chunks = kernels::column_chunks(rows);
     const int64_t chunk_rows = (rows + chunks - 1) / chunks;
-    Scratch partial(sizeof(A) * size_t(K) * size_t(chunks) * size_t(cols));
+    Scratch partial(sizeof(A) * size_t(K) * size_t(chunks) * size_t(cols), s);
     dim3 grid(unsigned((cols + kernels::kColTile - 1) / kernels::kColTile), unsigned(chunks));
     dim3 block(kernels::kColTile, kernels::kColLanes);
     TEMPER_LAUNCH(grid, block, 0, s, kernels::column_partials_kernel<K, A>)(f, rows, cols, chunk_rows, partial.as<A>());

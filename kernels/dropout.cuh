@@ -47,6 +47,7 @@ namespace temper::cuda {
 template <class T>
 void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t offset, cudaStream_t s,
                    const uint64_t* base = nullptr) {
+    const OnStreamDevice on(s);
     if (n <= 0) return;
     const compute_t<T> scale = compute_t<T>(1.0 / (1.0 - p));  // float for bf16, as PyTorch
     const int64_t blocks = (n + 3) / 4;

@@ -140,6 +140,7 @@ inline bool is_contiguous(const Shape& shape, const Shape& strides) {
 template <class T, class Op>
 void broadcast_binary(const T* a, const Shape& a_shape, const Shape& a_strides, const T* b, const Shape& b_shape,
                       const Shape& b_strides, T* out, Op op, cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(a_shape.size() == a_strides.size() && b_shape.size() == b_strides.size(),
           "broadcast_binary: shape and strides of different ranks");
     const Shape shape = broadcast_shapes(a_shape, b_shape);
@@ -196,6 +197,7 @@ void mul(const T* a, const Shape& a_shape, const Shape& a_strides, const T* b, c
 // y = x * s over n contiguous elements (y may be x).
 template <class T>
 void scale(const T* x, T* y, T s, int64_t n, cudaStream_t stream) {
+    const OnStreamDevice on(stream);
     check(n >= 0, "scale: negative element count ", n);
     if (n == 0) return;
     TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, stream, kernels::scale_kernel)(x, y, s, n);
@@ -205,6 +207,7 @@ void scale(const T* x, T* y, T s, int64_t n, cudaStream_t stream) {
 // acc += x over n contiguous elements; as cpu::add_inplace.
 template <class T>
 void add_inplace(T* acc, const T* x, int64_t n, cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(n >= 0, "add_inplace: negative element count ", n);
     if (n == 0) return;
     TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::add_inplace_kernel)(acc, x, n);
@@ -213,9 +216,10 @@ void add_inplace(T* acc, const T* x, int64_t n, cudaStream_t s) {
 
 // out[0] = sum of x[0..n), 0 when n == 0; out is one element on the GPU. Deterministic: up to 1024 block
 // sums in a fixed order, then one block adds them. Scratch comes from the caching allocator, so s must be
-// temper's stream for the current device.
+// temper's stream of the data's device.
 template <class T>
 void sum(const T* x, int64_t n, T* out, cudaStream_t s) {
+    const OnStreamDevice on(s);
     using A = kernels::accum_t<T>;
     check(n >= 0, "sum: negative element count ", n);
     if (n == 0) {
@@ -228,7 +232,7 @@ void sum(const T* x, int64_t n, T* out, cudaStream_t s) {
         TEMPER_CUDA_CHECK_LAUNCH();
         return;
     }
-    detail::Scratch partial(sizeof(A) * size_t(blocks));
+    detail::Scratch partial(sizeof(A) * size_t(blocks), s);
     TEMPER_LAUNCH(unsigned(blocks), kernels::kSumThreads, 0, s, kernels::sum_kernel<T, A, A>)(x, n, partial.as<A>());
     TEMPER_CUDA_CHECK_LAUNCH();
     TEMPER_LAUNCH(1, kernels::kSumThreads, 0, s, kernels::sum_kernel<A, A, T>)(partial.as<A>(), blocks, out);
@@ -238,9 +242,10 @@ void sum(const T* x, int64_t n, T* out, cudaStream_t s) {
 // The backward of broadcasting: out (contiguous, shape out_shape) = g (contiguous, shape g_shape) summed
 // over the dimensions that out_shape broadcasts (extent 1, or missing on the left). Overwrites out, as
 // ops/elementwise.hpp's sum_to returns a fresh tensor. Deterministic; may take scratch from the caching
-// allocator, so s must be temper's stream for the current device.
+// allocator, so s must be temper's stream of the data's device.
 template <class T>
 void sum_to_shape(const T* g, const Shape& g_shape, T* out, const Shape& out_shape, cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(out_shape.size() <= g_shape.size(), "sum_to_shape: cannot sum ", shape_str(g_shape), " to ",
           shape_str(out_shape));
     const size_t lead = g_shape.size() - out_shape.size();

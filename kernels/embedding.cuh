@@ -101,6 +101,7 @@ namespace temper::cuda {
 template <class T>
 void embedding_forward(const T* weight, const int64_t* ids, T* out, int64_t n_ids, int64_t V, int64_t D,
                        cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(n_ids >= 0 && V >= 0 && D >= 0, "embedding_forward: negative size");
     if (n_ids == 0 || D == 0) return;
     const unsigned grid = unsigned(n_ids < 65535 * 8 ? n_ids : 65535 * 8);
@@ -114,6 +115,7 @@ void embedding_forward(const T* weight, const int64_t* ids, T* out, int64_t n_id
 template <class T>
 void embedding_backward(const T* dout, const int64_t* ids, T* dweight, int64_t n_ids, int64_t V, int64_t D,
                         int64_t padding_idx, cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(n_ids >= 0 && V >= 0 && D >= 0, "embedding_backward: negative size");
     if (n_ids == 0 || V == 0 || D == 0) return;
     constexpr int64_t acc_elems = kernels::kEmbedAccBytes / int64_t(sizeof(compute_t<T>));

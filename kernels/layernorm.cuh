@@ -135,6 +135,7 @@ namespace detail {
 template <class T, bool kResidual>
 void layernorm_forward_impl(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y, compute_t<T>* mean,
                             compute_t<T>* rstd, int64_t rows, int64_t d, double eps, cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(rows >= 0 && d >= 0, "layernorm: negative shape [", rows, ", ", d, "]");
     if (rows == 0 || d == 0) return;  // d == 0: the CPU's mean and rstd would be NaN; nothing to normalise
     constexpr int V = kernels::kPack<T>;
@@ -171,10 +172,11 @@ void layernorm_residual_forward(const T* a, const T* b, const T* gamma, const T*
 
 // dx per row; dgamma and dbeta are overwritten with the column sums (as the CPU does), zeros when
 // rows == 0. Arguments as cpu::layernorm_backward. Takes scratch for the column sums from the caching
-// allocator, so s must be temper's stream for the current device (cuda::stream(dev)).
+// allocator, so s must be temper's stream of the data's device (cuda::stream(dev)).
 template <class T>
 void layernorm_backward(const T* x, const T* gamma, const compute_t<T>* mean, const compute_t<T>* rstd, const T* dy,
                         T* dx, T* dgamma, T* dbeta, int64_t rows, int64_t d, cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(rows >= 0 && d >= 0, "layernorm_backward: negative shape [", rows, ", ", d, "]");
     if (d == 0) return;
     if (rows > 0) {

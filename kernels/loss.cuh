@@ -145,6 +145,7 @@ namespace detail {
 template <class T>
 void bce_launch(const T* x, const T* y, const T* pos_weight, int64_t n, int64_t c, const T* dloss, T* dx, T* loss,
                 const char* what, cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(n >= 0 && (!pos_weight || (c > 0 && n % c == 0)), what, ": ", n,
           " elements do not form rows of pos_weight's ", c, " labels");
     check(!loss || n > 0, what, ": empty input");
@@ -157,7 +158,7 @@ void bce_launch(const T* x, const T* y, const T* pos_weight, int64_t n, int64_t 
         TEMPER_CUDA_CHECK_LAUNCH();
         return;
     }
-    Scratch partial(sizeof(double) * size_t(blocks));
+    Scratch partial(sizeof(double) * size_t(blocks), s);
     TEMPER_LAUNCH(blocks, kernels::kLossThreads, 0, s, kernels::bce_kernel<T>)(
         x, y, pos_weight, n, c, dloss, dx, partial.as<double>());
     TEMPER_CUDA_CHECK_LAUNCH();
@@ -169,9 +170,10 @@ void bce_launch(const T* x, const T* y, const T* pos_weight, int64_t n, int64_t 
 template <class T>
 void cross_entropy_launch(const T* logits, const int64_t* labels, int64_t B, int64_t C, int64_t ignore_index,
                           const T* dloss, T* dlogits, T* loss, cudaStream_t s) {
+    const OnStreamDevice on(s);
     check(B >= 0 && C > 0, "cross_entropy: logits [", B, ", ", C, "] need at least one class");
     // Scratch: the count of valid rows, then (for the loss) one term per row.
-    Scratch scratch(sizeof(double) * size_t(1 + (loss ? B : 0)));
+    Scratch scratch(sizeof(double) * size_t(1 + (loss ? B : 0)), s);
     double* count = scratch.as<double>();
     double* row_loss = loss ? count + 1 : nullptr;
     TEMPER_LAUNCH(1, kernels::kLossThreads, 0, s, kernels::ce_count_kernel<T>)(labels, B, C, ignore_index, count);

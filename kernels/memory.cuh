@@ -76,6 +76,7 @@ namespace temper::cuda {
 
 template <class T>
 void fill(T* out, T value, int64_t n, cudaStream_t s) {
+    const OnStreamDevice on(s);
     if (n == 0) return;
     TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::fill_kernel)(out, value, n);
     TEMPER_CUDA_CHECK_LAUNCH();
@@ -84,6 +85,7 @@ void fill(T* out, T value, int64_t n, cudaStream_t s) {
 // out[i] = i for i < n.
 template <class T>
 void iota(T* out, int64_t n, cudaStream_t s) {
+    const OnStreamDevice on(s);
     if (n == 0) return;
     TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::iota_kernel)(out, n);
     TEMPER_CUDA_CHECK_LAUNCH();
@@ -92,6 +94,7 @@ void iota(T* out, int64_t n, cudaStream_t s) {
 // out[i] = in[i] as To for n contiguous elements (the cast op, mixed precision's weight and gradient copies).
 template <class To, class From>
 void convert(const From* in, To* out, int64_t n, cudaStream_t s) {
+    const OnStreamDevice on(s);
     if (n == 0) return;
     TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::convert_kernel)(in, out, n);
     TEMPER_CUDA_CHECK_LAUNCH();
@@ -112,6 +115,7 @@ inline kernels::StridedLayout strided_layout(const Shape& shape, const Shape& st
 // Writes the elements of the view (in, shape, strides) to out in row-major order; both pointers on the GPU.
 template <class T>
 void copy_strided(const T* in, const Shape& shape, const Shape& strides, T* out, cudaStream_t s) {
+    const OnStreamDevice on(s);
     int64_t n = shape_numel(shape);
     if (n == 0) return;
     TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::copy_strided_kernel)(
@@ -122,6 +126,7 @@ void copy_strided(const T* in, const Shape& shape, const Shape& strides, T* out,
 // Writes contiguous in (row-major) into the strided view (out, shape, strides); the view must not overlap itself.
 template <class T>
 void copy_into_strided(const T* in, T* out, const Shape& shape, const Shape& strides, cudaStream_t s) {
+    const OnStreamDevice on(s);
     int64_t n = shape_numel(shape);
     if (n == 0) return;
     TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::copy_into_strided_kernel)(

@@ -130,6 +130,7 @@ inline void check_softmax_args(int64_t rows, int64_t cols, int64_t rows_per_batc
 template <class T>
 void masked_softmax_forward(const T* x, T* y, const int64_t* mask, int64_t rows, int64_t cols,
                             int64_t rows_per_batch, T scale, cudaStream_t s) {
+    const OnStreamDevice on(s);
     detail::check_softmax_args(rows, cols, rows_per_batch, mask);
     if (rows == 0 || cols == 0) return;
     constexpr int V = kernels::kPack<T>;
@@ -147,6 +148,7 @@ void masked_softmax_forward(const T* x, T* y, const int64_t* mask, int64_t rows,
 template <class T>
 void masked_softmax_backward(const T* y, const T* dy, T* dx, const int64_t* mask, int64_t rows, int64_t cols,
                              int64_t rows_per_batch, T scale, cudaStream_t s) {
+    const OnStreamDevice on(s);
     detail::check_softmax_args(rows, cols, rows_per_batch, mask);
     if (rows == 0 || cols == 0) return;
     constexpr int V = kernels::kPack<T>;

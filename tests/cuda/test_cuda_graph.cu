@@ -106,6 +106,27 @@ TEST_CASE("cuda::Graph: a block made before the capture and freed inside it stay
     CHECK(cuda::allocator_stats().bytes_graph_free == 0);
 }
 
+TEST_CASE("cuda::Graph: a graph's block freed while another graph captures stays the first graph's") {
+    const Device gpu = Device::cuda(0);
+    const int64_t n = int64_t(3) << 20;  // 12 MiB, a size nothing else here uses
+    Tensor<float> x = Tensor<float>::full({n}, 1.0f, gpu), y = Tensor<float>::full({1024}, 1.0f, gpu);
+    NoGradGuard ng;
+    Tensor<float> out_a;
+    cuda::Graph a, b;
+    a.capture(gpu, [&] { out_a = scale(x, 2.0f); });  // out_a's block is A's
+    b.capture(gpu, [&] {
+        (void)scale(y, 3.0f);
+        out_a = Tensor<float>();  // A's block freed during B's capture: it must not join B's pool ...
+    });
+    b.reset();  // ... which goes back to the shared cache here
+    const Tensor<float> eager = Tensor<float>::full({n}, 7.0f, gpu);
+    a.replay();  // still writes 2 * x into its output block
+    const auto v = eager.to_vector();
+    CHECK(std::all_of(v.begin(), v.end(), [](float e) { return e == 7.0f; }));
+    a.reset();
+    CHECK(cuda::allocator_stats().bytes_graph_free == 0);
+}
+
 TEST_CASE("cuda::Graph: capturing work that waits for the GPU is a clear error, and the device stays usable") {
     const Device gpu = Device::cuda(0);
     Tensor<float> x = random_tensor<float>({1000}, 6).to(gpu);

@@ -152,11 +152,13 @@ public:
         copy_strided(out.data());
         return out;
     }
-    // Copies src's elements into this tensor in place (shapes must match). Not tracked by autograd.
+    // Copies src's elements into this tensor in place (shapes must match; src may be on another device). Not
+    // tracked by autograd.
     void copy_(const Tensor& src) {
         check(src.shape() == shape(), "copy_: shape ", shape_str(src.shape()), " does not match ", shape_str(shape()));
         check(is_contiguous(), "copy_: destination must be contiguous");
-        src.copy_strided(data());
+        if (src.device() == device()) src.copy_strided(data());
+        else src.to(device()).copy_strided(data());
     }
     // Writes the elements in row-major order to dst (numel() elements, on this tensor's device), whatever
     // the strides.
@@ -292,9 +294,14 @@ Tensor<T> Tensor<T>::to(Device dev) const {
         TEMPER_CUDA_CHECK(cudaMemcpyAsync(out.data(), src.data(), bytes, cudaMemcpyDeviceToHost,
                                           cuda::stream(src.device())));
         cuda::synchronize(src.device());
-    } else {  // GPU to another GPU: finish the source's queued work, then copy peer to peer
+    } else {
+        // GPU to another GPU: the source's queued work finishes first, then the copy runs on the destination's
+        // stream (cudaMemcpyPeer would run on the legacy stream, which temper's streams do not wait for), and
+        // it finishes before the source's memory can go back to its device's cache.
         cuda::synchronize(src.device());
-        TEMPER_CUDA_CHECK(cudaMemcpyPeer(out.data(), dev.index, src.data(), src.device().index, bytes));
+        TEMPER_CUDA_CHECK(
+            cudaMemcpyPeerAsync(out.data(), dev.index, src.data(), src.device().index, bytes, cuda::stream(dev)));
+        cuda::synchronize(dev);
     }
     return out;
 #else

@@ -67,10 +67,13 @@ public:
         const Block b = it->second;
         blocks_.erase(it);
         stats_.bytes_in_use -= b.size;
-        // A block of a live graph stays reserved for it. So does any block freed while its device is being
-        // captured: captured kernels may still use it (a tensor made before the capture, freed inside it).
-        uint64_t graph_pool = b.graph_pool;
-        if (const auto cap = capturing_.find(b.device); cap != capturing_.end()) graph_pool = cap->second;
+        // A block of a live graph stays reserved for it, even when another graph is being captured: that
+        // graph's pool would hand the block back to the shared cache when it dies, while this graph's replays
+        // still use it. A shared block freed while its device is being captured joins the capture's pool:
+        // captured kernels may still use it (a tensor made before the capture, freed inside it).
+        uint64_t graph_pool = b.graph_pool && private_pools_.count(b.graph_pool) ? b.graph_pool : 0;
+        const auto cap = capturing_.find(b.device);
+        if (!graph_pool && cap != capturing_.end()) graph_pool = cap->second;
         const auto pp = graph_pool ? private_pools_.find(graph_pool) : private_pools_.end();
         if (pp != private_pools_.end()) {
             pp->second.free[b.size].push_back(p);

@@ -73,6 +73,7 @@ void gemm_strided_batched(Device dev, bool trans_a, bool trans_b, int64_t M, int
                           const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta,
                           T* C, int64_t ldc, int64_t stride_c, int64_t batch) {
     if (M == 0 || N == 0 || batch == 0) return;
+    const DeviceGuard guard(dev);  // cuBLAS runs on the current device, which must be the handle's
     constexpr int64_t kMaxInt = 2147483647;
     check(M <= kMaxInt && N <= kMaxInt && K <= kMaxInt && lda <= kMaxInt && ldb <= kMaxInt && ldc <= kMaxInt &&
               batch <= kMaxInt,
