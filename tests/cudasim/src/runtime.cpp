@@ -242,6 +242,26 @@ cudaError_t refuse_during_capture(CUstream_st* s, const char* call) {
                           "copy to or from pageable host memory (the capture is now invalidated)"));
 }
 
+// Calls CUDA calls "potentially unsafe" (cudaMalloc, cudaFree, the synchronous copies) fail while a capture
+// in global or thread-local mode is active (relaxed mode allows them), and invalidate it.
+cudaError_t unsafe_during_capture(const char* call) {
+    for (CUstream_st* s : rt().streams)
+        if (s->capture && s->capture->mode != cudaStreamCaptureModeRelaxed) return refuse_during_capture(s, call);
+    return cudaSuccess;
+}
+
+// Work on a legacy stream would wait for the device's blocking streams: not while one of them is captured.
+cudaError_t legacy_during_capture(const CUstream_st* legacy, const char* call) {
+    for (CUstream_st* s : streams_of(legacy->device))
+        if (s->capture && s->blocking && !s->legacy) {
+            s->capture->invalidated = true;
+            return fail(cudaErrorStreamCaptureImplicit,
+                        str(call, ": work on the legacy stream would wait for a blocking stream that is being "
+                                  "captured (the capture is now invalidated)"));
+        }
+    return cudaSuccess;
+}
+
 }  // namespace
 
 DeviceWorkScope::DeviceWorkScope() { ++depth; }
@@ -257,6 +277,9 @@ cudaError_t enqueue(cudaStream_t stream, std::shared_ptr<const Work> work, int* 
     CUstream_st* s = resolve(stream);
     if (!s) return fail(cudaErrorInvalidResourceHandle, str("stream ", hex(stream), " is not a live stream"));
     if (device) *device = s->device;
+    if (s->legacy)
+        if (const cudaError_t e = legacy_during_capture(s, "work queued on the legacy stream"); e != cudaSuccess)
+            return e;
     if (s->capture) {
         if (s->capture->invalidated)
             return fail(cudaErrorStreamCaptureInvalidated, "the stream's capture was invalidated by an earlier error");
@@ -552,8 +575,7 @@ cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
 cudaError_t cudaMalloc(void** ptr, size_t size) {
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
     rt();
-    for (CUstream_st* s : streams_of(t_device))
-        if (s->capture && s->capture->mode != cudaStreamCaptureModeRelaxed) return refuse_during_capture(s, "cudaMalloc");
+    if (const cudaError_t e = unsafe_during_capture("cudaMalloc"); e != cudaSuccess) return e;
     const cudaError_t e = memory().allocate(t_device, size, ptr);
     if (e != cudaSuccess) t_last_error = e;
     return e;
@@ -562,6 +584,7 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
 cudaError_t cudaFree(void* ptr) {
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
     if (!ptr) return cudaSuccess;
+    if (const cudaError_t e = unsafe_during_capture("cudaFree"); e != cudaSuccess) return e;
     // cudaFree waits for the device: queued work may still use the memory.
     if (const Allocation* a = memory().find(ptr, 0)) {
         if (capturing_on(a->device)) {
@@ -584,6 +607,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind 
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
     if (!valid_device(t_device)) return fail(cudaErrorNoDevice, "cudaMemcpy: no device");
     CUstream_st* legacy = &rt().devices[size_t(t_device)]->legacy;
+    if (const cudaError_t e = unsafe_during_capture("cudaMemcpy"); e != cudaSuccess) return e;
     if (const cudaError_t e = copy_async(dst, src, count, kind, nullptr, "cudaMemcpy"); e != cudaSuccess) return e;
     return sync_stream(legacy, "cudaMemcpy");
 }
@@ -628,6 +652,7 @@ cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t str
 
 cudaError_t cudaMemset(void* ptr, int value, size_t count) {
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
+    if (const cudaError_t e = unsafe_during_capture("cudaMemset"); e != cudaSuccess) return e;
     if (const cudaError_t e = cudaMemsetAsync(ptr, value, count, nullptr); e != cudaSuccess) return e;
     return sync_stream(resolve(nullptr), "cudaMemset");
 }

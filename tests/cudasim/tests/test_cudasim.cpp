@@ -341,6 +341,26 @@ TEST_CASE("graph capture records by value and replays; what waits for the GPU in
     CHECK(cudaStreamEndCapture(s.s, &graph) == cudaErrorStreamCaptureInvalidated);
     cudaGetLastError();
     CHECK(download(x.p, 8, s.s) == std::vector<float>(8, 3.0f));  // the stream works normally again
+
+    // Global mode: cudaMalloc and blocking copies fail and invalidate the capture (relaxed mode allows them).
+    SIM_CHECK(cudaStreamBeginCapture(s.s, cudaStreamCaptureModeGlobal));
+    void* p = nullptr;
+    CHECK(cudaMalloc(&p, 64) == cudaErrorStreamCaptureUnsupported);
+    CHECK(cudaStreamEndCapture(s.s, &graph) == cudaErrorStreamCaptureInvalidated);
+    SIM_CHECK(cudaStreamBeginCapture(s.s, cudaStreamCaptureModeGlobal));
+    CHECK(cudaMemcpy(h.data(), x.p, 32, cudaMemcpyDeviceToHost) == cudaErrorStreamCaptureUnsupported);
+    CHECK(cudaStreamEndCapture(s.s, &graph) == cudaErrorStreamCaptureInvalidated);
+    SIM_CHECK(cudaStreamBeginCapture(s.s, cudaStreamCaptureModeRelaxed));
+    SIM_CHECK(cudaMalloc(&p, 64));
+    SIM_CHECK(cudaStreamEndCapture(s.s, &graph));
+    SIM_CHECK(cudaGraphDestroy(graph));
+    SIM_CHECK(cudaFree(p));
+    // A blocking stream under capture: legacy-stream work would have to wait for it.
+    Stream blocking(cudaStreamDefault);
+    SIM_CHECK(cudaStreamBeginCapture(blocking.s, cudaStreamCaptureModeRelaxed));
+    CHECK(cudaMemsetAsync(x.p, 0, 32, nullptr) == cudaErrorStreamCaptureImplicit);
+    CHECK(cudaStreamEndCapture(blocking.s, &graph) == cudaErrorStreamCaptureInvalidated);
+    cudaGetLastError();
 }
 
 TEST_CASE("device memory: 0xFF at first, capacity, cudaFree's checks") {
