@@ -47,11 +47,13 @@ __global__ void __launch_bounds__(kSoftmaxThreads)
             const Pack<T, V> p = load_pack<V>(xr, i);
             for (int k = 0; k < V; ++k) {
                 const A v = masked_scaled(p.v[k], mr, i * V + k, scale);
+                // One exponential per element, exp(-|v - m|): two calls made ptxas spill the double version.
+                const A e = math_exp(v > m ? m - v : v - m);
                 if (v > m) {
-                    sum = sum * math_exp(m - v) + A(1);
+                    sum = sum * e + A(1);
                     m = v;
                 } else {
-                    sum += math_exp(v - m);
+                    sum += e;
                 }
             }
         }
