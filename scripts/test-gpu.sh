@@ -9,7 +9,7 @@ BUILD=${1:-build-gpu}
 ARCH=${CMAKE_CUDA_ARCHITECTURES:-native}
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTEMPER_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTEMPER_WITH_CUDA=ON -DTEMPER_BUILD_CUDA_TESTS=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
       -DTEMPER_BUILD_EXAMPLES=OFF -DTEMPER_BUILD_BENCH=OFF
 tests=$(cd "$BUILD" && ctest -N -R '^test_(cuda|kernel)_' | sed -n 's/^ *Test *#[0-9]*: //p')
 cmake --build "$BUILD" -j"$(nproc)" --target $tests
