@@ -34,7 +34,8 @@
 #include <utility>
 #include <vector>
 
-#include "temper/cuda/kernels.hpp"
+#include "kernels/common.cuh"  // grid_for, column_chunks, for this file's own kernels and byte counts
+#include "temper/cuda/api.hpp"
 #include "temper/temper.hpp"
 #include "temper/train/train_step_graph.hpp"
 
@@ -291,7 +292,7 @@ static void BM_CudaSoftmaxForward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t R = state.range(0), C = state.range(1), rows_per_batch = 12 * C;
         const int64_t B = (R + rows_per_batch - 1) / rows_per_batch;
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> x(R * C), y(R * C);
         GpuBuffer<int64_t> mask(B * C);
         fill_uniform(x, 1, -4.0f, 4.0f);
@@ -309,7 +310,7 @@ static void BM_CudaSoftmaxBackward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t R = state.range(0), C = state.range(1), rows_per_batch = 12 * C;
         const int64_t B = (R + rows_per_batch - 1) / rows_per_batch;
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> x(R * C), y(R * C), dy(R * C), dx(R * C);
         GpuBuffer<int64_t> mask(B * C);
         fill_uniform(x, 1, -4.0f, 4.0f);
@@ -329,7 +330,7 @@ BENCHMARK(BM_CudaSoftmaxBackward)->Args({49152, 128})->UseManualTime()->Unit(ben
 static void BM_CudaLayerNormForward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t R = state.range(0), d = state.range(1);
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> x(R * d), y(R * d), gamma(d), beta(d), mean(R), rstd(R);
         fill_uniform(x, 1);
         fill_uniform(gamma, 2, 0.5f, 1.5f);
@@ -346,7 +347,7 @@ BENCHMARK(BM_CudaLayerNormForward)->Args({4096, 768})->UseManualTime()->Unit(ben
 static void BM_CudaLayerNormResidualForward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t R = state.range(0), d = state.range(1);
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> a(R * d), b(R * d), sum(R * d), y(R * d), gamma(d), beta(d), mean(R), rstd(R);
         fill_uniform(a, 1);
         fill_uniform(b, 2);
@@ -367,7 +368,7 @@ BENCHMARK(BM_CudaLayerNormResidualForward)->Args({4096, 768})->UseManualTime()->
 static void BM_CudaLayerNormBackward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t R = state.range(0), d = state.range(1);
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> x(R * d), y(R * d), dy(R * d), dx(R * d), gamma(d), beta(d), mean(R), rstd(R), dgamma(d),
             dbeta(d);
         fill_uniform(x, 1);
@@ -392,7 +393,7 @@ BENCHMARK(BM_CudaLayerNormBackward)->Args({4096, 768})->UseManualTime()->Unit(be
 static void BM_CudaGeluForward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t n = state.range(0) * state.range(1);
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> x(n), y(n);
         fill_uniform(x, 1, -4.0f, 4.0f);
         const double sec = time_kernel(state, [&] { cuda::gelu_forward(x.get(), y.get(), n, s); });
@@ -405,7 +406,7 @@ BENCHMARK(BM_CudaGeluForward)->Args({4096, 3072})->UseManualTime()->Unit(benchma
 static void BM_CudaGeluBackward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t n = state.range(0) * state.range(1);
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> x(n), dy(n), dx(n);
         fill_uniform(x, 1, -4.0f, 4.0f);
         fill_uniform(dy, 2);
@@ -420,7 +421,7 @@ BENCHMARK(BM_CudaGeluBackward)->Args({4096, 3072})->UseManualTime()->Unit(benchm
 static void BM_CudaBiasGeluForward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t R = state.range(0), C = state.range(1), n = R * C;
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> x(n), bias(C), pre(n), y(n);
         fill_uniform(x, 1, -4.0f, 4.0f);
         fill_uniform(bias, 2);
@@ -436,7 +437,7 @@ BENCHMARK(BM_CudaBiasGeluForward)->Args({4096, 3072})->UseManualTime()->Unit(ben
 static void BM_CudaBiasGeluBackward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t R = state.range(0), C = state.range(1), n = R * C;
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> pre(n), dy(n), dx(n), dbias(C);
         fill_uniform(pre, 1, -4.0f, 4.0f);
         fill_uniform(dy, 2);
@@ -453,7 +454,7 @@ BENCHMARK(BM_CudaBiasGeluBackward)->Args({4096, 3072})->UseManualTime()->Unit(be
 static void BM_CudaBceWithLogits(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t R = state.range(0), C = state.range(1), n = R * C;
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> x(n), y(n), dx(n), pos_weight(C), loss(1);
         fill_uniform(x, 1, -4.0f, 4.0f);
         fill_bernoulli(y, 2, 0.1f);
@@ -472,7 +473,7 @@ BENCHMARK(BM_CudaBceWithLogits)->Args({4194304, 28})->UseManualTime()->Unit(benc
 static void BM_CudaCrossEntropy(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t B = state.range(0), C = state.range(1);
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> logits(B * C), dlogits(B * C), loss(1);
         GpuBuffer<int64_t> labels(B);
         fill_uniform(logits, 1, -4.0f, 4.0f);
@@ -507,7 +508,7 @@ std::vector<int64_t> random_ids(int64_t n, int64_t V, uint64_t seed, int64_t* di
 static void BM_CudaEmbeddingForward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t n = state.range(0), V = state.range(1), D = state.range(2);
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> weight(V * D), out(n * D);
         GpuBuffer<int64_t> ids(n);
         int64_t distinct = 0;
@@ -526,7 +527,7 @@ BENCHMARK(BM_CudaEmbeddingForward)->Args({4096, 30522, 768})->UseManualTime()->U
 static void BM_CudaEmbeddingBackward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t n = state.range(0), V = state.range(1), D = state.range(2);
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> dout(n * D), dweight(V * D);
         GpuBuffer<int64_t> ids(n);
         int64_t distinct = 0;
@@ -546,7 +547,7 @@ BENCHMARK(BM_CudaEmbeddingBackward)->Args({4096, 30522, 768})->UseManualTime()->
 static void BM_CudaDropout(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t n = state.range(0) * state.range(1);
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         GpuBuffer<float> x(n), y(n);
         fill_uniform(x, 1);
         const double sec = time_kernel(
@@ -576,7 +577,7 @@ static void BM_CudaAdamW(benchmark::State& state) {
         const std::vector<int64_t> sizes = distilbert_param_sizes(28);
         int64_t N = 0;
         for (int64_t n : sizes) N += n;
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         // One buffer per role, each tensor a slice of it (every size is a multiple of 4 floats: 16-byte aligned).
         GpuBuffer<float> p(N), g(N), m(N), v(N);
         fill_uniform(p, 1, -0.05f, 0.05f);
@@ -607,7 +608,7 @@ struct AttentionWork {
     int64_t B, H, S;
     double p;
     GpuBuffer<T> q, k, v, out;
-    GpuBuffer<kernels::accum_t<T>> lse;
+    GpuBuffer<compute_t<T>> lse;
     GpuBuffer<int64_t> mask;
     explicit AttentionWork(const benchmark::State& state)
         : B(state.range(0)), H(state.range(1)), S(state.range(2)), p(double(state.range(3)) / 100.0),
@@ -635,7 +636,7 @@ static void BM_CudaAttentionForward(benchmark::State& state) {
     guarded(state, [&] {
         AttentionWork<T> w(state);
         const double sec = time_kernel(state, [&] { w.forward(); });
-        report_bytes(state, 4.0 * w.matrix_bytes() + w.rows() * sizeof(kernels::accum_t<T>) + double(w.B * w.S) * 8,
+        report_bytes(state, 4.0 * w.matrix_bytes() + w.rows() * sizeof(compute_t<T>) + double(w.B * w.S) * 8,
                      sec);
         report_flops(state, w.forward_flops(), sec, cuda::MathMode::Strict);
     });
@@ -660,14 +661,14 @@ static void BM_CudaAttentionBackward(benchmark::State& state) {
         GpuBuffer<T> dout(n), dq(n), dk(n), dv(n);
         fill_uniform(dout, 4);
         w.forward();
-        const cudaStream_t s = cuda::stream(gpu());
+        const Device s = gpu();
         const double sec = time_kernel(state, [&] {
             cuda::attention_backward(w.q.get(), w.k.get(), w.v.get(), w.mask.get(), w.B, w.H, w.S, AttentionWork<T>::D,
                                      w.scale(), w.p, uint64_t(7), uint64_t(0), w.out.get(), w.lse.get(), dout.get(),
                                      dq.get(), dk.get(), dv.get(), s);
         });
         report_bytes(state,
-                     8.0 * w.matrix_bytes() + 3.0 * w.rows() * sizeof(kernels::accum_t<T>) + double(w.B * w.S) * 8,
+                     8.0 * w.matrix_bytes() + 3.0 * w.rows() * sizeof(compute_t<T>) + double(w.B * w.S) * 8,
                      sec);
         report_flops(state, 2.5 * w.forward_flops(), sec, cuda::MathMode::Strict);
     });

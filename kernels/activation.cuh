@@ -65,71 +65,7 @@ template <class T>
 struct MatrixElement {
     const T* m;
     int64_t cols;
-    __device__ void operator()(int64_t r, int64_t j, accum_t<T> (&v)[1]) const { v[0] = accum_t<T>(m[r * cols + j]); }
+    __device__ void operator()(int64_t r, int64_t j, compute_t<T> (&v)[1]) const { v[0] = compute_t<T>(m[r * cols + j]); }
 };
 
 }  // namespace temper::kernels
-
-namespace temper::cuda {
-
-namespace detail {
-template <class T>
-void launch_unary(void (*kernel)(const T*, T*, int64_t), const T* x, T* y, int64_t n, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    check(n >= 0, "negative element count ", n);
-    if (n == 0) return;
-    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernel)(x, y, n);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-template <class T>
-void launch_unary_backward(void (*kernel)(const T*, const T*, T*, int64_t), const T* x, const T* dy, T* dx, int64_t n,
-                           cudaStream_t s) {
-    const OnStreamDevice on(s);
-    check(n >= 0, "negative element count ", n);
-    if (n == 0) return;
-    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernel)(x, dy, dx, n);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-}  // namespace detail
-
-// Arguments as cpu::gelu_forward / gelu_backward / relu_forward / relu_backward (n elements, contiguous).
-template <class T>
-void gelu_forward(const T* x, T* y, int64_t n, cudaStream_t s) {
-    detail::launch_unary<T>(kernels::gelu_forward_kernel<T>, x, y, n, s);
-}
-template <class T>
-void gelu_backward(const T* x, const T* dy, T* dx, int64_t n, cudaStream_t s) {
-    detail::launch_unary_backward<T>(kernels::gelu_backward_kernel<T>, x, dy, dx, n, s);
-}
-template <class T>
-void relu_forward(const T* x, T* y, int64_t n, cudaStream_t s) {
-    detail::launch_unary<T>(kernels::relu_forward_kernel<T>, x, y, n, s);
-}
-template <class T>
-void relu_backward(const T* x, const T* dy, T* dx, int64_t n, cudaStream_t s) {
-    detail::launch_unary_backward<T>(kernels::relu_backward_kernel<T>, x, dy, dx, n, s);
-}
-
-// x: [rows, cols], bias: [cols]. pre = x + bias (kept for the backward; nullptr to skip), y = gelu(pre).
-template <class T>
-void bias_gelu_forward(const T* x, const T* bias, T* pre, T* y, int64_t rows, int64_t cols, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    check(rows >= 0 && cols >= 0, "bias_gelu_forward: negative shape [", rows, ", ", cols, "]");
-    if (rows == 0 || cols == 0) return;
-    const kernels::RowColGrid g = kernels::rowcol_grid(rows, cols);
-    TEMPER_LAUNCH(g.grid, g.block, 0, s, kernels::bias_gelu_forward_kernel<T>)(x, bias, pre, y, rows, cols);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-// dx = dy * gelu'(pre); dbias = column sums of dx, overwritten (zeros when rows == 0). dx may alias dy.
-// Takes scratch from the caching allocator, so s must be temper's stream of the data's device.
-template <class T>
-void bias_gelu_backward(const T* pre, const T* dy, T* dx, T* dbias, int64_t rows, int64_t cols, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    check(rows >= 0 && cols >= 0, "bias_gelu_backward: negative shape [", rows, ", ", cols, "]");
-    if (cols == 0) return;
-    if (rows > 0) gelu_backward(pre, dy, dx, rows * cols, s);
-    detail::column_reduce<1, T>(kernels::MatrixElement<T>{dx, cols}, rows, cols, dbias, static_cast<T*>(nullptr), s);
-}
-
-}  // namespace temper::cuda

@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "common.cuh"
+#include "temper/cuda/launchers.hpp"  // AdamWParam
 #include "temper/cpu/adamw.hpp"
 
 namespace temper::kernels {
@@ -75,28 +76,6 @@ __device__ __forceinline__ int tensor_of_chunk(const int64_t* first_chunk, int c
 }
 
 }  // namespace temper::kernels
-
-namespace temper::cuda {
-
-// One parameter for adamw_update_multi: device pointers to param, grad, exp_avg, exp_avg_sq (n elements
-// each) and this parameter's scalars for this step (cpu::adamw_scalars). With sd set the kernel reads the
-// scalars from device memory instead, so a CUDA graph replays the step with the scalars of each new step
-// (optim::AdamW::set_device_scalars).
-template <class T>
-struct AdamWParam {
-    T* p;
-    const T* g;
-    T* m;
-    T* v;
-    int64_t n;
-    cpu::AdamWScalars<T> s;
-    const cpu::AdamWScalars<T>* sd = nullptr;
-};
-
-constexpr int kAdamWTensorsPerLaunch = 28;
-constexpr int kClipTensorsPerLaunch = 128;
-
-}  // namespace temper::cuda
 
 namespace temper::kernels {
 
@@ -194,113 +173,3 @@ __global__ void __launch_bounds__(kMultiTensorThreads)
 }
 
 }  // namespace temper::kernels
-
-namespace temper::cuda {
-
-namespace detail {
-inline int64_t chunks_of(int64_t n) { return (n + kernels::kMultiTensorChunk - 1) / kernels::kMultiTensorChunk; }
-
-// Fills first_chunk[0..count] for n[0..count) and checks that the grid fits.
-template <int N>
-int64_t chunk_prefix(const int64_t* n, int count, int64_t (&first_chunk)[N], const char* what) {
-    first_chunk[0] = 0;
-    for (int j = 0; j < count; ++j) {
-        check(n[j] >= 0, what, ": negative size ", n[j]);
-        first_chunk[j + 1] = first_chunk[j] + chunks_of(n[j]);
-    }
-    check(first_chunk[count] <= 0x7fffffff, what, ": ", first_chunk[count], " chunks exceed the grid limit");
-    return first_chunk[count];
-}
-// Tensors first .. first + kClipTensorsPerLaunch - 1 (or up to count) as a kernel batch; returns its chunks.
-template <class T>
-int64_t grad_batch(T* const* grads, const int64_t* n, size_t first, size_t count, kernels::GradBatch<T>& b) {
-    const size_t k = count - first < size_t(kClipTensorsPerLaunch) ? count - first : size_t(kClipTensorsPerLaunch);
-    b.count = int(k);
-    for (size_t j = 0; j < k; ++j) {
-        b.g[j] = grads[first + j];
-        b.n[j] = n[first + j];
-    }
-    return chunk_prefix(b.n, b.count, b.first_chunk, "clip_grad_norm");
-}
-}  // namespace detail
-
-// One AdamW step for count parameters (host array of device pointers and per-parameter scalars), in
-// ceil(count / kAdamWTensorsPerLaunch) launches. Element for element bit-identical to cpu::adamw_update.
-template <class T>
-void adamw_update_multi(const AdamWParam<T>* params, size_t count, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    for (size_t first = 0; first < count; first += kAdamWTensorsPerLaunch) {
-        kernels::AdamWBatch<T> b{};
-        b.count = int(count - first < size_t(kAdamWTensorsPerLaunch) ? count - first : kAdamWTensorsPerLaunch);
-        int64_t n[kAdamWTensorsPerLaunch];
-        for (int j = 0; j < b.count; ++j) {
-            b.t[j] = params[first + size_t(j)];
-            n[j] = b.t[j].n;
-        }
-        const int64_t chunks = detail::chunk_prefix(n, b.count, b.first_chunk, "adamw_update_multi");
-        if (chunks == 0) continue;
-        TEMPER_LAUNCH(unsigned(chunks), kernels::kMultiTensorThreads, 0, s, kernels::adamw_kernel<T>)(b);
-        TEMPER_CUDA_CHECK_LAUNCH();
-    }
-}
-
-// One AdamW step over n contiguous elements; arguments as cpu::adamw_update (all pointers on the GPU).
-template <class T>
-void adamw_update(T* p, const T* g, T* m, T* v, int64_t n, const cpu::AdamWScalars<T>& sc, cudaStream_t s) {
-    const AdamWParam<T> param{p, g, m, v, n, sc};
-    adamw_update_multi(&param, 1, s);
-}
-
-// Global-norm clipping of count gradients (grads[j]: device pointer to n[j] elements; both arrays on the
-// host), as optim::clip_grad_norm: total = ||(||g_1||, ..., ||g_k||)||_2 with each norm rounded to T,
-// coef = (1 / (total + 1e-6)) * max_norm in T, every gradient multiplied by coef when coef < 1 (or NaN).
-// *total_norm (device memory) receives double(total), 0 when count == 0; nothing waits for the GPU, copy
-// it to the host when it is needed (logging, the non-finite check). Scratch comes from the caching
-// allocator, so s must be temper's stream of the data's device (cuda::stream).
-template <class T>
-void clip_grad_norm(T* const* grads, const int64_t* n, size_t count, double max_norm, double* total_norm,
-                    cudaStream_t s) {
-    const OnStreamDevice on(s);
-    if (count == 0) {
-        TEMPER_CUDA_CHECK(cudaMemsetAsync(total_norm, 0, sizeof(double), s));  // all-zero bits are 0.0
-        return;
-    }
-    int64_t total_chunks = 0;
-    for (size_t j = 0; j < count; ++j) {
-        check(n[j] >= 0, "clip_grad_norm: negative size ", n[j]);
-        total_chunks += detail::chunks_of(n[j]);
-    }
-    // Scratch: chunk partials, then per-tensor norms, then coef (8-byte slot).
-    detail::Scratch scratch(sizeof(double) * size_t(total_chunks + int64_t(count) + 1), s);
-    double* partial = scratch.as<double>();
-    double* norm = partial + total_chunks;
-    T* coef = reinterpret_cast<T*>(norm + count);
-
-    // Passes 1 and 2 per batch of tensors: chunk sums of squares, then per-tensor norms; pass 3: coef.
-    int64_t chunk_base = 0;
-    for (size_t first = 0; first < count; first += kClipTensorsPerLaunch) {
-        kernels::GradBatch<T> b{};
-        const int64_t chunks = detail::grad_batch(grads, n, first, count, b);
-        if (chunks > 0) {
-            TEMPER_LAUNCH(unsigned(chunks), kernels::kMultiTensorThreads, 0, s, kernels::grad_sumsq_kernel<T>)(
-                b, partial + chunk_base);
-            TEMPER_CUDA_CHECK_LAUNCH();
-        }
-        TEMPER_LAUNCH(unsigned(b.count), kernels::kMultiTensorThreads, 0, s, kernels::grad_norm_kernel<T>)(
-            b, partial + chunk_base, norm + first);
-        TEMPER_CUDA_CHECK_LAUNCH();
-        chunk_base += chunks;
-    }
-    TEMPER_LAUNCH(1, 1, 0, s, kernels::clip_coef_kernel<T>)(norm, int64_t(count), max_norm, total_norm, coef);
-    TEMPER_CUDA_CHECK_LAUNCH();
-    // Pass 4: scale (each block reads coef and returns at once when no clipping is needed).
-    for (size_t first = 0; first < count; first += kClipTensorsPerLaunch) {
-        kernels::GradBatch<T> b{};
-        const int64_t chunks = detail::grad_batch(grads, n, first, count, b);
-        if (chunks == 0) continue;
-        TEMPER_LAUNCH(unsigned(chunks), kernels::kMultiTensorThreads, 0, s, kernels::grad_scale_kernel<T>)(b, coef);
-        TEMPER_CUDA_CHECK_LAUNCH();
-    }
-}
-
-}  // namespace temper::cuda

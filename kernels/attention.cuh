@@ -151,8 +151,8 @@ __device__ __forceinline__ void resolve_philox(AttnArgs<T>& g) {
 // Dynamic shared memory: Q [32][65], K, V [64][65], P [32][80].
 template <class T>
 __global__ void __launch_bounds__(kAttnThreads)
-    attention_forward_kernel(AttnArgs<T> g, T* __restrict__ out, accum_t<T>* __restrict__ lse) {
-    using A = accum_t<T>;
+    attention_forward_kernel(AttnArgs<T> g, T* __restrict__ out, compute_t<T>* __restrict__ lse) {
+    using A = compute_t<T>;
     resolve_philox(g);
     TEMPER_DYNAMIC_SMEM(attn_smem);
     T* Qs = reinterpret_cast<T*>(attn_smem);
@@ -237,8 +237,8 @@ __global__ void __launch_bounds__(kAttnThreads)
 // Backward, step 1: Dvec[row] = Σ_d dout · out (= Σ_j P'·dP' = Σ_j P·dP). One warp per row of 64.
 template <class T>
 __global__ void attention_row_dot_kernel(const T* __restrict__ out, const T* __restrict__ dout,
-                                         accum_t<T>* __restrict__ dvec, int64_t rows) {
-    using A = accum_t<T>;
+                                         compute_t<T>* __restrict__ dvec, int64_t rows) {
+    using A = compute_t<T>;
     const int lane = int(threadIdx.x % 32);
     const int64_t warps = blockDim.x / 32;
     for (int64_t row = int64_t(blockIdx.x) * warps + threadIdx.x / 32; row < rows; row += int64_t(gridDim.x) * warps) {
@@ -256,9 +256,9 @@ __global__ void attention_row_dot_kernel(const T* __restrict__ out, const T* __r
 // Dynamic shared memory: K, V [32][65], Q, dO [64][65], P'ᵀ, dSᵀ [32][80], lse, Dvec [64].
 template <class T>
 __global__ void __launch_bounds__(kAttnThreads)
-    attention_backward_dkdv_kernel(AttnArgs<T> g, const T* __restrict__ dout, const accum_t<T>* __restrict__ lse,
-                                   const accum_t<T>* __restrict__ dvec, T* __restrict__ dk, T* __restrict__ dv) {
-    using A = accum_t<T>;
+    attention_backward_dkdv_kernel(AttnArgs<T> g, const T* __restrict__ dout, const compute_t<T>* __restrict__ lse,
+                                   const compute_t<T>* __restrict__ dvec, T* __restrict__ dk, T* __restrict__ dv) {
+    using A = compute_t<T>;
     resolve_philox(g);
     TEMPER_DYNAMIC_SMEM(attn_smem);
     T* Ks = reinterpret_cast<T*>(attn_smem);
@@ -346,9 +346,9 @@ __global__ void __launch_bounds__(kAttnThreads)
 // Dynamic shared memory: Q, dO [32][65], K, V [64][65], dS [32][80].
 template <class T>
 __global__ void __launch_bounds__(kAttnThreads)
-    attention_backward_dq_kernel(AttnArgs<T> g, const T* __restrict__ dout, const accum_t<T>* __restrict__ lse,
-                                 const accum_t<T>* __restrict__ dvec, T* __restrict__ dq) {
-    using A = accum_t<T>;
+    attention_backward_dq_kernel(AttnArgs<T> g, const T* __restrict__ dout, const compute_t<T>* __restrict__ lse,
+                                 const compute_t<T>* __restrict__ dvec, T* __restrict__ dq) {
+    using A = compute_t<T>;
     resolve_philox(g);
     TEMPER_DYNAMIC_SMEM(attn_smem);
     T* Qs = reinterpret_cast<T*>(attn_smem);
@@ -420,88 +420,8 @@ template <class T> constexpr size_t kAttnFwdSmem =
     sizeof(T) * size_t(kAttnRows * kAttnLd + 2 * kAttnCols * kAttnLd + kAttnRows * kAttnLdP);
 template <class T> constexpr size_t kAttnDkDvSmem =
     sizeof(T) * size_t(2 * kAttnRows * kAttnLd + 2 * kAttnCols * kAttnLd + 2 * kAttnRows * kAttnLdP) +
-    sizeof(accum_t<T>) * size_t(2 * kAttnCols);
+    sizeof(compute_t<T>) * size_t(2 * kAttnCols);
 template <class T> constexpr size_t kAttnDqSmem =
     sizeof(T) * size_t(2 * kAttnRows * kAttnLd + 2 * kAttnCols * kAttnLd + kAttnRows * kAttnLdP);
 
 }  // namespace temper::kernels
-
-namespace temper::cuda {
-
-namespace detail {
-
-template <class T>
-kernels::AttnArgs<T> attention_args(const char* what, const T* q, const T* k, const T* v, const int64_t* key_mask,
-                                    int64_t B, int64_t H, int64_t S, int64_t D, T scale, double dropout_p,
-                                    uint64_t seed, uint64_t offset, const uint64_t* philox_base) {
-    check(D == kernels::kAttnD, what, ": head dim ", D, " is not supported (only ", kernels::kAttnD, ")");
-    check(B >= 0 && H >= 0 && S >= 0, what, ": negative shape [", B, ", ", H, ", ", S, ", ", D, "]");
-    check(B * H <= 0x7fffffff && (S + kernels::kAttnRows - 1) / kernels::kAttnRows <= 65535, what,
-          ": shape [", B, ", ", H, ", ", S, ", ", D, "] is too large for the launch grid");
-    check(dropout_p >= 0.0 && dropout_p < 1.0, what, ": dropout probability ", dropout_p, " must be in [0, 1)");
-    return {q,    k,         v,        key_mask, H, S, scale, dropout_p > 0.0, float(dropout_p),
-            compute_t<T>(1.0 / (1.0 - dropout_p)), seed, offset, philox_base};
-}
-
-// The kernels use more than the default 48 KB of dynamic shared memory. Opting in is a host-side call with
-// no stream work, made per launch so that every device gets it.
-template <class K>
-void attention_smem(K* kernel, size_t bytes) {
-    TEMPER_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
-}
-
-}  // namespace detail
-
-// Fused attention forward for contiguous q, k, v, out [B, H, S, D] with D = 64 (anything else throws).
-// key_mask: [B, S] int64, 0 = padding, or nullptr. out = dropout(softmax(mask(scale·q·kᵀ)))·v, dropout with
-// the Philox elements ((b·H + h)·S + i)·S + j of (seed, offset), as the unfused path (philox_base: see
-// PhiloxPosition). lse: [B, H, S] of
-// accum_t<T> (float for float, double for double), the logsumexp of each row's scores for the backward
-// (log S for the rows of a fully masked batch item). All pointers on the GPU; s is temper's stream.
-template <class T>
-void attention_forward(const T* q, const T* k, const T* v, const int64_t* key_mask, int64_t B, int64_t H, int64_t S,
-                       int64_t D, T scale, double dropout_p, uint64_t seed, uint64_t offset, T* out,
-                       kernels::accum_t<T>* lse, cudaStream_t s, const uint64_t* philox_base = nullptr) {
-    const OnStreamDevice on(s);
-    const auto g = detail::attention_args("attention_forward", q, k, v, key_mask, B, H, S, D, scale, dropout_p, seed,
-                                          offset, philox_base);
-    if (B * H * S == 0) return;
-    const dim3 grid(unsigned(B * H), unsigned((S + kernels::kAttnRows - 1) / kernels::kAttnRows));
-    constexpr size_t smem = kernels::kAttnFwdSmem<T>;
-    detail::attention_smem(kernels::attention_forward_kernel<T>, smem);
-    TEMPER_LAUNCH(grid, kernels::kAttnThreads, smem, s, kernels::attention_forward_kernel<T>)(g, out, lse);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-// Its backward: dq, dk, dv [B, H, S, D] (written, not accumulated) from dout, the forward's out and lse, and
-// the forward's very arguments. Deterministic (no atomics). Takes B·H·S accum_t<T> of scratch from the
-// caching allocator, so s must be temper's stream of the data's device.
-template <class T>
-void attention_backward(const T* q, const T* k, const T* v, const int64_t* key_mask, int64_t B, int64_t H,
-                        int64_t S, int64_t D, T scale, double dropout_p, uint64_t seed, uint64_t offset, const T* out,
-                        const kernels::accum_t<T>* lse, const T* dout, T* dq, T* dk, T* dv, cudaStream_t s,
-                        const uint64_t* philox_base = nullptr) {
-    const OnStreamDevice on(s);
-    using A = kernels::accum_t<T>;
-    const auto g = detail::attention_args("attention_backward", q, k, v, key_mask, B, H, S, D, scale, dropout_p,
-                                          seed, offset, philox_base);
-    const int64_t rows = B * H * S;
-    if (rows == 0) return;
-    detail::Scratch dvec(sizeof(A) * size_t(rows), s);
-    TEMPER_LAUNCH(kernels::grid_for(rows, 8), 256, 0, s, kernels::attention_row_dot_kernel<T>)(
-        out, dout, dvec.as<A>(), rows);
-    TEMPER_CUDA_CHECK_LAUNCH();
-
-    const dim3 grid(unsigned(B * H), unsigned((S + kernels::kAttnRows - 1) / kernels::kAttnRows));
-    constexpr size_t smem_kv = kernels::kAttnDkDvSmem<T>, smem_q = kernels::kAttnDqSmem<T>;
-    detail::attention_smem(kernels::attention_backward_dkdv_kernel<T>, smem_kv);
-    TEMPER_LAUNCH(grid, kernels::kAttnThreads, smem_kv, s, kernels::attention_backward_dkdv_kernel<T>)(
-        g, dout, lse, dvec.as<A>(), dk, dv);
-    TEMPER_CUDA_CHECK_LAUNCH();
-    detail::attention_smem(kernels::attention_backward_dq_kernel<T>, smem_q);
-    TEMPER_LAUNCH(grid, kernels::kAttnThreads, smem_q, s, kernels::attention_backward_dq_kernel<T>)(
-        g, dout, lse, dvec.as<A>(), dq);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-}  // namespace temper::cuda

@@ -1,5 +1,4 @@
-// Device helpers shared by the kernel families: the accumulation type, float/double math overloads,
-// 16-byte vector loads, warp and block sums, a 2-D row/column launch shape, and a deterministic column
+// Device helpers shared by the kernel families: float/double math overloads, 16-byte vector loads, warp and block sums, a 2-D row/column launch shape, and a deterministic column
 // reduction (bias and LayerNorm parameter gradients, the backward of broadcasting).
 //
 // Determinism: no reduction here uses atomics. Every sum runs in an order fixed by the problem's shape
@@ -10,15 +9,11 @@
 #include <cstdint>
 
 #include "memory.cuh"
-#include "temper/cuda/allocator.hpp"
 
 namespace temper::kernels {
 
-// Reductions accumulate in float for float and bf16, and double for double. The CPU reference (cpu/parallel.hpp)
-// sums floats in double; the difference is O(1e-7) relative, well inside the tests' 1e-5.
-template <class T> struct accum { using type = float; };
-template <> struct accum<double> { using type = double; };
-template <class T> using accum_t = typename accum<T>::type;
+// Reductions accumulate in compute_t<T>: float for float and bf16, double for double. The CPU reference sums
+// in wide_t (double); the difference is O(1e-7) relative, well inside the tests' 1e-5.
 
 // The most negative finite value (what masked attention scores become; also the start of a running max).
 template <class T> __host__ __device__ constexpr T lowest() {
@@ -155,49 +150,3 @@ __global__ void column_finalize_kernel(const A* partial, int64_t chunks, int64_t
 }
 
 }  // namespace temper::kernels
-
-namespace temper::cuda::detail {
-
-// Scratch from the caching allocator, returned when the launcher exits. Returning it before the kernels
-// have run is safe on temper's stream for the device (runtime.hpp): a later user of the block is queued
-// behind them. Launchers that take scratch this way must be given that stream.
-class Scratch {
-public:
-    // On the device of stream s (temper's stream of that device; any other stream: the current device).
-    Scratch(size_t bytes, cudaStream_t s) {
-        int dev = stream_device(s);
-        if (dev < 0) TEMPER_CUDA_CHECK(cudaGetDevice(&dev));
-        p_ = device_alloc(bytes, Device::cuda(dev));
-    }
-    ~Scratch() { device_free(p_); }
-    Scratch(const Scratch&) = delete;
-    Scratch& operator=(const Scratch&) = delete;
-    template <class A> A* as() const { return static_cast<A*>(p_); }
-
-private:
-    void* p_ = nullptr;
-};
-
-// out_k[j] = sum over r < rows of f(r, j)[k] for j < cols, written (not accumulated) as T; zeros when
-// rows == 0. f is a device functor: void operator()(int64_t r, int64_t j, accum_t<T> (&v)[K]) const.
-template <int K, class T, class F>
-void column_reduce(const F& f, int64_t rows, int64_t cols, T* out0, T* out1, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    static_assert(K == 1 || K == 2);
-    using A = kernels::accum_t<T>;
-    if (cols == 0) return;
-    check(rows >= 0 && cols > 0 && (cols + kernels::kColTile - 1) / kernels::kColTile <= 0x7fffffff,
-          "column_reduce: unsupported shape [", rows, ", ", cols, "]");
-    const int64_t chunks = kernels::column_chunks(rows);
-    const int64_t chunk_rows = (rows + chunks - 1) / chunks;
-    Scratch partial(sizeof(A) * size_t(K) * size_t(chunks) * size_t(cols), s);
-    dim3 grid(unsigned((cols + kernels::kColTile - 1) / kernels::kColTile), unsigned(chunks));
-    dim3 block(kernels::kColTile, kernels::kColLanes);
-    TEMPER_LAUNCH(grid, block, 0, s, kernels::column_partials_kernel<K, A>)(f, rows, cols, chunk_rows, partial.as<A>());
-    TEMPER_CUDA_CHECK_LAUNCH();
-    TEMPER_LAUNCH(kernels::grid_for(cols, 256), 256, 0, s, kernels::column_finalize_kernel<K, A, T>)(
-        partial.as<A>(), chunks, cols, out0, out1);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-}  // namespace temper::cuda::detail

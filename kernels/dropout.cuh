@@ -1,5 +1,5 @@
 // Dropout with the counter-based Philox stream of core/random.hpp: the GPU twin of dropout_apply in
-// ops/dropout.hpp, with the same arguments. Element i keeps x[i] * 1/(1-p) when philox_uniform(seed,
+// cpu/dropout.hpp, with the same arguments. Element i keeps x[i] * 1/(1-p) when philox_uniform(seed,
 // offset, i) >= p, else 0, so the CPU and the GPU draw the very same mask, bit for bit.
 //
 // philox_uniform(seed, offset, i) is word i % 4 of Philox block offset + i / 4. One thread computes block k
@@ -37,23 +37,3 @@ __global__ void dropout_kernel(const T* x, T* y, int64_t n, float threshold, com
 }
 
 }  // namespace temper::kernels
-
-namespace temper::cuda {
-
-// y[i] = x[i] / (1 - p) where philox_uniform(seed, offset, i) >= p, else 0, for i < n; x, y on the GPU
-// (may be the same buffer). p in [0, 1), checked by the caller as on the CPU. Arguments as
-// temper::dropout_apply; the backward is the same call on the gradient. base: see PhiloxPosition (the
-// kernel then reads the seed and the offset base from device memory).
-template <class T>
-void dropout_apply(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t offset, cudaStream_t s,
-                   const uint64_t* base = nullptr) {
-    const OnStreamDevice on(s);
-    if (n <= 0) return;
-    const compute_t<T> scale = compute_t<T>(1.0 / (1.0 - p));  // float for bf16, as PyTorch
-    const int64_t blocks = (n + 3) / 4;
-    TEMPER_LAUNCH(kernels::grid_for(blocks, 256), 256, 0, s, kernels::dropout_kernel)(
-        x, y, n, float(p), scale, seed, offset, base);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-}  // namespace temper::cuda

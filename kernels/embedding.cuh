@@ -1,4 +1,4 @@
-// Embedding gather (forward) and scatter-add of rows (backward), the GPU twin of ops/embedding.hpp.
+// Embedding gather (forward) and scatter-add of rows (backward), the GPU twin of cpu/embedding.hpp.
 //
 // Forward: one block per token (grid-strided), threads across the row: out[t] = weight[ids[t]].
 //
@@ -93,44 +93,3 @@ __global__ void __launch_bounds__(kEmbedThreads)
 }
 
 }  // namespace temper::kernels
-
-namespace temper::cuda {
-
-// out[t, :] = weight[ids[t], :] for t < n_ids; weight [V, D], out [n_ids, D], ids int64, all on the GPU.
-// An id outside [0, V) gives a zero row (ops/embedding.hpp rejects such ids on the host first).
-template <class T>
-void embedding_forward(const T* weight, const int64_t* ids, T* out, int64_t n_ids, int64_t V, int64_t D,
-                       cudaStream_t s) {
-    const OnStreamDevice on(s);
-    check(n_ids >= 0 && V >= 0 && D >= 0, "embedding_forward: negative size");
-    if (n_ids == 0 || D == 0) return;
-    const unsigned grid = unsigned(n_ids < 65535 * 8 ? n_ids : 65535 * 8);
-    TEMPER_LAUNCH(grid, kernels::kEmbedThreads, 0, s, kernels::embedding_forward_kernel)(weight, ids, out, n_ids, V, D);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-// dweight[ids[t], :] += dout[t, :] for every t < n_ids with ids[t] != padding_idx (-1: none) and ids[t] in
-// [0, V) (others are skipped); dout [n_ids, D], dweight [V, D], on the GPU. Accumulates into dweight: zero it
-// first for the gradient alone, which then equals the CPU's (ops/embedding.hpp) bit for bit. Deterministic.
-template <class T>
-void embedding_backward(const T* dout, const int64_t* ids, T* dweight, int64_t n_ids, int64_t V, int64_t D,
-                        int64_t padding_idx, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    check(n_ids >= 0 && V >= 0 && D >= 0, "embedding_backward: negative size");
-    if (n_ids == 0 || V == 0 || D == 0) return;
-    constexpr int64_t acc_elems = kernels::kEmbedAccBytes / int64_t(sizeof(compute_t<T>));
-    const int64_t cols = D < acc_elems ? D : acc_elems;
-    int64_t rows = (V + 1023) / 1024;  // about 1024 blocks at most along the vocabulary
-    if (rows > acc_elems / cols) rows = acc_elems / cols;
-    if (rows > kernels::kEmbedMaxRows) rows = kernels::kEmbedMaxRows;
-    if (rows < 1) rows = 1;
-    const int64_t gx = (V + rows - 1) / rows, gy = (D + cols - 1) / cols;
-    check(gx <= 0x7fffffff && gy <= 65535, "embedding_backward: table [", V, ", ", D, "] is too large");
-    const size_t smem = size_t(rows * cols) * sizeof(compute_t<T>);
-    const dim3 grid = dim3(unsigned(gx), unsigned(gy));
-    TEMPER_LAUNCH(grid, kernels::kEmbedThreads, smem, s, kernels::embedding_backward_kernel)(
-        dout, ids, dweight, n_ids, V, D, padding_idx, int(rows), cols);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-}  // namespace temper::cuda

@@ -24,8 +24,8 @@ constexpr int kLayerNormRowsPerBlock = kLayerNormThreads / 32;
 template <class T, int V, bool kResidual>
 __global__ void __launch_bounds__(kLayerNormThreads)
     layernorm_forward_kernel(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y,
-                             compute_t<T>* mean, compute_t<T>* rstd, int64_t rows, int64_t d, accum_t<T> eps) {
-    using A = accum_t<T>;
+                             compute_t<T>* mean, compute_t<T>* rstd, int64_t rows, int64_t d, compute_t<T> eps) {
+    using A = compute_t<T>;
     const int lane = int(threadIdx.x % 32);
     const int64_t nvec = d / V;
     for (int64_t r = int64_t(blockIdx.x) * kLayerNormRowsPerBlock + threadIdx.x / 32; r < rows;
@@ -76,7 +76,7 @@ template <class T, int V>
 __global__ void __launch_bounds__(kLayerNormThreads)
     layernorm_backward_dx_kernel(const T* x, const T* gamma, const compute_t<T>* mean, const compute_t<T>* rstd,
                                  const T* dy, T* dx, int64_t rows, int64_t d) {
-    using A = accum_t<T>;
+    using A = compute_t<T>;
     const int lane = int(threadIdx.x % 32);
     const int64_t nvec = d / V;
     for (int64_t r = int64_t(blockIdx.x) * kLayerNormRowsPerBlock + threadIdx.x / 32; r < rows;
@@ -119,8 +119,8 @@ struct LayerNormParamGrads {
     const compute_t<T>* mean;
     const compute_t<T>* rstd;
     int64_t d;
-    __device__ void operator()(int64_t r, int64_t j, accum_t<T> (&v)[2]) const {
-        using A = accum_t<T>;
+    __device__ void operator()(int64_t r, int64_t j, compute_t<T> (&v)[2]) const {
+        using A = compute_t<T>;
         const A g = A(dy[r * d + j]);
         v[0] = g * ((A(x[r * d + j]) - A(mean[r])) * A(rstd[r]));
         v[1] = g;
@@ -128,71 +128,3 @@ struct LayerNormParamGrads {
 };
 
 }  // namespace temper::kernels
-
-namespace temper::cuda {
-
-namespace detail {
-template <class T, bool kResidual>
-void layernorm_forward_impl(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y, compute_t<T>* mean,
-                            compute_t<T>* rstd, int64_t rows, int64_t d, double eps, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    check(rows >= 0 && d >= 0, "layernorm: negative shape [", rows, ", ", d, "]");
-    if (rows == 0 || d == 0) return;  // d == 0: the CPU's mean and rstd would be NaN; nothing to normalise
-    constexpr int V = kernels::kPack<T>;
-    const unsigned grid = kernels::grid_for(rows, kernels::kLayerNormRowsPerBlock);
-    const auto e = kernels::accum_t<T>(eps);
-    const bool packed = d % V == 0 && kernels::aligned16(a) && kernels::aligned16(y) && kernels::aligned16(gamma) &&
-                        kernels::aligned16(beta) && (!kResidual || (kernels::aligned16(b) && kernels::aligned16(sum_out)));
-    if (packed)
-        TEMPER_LAUNCH(grid, kernels::kLayerNormThreads, 0, s, kernels::layernorm_forward_kernel<T, V, kResidual>)(
-            a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, e);
-    else
-        TEMPER_LAUNCH(grid, kernels::kLayerNormThreads, 0, s, kernels::layernorm_forward_kernel<T, 1, kResidual>)(
-            a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, e);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-}  // namespace detail
-
-// y = (x - mean) / sqrt(var + eps) * gamma + beta per row of [rows, d]; saves mean and 1/std per row
-// (either may be nullptr when no backward follows). Arguments as cpu::layernorm_forward.
-template <class T>
-void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, compute_t<T>* mean, compute_t<T>* rstd,
-                       int64_t rows, int64_t d, double eps, cudaStream_t s) {
-    detail::layernorm_forward_impl<T, false>(x, nullptr, gamma, beta, nullptr, y, mean, rstd, rows, d, eps, s);
-}
-
-// x = a + b (written to sum_out: the residual stream, and the x that layernorm_backward needs), then
-// y = LayerNorm(x) as layernorm_forward. sum_out may alias a or b.
-template <class T>
-void layernorm_residual_forward(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y,
-                                compute_t<T>* mean, compute_t<T>* rstd, int64_t rows, int64_t d, double eps,
-                                cudaStream_t s) {
-    detail::layernorm_forward_impl<T, true>(a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, eps, s);
-}
-
-// dx per row; dgamma and dbeta are overwritten with the column sums (as the CPU does), zeros when
-// rows == 0. Arguments as cpu::layernorm_backward. Takes scratch for the column sums from the caching
-// allocator, so s must be temper's stream of the data's device (cuda::stream(dev)).
-template <class T>
-void layernorm_backward(const T* x, const T* gamma, const compute_t<T>* mean, const compute_t<T>* rstd, const T* dy,
-                        T* dx, T* dgamma, T* dbeta, int64_t rows, int64_t d, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    check(rows >= 0 && d >= 0, "layernorm_backward: negative shape [", rows, ", ", d, "]");
-    if (d == 0) return;
-    if (rows > 0) {
-        constexpr int V = kernels::kPack<T>;
-        const unsigned grid = kernels::grid_for(rows, kernels::kLayerNormRowsPerBlock);
-        const bool packed = d % V == 0 && kernels::aligned16(x) && kernels::aligned16(gamma) &&
-                            kernels::aligned16(dy) && kernels::aligned16(dx);
-        if (packed)
-            TEMPER_LAUNCH(grid, kernels::kLayerNormThreads, 0, s, kernels::layernorm_backward_dx_kernel<T, V>)(
-                x, gamma, mean, rstd, dy, dx, rows, d);
-        else
-            TEMPER_LAUNCH(grid, kernels::kLayerNormThreads, 0, s, kernels::layernorm_backward_dx_kernel<T, 1>)(
-                x, gamma, mean, rstd, dy, dx, rows, d);
-        TEMPER_CUDA_CHECK_LAUNCH();
-    }
-    detail::column_reduce<2, T>(kernels::LayerNormParamGrads<T>{x, dy, mean, rstd, d}, rows, d, dgamma, dbeta, s);
-}
-
-}  // namespace temper::cuda

@@ -7,7 +7,6 @@
 #include "temper/core/dtype.hpp"
 #include "temper/core/shape.hpp"
 #include "temper/cuda/launch.hpp"
-#include "temper/cuda/runtime.hpp"
 
 namespace temper::kernels {
 
@@ -71,67 +70,3 @@ inline unsigned grid_for(int64_t n, int threads) {
 }
 
 }  // namespace temper::kernels
-
-namespace temper::cuda {
-
-template <class T>
-void fill(T* out, T value, int64_t n, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    if (n == 0) return;
-    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::fill_kernel)(out, value, n);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-// out[i] = i for i < n.
-template <class T>
-void iota(T* out, int64_t n, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    if (n == 0) return;
-    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::iota_kernel)(out, n);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-// out[i] = in[i] as To for n contiguous elements (the cast op, mixed precision's weight and gradient copies).
-template <class To, class From>
-void convert(const From* in, To* out, int64_t n, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    if (n == 0) return;
-    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::convert_kernel)(in, out, n);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-inline kernels::StridedLayout strided_layout(const Shape& shape, const Shape& strides) {
-    check(shape.size() <= size_t(kernels::kMaxRank), "strided copy: rank ", shape.size(),
-          " exceeds the CUDA limit of ", kernels::kMaxRank);
-    kernels::StridedLayout l{};
-    l.rank = int(shape.size());
-    for (size_t d = 0; d < shape.size(); ++d) {
-        l.shape[d] = shape[d];
-        l.strides[d] = strides[d];
-    }
-    return l;
-}
-
-// Writes the elements of the view (in, shape, strides) to out in row-major order; both pointers on the GPU.
-template <class T>
-void copy_strided(const T* in, const Shape& shape, const Shape& strides, T* out, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    int64_t n = shape_numel(shape);
-    if (n == 0) return;
-    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::copy_strided_kernel)(
-        in, out, strided_layout(shape, strides), n);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-// Writes contiguous in (row-major) into the strided view (out, shape, strides); the view must not overlap itself.
-template <class T>
-void copy_into_strided(const T* in, T* out, const Shape& shape, const Shape& strides, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    int64_t n = shape_numel(shape);
-    if (n == 0) return;
-    TEMPER_LAUNCH(kernels::grid_for(n, 256), 256, 0, s, kernels::copy_into_strided_kernel)(
-        in, out, strided_layout(shape, strides), n);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-}  // namespace temper::cuda

@@ -31,7 +31,7 @@ template <class T, int V>
 __global__ void __launch_bounds__(kSoftmaxThreads)
     masked_softmax_forward_kernel(const T* x, T* y, const int64_t* mask, int64_t rows, int64_t cols,
                                   int64_t rows_per_batch, T scale) {
-    using A = accum_t<T>;
+    using A = compute_t<T>;
     const int lane = int(threadIdx.x % 32);
     const int64_t nvec = cols / V;
     for (int64_t r = int64_t(blockIdx.x) * kSoftmaxRowsPerBlock + threadIdx.x / 32; r < rows;
@@ -86,7 +86,7 @@ template <class T, int V>
 __global__ void __launch_bounds__(kSoftmaxThreads)
     masked_softmax_backward_kernel(const T* y, const T* dy, T* dx, const int64_t* mask, int64_t rows,
                                    int64_t cols, int64_t rows_per_batch, T scale) {
-    using A = accum_t<T>;
+    using A = compute_t<T>;
     const int lane = int(threadIdx.x % 32);
     const int64_t nvec = cols / V;
     for (int64_t r = int64_t(blockIdx.x) * kSoftmaxRowsPerBlock + threadIdx.x / 32; r < rows;
@@ -117,51 +117,3 @@ __global__ void __launch_bounds__(kSoftmaxThreads)
 }
 
 }  // namespace temper::kernels
-
-namespace temper::cuda {
-
-namespace detail {
-inline void check_softmax_args(int64_t rows, int64_t cols, int64_t rows_per_batch, const int64_t* mask) {
-    check(rows >= 0 && cols >= 0, "masked_softmax: negative shape [", rows, ", ", cols, "]");
-    check(!mask || rows_per_batch >= 1, "masked_softmax: rows_per_batch must be >= 1, got ", rows_per_batch);
-}
-}  // namespace detail
-
-// y = softmax(scale * x) per row of a [rows, cols] buffer; mask: [rows / rows_per_batch, cols] with
-// 0 = masked key, or nullptr. All pointers on the GPU. Arguments as cpu::masked_softmax_forward.
-template <class T>
-void masked_softmax_forward(const T* x, T* y, const int64_t* mask, int64_t rows, int64_t cols,
-                            int64_t rows_per_batch, T scale, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    detail::check_softmax_args(rows, cols, rows_per_batch, mask);
-    if (rows == 0 || cols == 0) return;
-    constexpr int V = kernels::kPack<T>;
-    const unsigned grid = kernels::grid_for(rows, kernels::kSoftmaxRowsPerBlock);
-    if (cols % V == 0 && kernels::aligned16(x) && kernels::aligned16(y))
-        TEMPER_LAUNCH(grid, kernels::kSoftmaxThreads, 0, s, kernels::masked_softmax_forward_kernel<T, V>)(
-            x, y, mask, rows, cols, rows_per_batch, scale);
-    else
-        TEMPER_LAUNCH(grid, kernels::kSoftmaxThreads, 0, s, kernels::masked_softmax_forward_kernel<T, 1>)(
-            x, y, mask, rows, cols, rows_per_batch, scale);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-// dx = scale * y * (dy - sum_j dy * y) per row, 0 at masked keys. Arguments as cpu::masked_softmax_backward.
-template <class T>
-void masked_softmax_backward(const T* y, const T* dy, T* dx, const int64_t* mask, int64_t rows, int64_t cols,
-                             int64_t rows_per_batch, T scale, cudaStream_t s) {
-    const OnStreamDevice on(s);
-    detail::check_softmax_args(rows, cols, rows_per_batch, mask);
-    if (rows == 0 || cols == 0) return;
-    constexpr int V = kernels::kPack<T>;
-    const unsigned grid = kernels::grid_for(rows, kernels::kSoftmaxRowsPerBlock);
-    if (cols % V == 0 && kernels::aligned16(y) && kernels::aligned16(dy) && kernels::aligned16(dx))
-        TEMPER_LAUNCH(grid, kernels::kSoftmaxThreads, 0, s, kernels::masked_softmax_backward_kernel<T, V>)(
-            y, dy, dx, mask, rows, cols, rows_per_batch, scale);
-    else
-        TEMPER_LAUNCH(grid, kernels::kSoftmaxThreads, 0, s, kernels::masked_softmax_backward_kernel<T, 1>)(
-            y, dy, dx, mask, rows, cols, rows_per_batch, scale);
-    TEMPER_CUDA_CHECK_LAUNCH();
-}
-
-}  // namespace temper::cuda

@@ -450,10 +450,11 @@ TEST_CASE("AdamW graph support: rewind + advance give step()'s counts and scalar
     }
     a.step();
     b.step();
-    CHECK(b.last_stepped() == std::vector<size_t>{0, 2});
-    b.rewind(b.last_stepped());
+    using Hooks = optim::detail::AdamWGraphHooks;  // train::TrainStep's access
+    CHECK(Hooks::last_stepped(b) == std::vector<size_t>{0, 2});
+    Hooks::rewind(b, Hooks::last_stepped(b));
     CHECK(b.state(0).step == 0);
-    const auto scalars = b.advance({0, 2});
+    const auto scalars = Hooks::advance(b, {0, 2});
     CHECK(b.state(0).step == 1);
     CHECK(b.state(1).step == 0);
     CHECK(b.state(2).step == 1);

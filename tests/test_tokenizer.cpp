@@ -5,6 +5,8 @@
 // vocab.txt + options, and the tokenizer.json that HF itself wrote.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -291,6 +293,61 @@ TEST_CASE("from_pretrained: tokenizer.json or vocab.txt, tokenizer_config.json o
     const auto no_cjk = WordPiece::from_pretrained(dir.string());
     CHECK(no_cjk.normalizer()->options().lowercase);
     CHECK_FALSE(no_cjk.normalizer()->options().handle_chinese_chars);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("save_pretrained writes HF's tokenizer.json and the real settings; from_pretrained reads it back") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("temper_test_tokenizer_save_" + std::to_string(::getpid()));
+    auto read_json = [](const fs::path& p) {
+        std::ifstream f(p);
+        REQUIRE_MESSAGE(f.good(), "not written: ", p.string());
+        return json::parse(f);
+    };
+    // Loaded from files HF's tokenizers saved: what we write is the same JSON, field for field.
+    for (const char* name : {"uncased", "cased", "lower_nostrip", "added", "bare"}) {
+        const json fx = load(std::string("hf_") + name + ".json");
+        const std::string file = fx["tokenizer_json"].get<std::string>();
+        const auto tok = WordPiece::from_tokenizer_json(kDir + file);
+        fs::remove_all(dir);
+        tok.save_pretrained(dir.string(), {.tokenizer_class = "BertTokenizer", .model_max_length = 512});
+        CHECK_MESSAGE(read_json(dir / "tokenizer.json") == load(file), name);
+        const json cfg = read_json(dir / "tokenizer_config.json");
+        if (tok.normalizer()) {
+            CHECK(cfg.at("do_lower_case") == tok.normalizer()->options().lowercase);
+            CHECK(cfg.at("tokenize_chinese_chars") == tok.normalizer()->options().handle_chinese_chars);
+        } else {
+            CHECK_FALSE(cfg.contains("do_lower_case"));
+        }
+        CHECK(cfg.at("model_max_length") == 512);
+        CHECK(cfg.at("tokenizer_class") == "BertTokenizer");
+        const auto back = WordPiece::from_pretrained(dir.string());
+        CHECK(check_config(back, fx, std::string(name) + " (saved and reloaded)") == 0);
+        // vocab.txt alone (with tokenizer_config.json) gives the same model vocabulary
+        fs::remove(dir / "tokenizer.json");
+        if (std::string(name) != "added" && std::string(name) != "bare") {
+            const auto from_vocab = WordPiece::from_pretrained(dir.string());
+            CHECK(check_config(from_vocab, fx, std::string(name) + " (saved vocab.txt + tokenizer_config.json)") == 0);
+        }
+    }
+    // Built from a bare vocab.txt with do_lower_case false: saved cased, reloaded cased (a cased model's
+    // tokenizer must not come back uncased).
+    const json fx = load("hf_cased.json");
+    VocabOptions vo;
+    vo.normalizer = normalizer_options(fx["normalizer"]);
+    REQUIRE_FALSE(vo.normalizer.lowercase);
+    const auto cased = WordPiece::from_vocab_file(kDir + "vocab_cased.txt", vo);
+    fs::remove_all(dir);
+    cased.save_pretrained(dir.string());
+    const json cfg = read_json(dir / "tokenizer_config.json");
+    CHECK(cfg.at("do_lower_case") == false);
+    CHECK(cfg.at("cls_token") == "[CLS]");
+    CHECK(cfg.at("mask_token") == "[MASK]");
+    const auto back = WordPiece::from_pretrained(dir.string());
+    CHECK(back.tokenize("Hello")[0][0] == 'H');
+    CHECK(check_config(back, fx, "cased vocab.txt (saved and reloaded)") == 0);
+    fs::remove(dir / "tokenizer.json");
+    CHECK(check_config(WordPiece::from_pretrained(dir.string()), fx, "cased vocab.txt (saved vocab.txt)") == 0);
     fs::remove_all(dir);
 }
 

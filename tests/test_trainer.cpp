@@ -107,7 +107,7 @@ TEST_CASE("run directory: best/ is an HF checkpoint with thresholds and vocab; p
     train::Trainer<float> t(m, s.tok, s.split.train, s.split.dev, o);
     auto r = t.fit();
     for (const char* f : {"metrics.jsonl", "loss.svg", "f1.svg", "best/config.json", "best/model.safetensors",
-                          "best/vocab.txt", "best/tokenizer_config.json", "best/thresholds.json",
+                          "best/vocab.txt", "best/tokenizer.json", "best/tokenizer_config.json", "best/thresholds.json",
                           "last/optimizer.safetensors", "last/trainer_state.json"})
         CHECK_MESSAGE(fs::exists(fs::path(o.run_dir) / f), f);
     CHECK_FALSE(fs::exists(fs::path(o.run_dir) / "best.tmp"));
@@ -128,6 +128,36 @@ TEST_CASE("run directory: best/ is an HF checkpoint with thresholds and vocab; p
     CHECK(fs::exists(fs::path(o.run_dir) / "per_label_f1.svg"));
     auto lines = lines_of(o.run_dir + "/metrics.jsonl");
     CHECK(lines.back().find("\"type\":\"test\"") != std::string::npos);
+    fs::remove_all(o.run_dir);
+}
+
+TEST_CASE("checkpoints keep the tokenizer's settings: a cased tokenizer is saved cased") {
+    Setup s = make_setup();
+    text::VocabOptions cased;
+    cased.normalizer.lowercase = false;
+    cased.normalizer.strip_accents = false;
+    std::vector<std::string> vocab;
+    for (size_t i = 0; i < s.tok.vocab_size(); ++i) vocab.push_back(s.tok.id_to_token(int64_t(i)));
+    vocab.push_back("Joy");  // a token only a cased tokenizer produces
+    const auto tok = text::WordPiece::from_vocab(vocab, cased);
+    s.cfg.vocab_size = int64_t(tok.vocab_size());
+    auto o = base_options(tmp_dir("cased"));
+    o.epochs = 1;
+    o.max_steps = 1;
+    o.tune_thresholds = false;
+    models::DistilBertForSequenceClassification<float> m(s.cfg, 1);
+    train::Trainer<float>(m, tok, s.split.train, s.split.dev, o).fit();
+    for (const char* dir : {"/best", "/last"}) {
+        std::ifstream f(o.run_dir + dir + "/tokenizer_config.json");
+        const auto cfg = nlohmann::json::parse(f);
+        CHECK(cfg.at("do_lower_case") == false);
+        CHECK(cfg.at("strip_accents") == false);
+        CHECK(cfg.at("tokenizer_class") == "DistilBertTokenizer");
+        CHECK(cfg.at("model_max_length") == s.cfg.max_position_embeddings);
+        const auto back = text::WordPiece::from_pretrained(o.run_dir + dir);
+        CHECK(back.tokenize("Joy") == std::vector<std::string>{"Joy"});
+        CHECK(back.encode("Joy and joy").ids == tok.encode("Joy and joy").ids);
+    }
     fs::remove_all(o.run_dir);
 }
 

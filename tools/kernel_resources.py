@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Static resource check of temper's CUDA kernels, no GPU needed.
 
-Compiles tests/cuda/kernel_resources.cu (every kernel, for the element types the ops use) with nvcc for one
-architecture, reads what ptxas reports per kernel (registers, static shared memory, stack frame, spills),
+Compiles include/temper/cuda/launchers/all.cu (the temper::cuda library's one translation unit: every kernel,
+for the element types the ops use) with nvcc for one architecture, reads what ptxas reports per kernel (registers, static shared memory, stack frame, spills),
 and prints a markdown table with the occupancy each kernel's resources allow at its block size on an H100
 (sm_90). Exits 1 if any kernel spills registers to local memory.
 
-    tools/kernel_resources.py --nvcc nvcc -- -Iinclude -Ikernels -isystem /usr/include/eigen3
+    tools/kernel_resources.py --nvcc nvcc -- -Iinclude -I. -isystem /usr/include/eigen3
 
 The kernel_resources test of the CUDA build runs it (tests/cuda/CMakeLists.txt); docs/kernels.md carries its
 table.
@@ -76,7 +76,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nvcc", default="nvcc")
     ap.add_argument("--arch", default="90")
-    ap.add_argument("--source", default=str(ROOT / "tests/cuda/kernel_resources.cu"))
+    ap.add_argument("--source", default=str(ROOT / "include/temper/cuda/launchers/all.cu"))
     ap.add_argument("flags", nargs="*", help="further nvcc flags (include directories)")
     args = ap.parse_args()
 

@@ -21,6 +21,8 @@
 
 #include "common/cli.hpp"
 #include "temper/models/distilbert.hpp"
+#include "temper/models/probabilities.hpp"
+#include "temper/text/model_inputs.hpp"
 #include "temper/text/wordpiece.hpp"
 #include "temper/train/metrics.hpp"
 
@@ -42,28 +44,12 @@ struct Predictor {
         text::BatchEncoding enc = tok.encode_batch(
             texts, {.max_length = max_length, .truncation = true, .padding = text::Padding::Longest,
                     .add_special_tokens = true, .num_threads = 0});
-        const std::vector<int64_t> shape = {int64_t(enc.batch), int64_t(enc.seq_len)};
-        const std::vector<float> logits = model(Tensor<int64_t>::from_vector(enc.input_ids, shape),
-                                                Tensor<int64_t>::from_vector(enc.attention_mask, shape))
-                                              .to_vector();
-        const size_t L = size_t(model.config.num_labels());
-        for (size_t b = 0; b < texts.size(); ++b) print(texts[b], probabilities(logits.data() + b * L, L));
+        const text::ModelInputs in = text::model_inputs(enc);
+        const auto probs = models::probabilities(model(in.input_ids, in.attention_mask), model.config.problem);
+        for (size_t b = 0; b < texts.size(); ++b) print(texts[b], probs[b]);
     }
 
 private:
-    std::vector<double> probabilities(const float* z, size_t L) const {
-        std::vector<double> p(L);
-        if (multi_label()) {
-            for (size_t j = 0; j < L; ++j) p[j] = 1.0 / (1.0 + std::exp(-double(z[j])));
-            return p;
-        }
-        const double mx = double(*std::max_element(z, z + L));
-        double sum = 0;
-        for (size_t j = 0; j < L; ++j) sum += (p[j] = std::exp(double(z[j]) - mx));
-        for (auto& x : p) x /= sum;
-        return p;
-    }
-
     void print(const std::string& text, const std::vector<double>& p) const {
         const auto& names = model.config.labels;
         std::vector<size_t> order(p.size());

@@ -102,14 +102,11 @@ int main(int argc, char** argv) {
         NoGradGuard ng;
         std::printf("\npredictions:\n");
         for (const auto& s : samples) {
-            auto enc = tok.encode_batch({s}, {.max_length = 64});
-            auto ids = Tensor<int64_t>::from_vector(enc.input_ids, {1, int64_t(enc.seq_len)});
-            auto logits = model(ids).to_vector();
+            const auto in = text::model_inputs(tok.encode_batch({s}, {.max_length = 64}));
+            const auto p = models::probabilities(model(in.input_ids, in.attention_mask), model.config.problem)[0];
             std::printf("  \"%s\"\n   ", s.c_str());
-            for (size_t j = 0; j < logits.size(); ++j) {
-                double p = 1.0 / (1.0 + std::exp(-double(logits[j])));
-                std::printf(" %s%s %.2f", p >= trainer.thresholds()[j] ? "*" : "", all.label_names[j].c_str(), p);
-            }
+            for (size_t j = 0; j < p.size(); ++j)
+                std::printf(" %s%s %.2f", p[j] >= trainer.thresholds()[j] ? "*" : "", all.label_names[j].c_str(), p[j]);
             std::printf("\n");
         }
         std::printf("(* = above the label's tuned threshold)\n");

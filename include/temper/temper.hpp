@@ -7,6 +7,7 @@
 #include "temper/io/safetensors.hpp"
 #include "temper/models/distilbert.hpp"
 #include "temper/models/inference_graph.hpp"
+#include "temper/models/probabilities.hpp"
 #include "temper/nn/layers.hpp"
 #include "temper/nn/losses.hpp"
 #include "temper/nn/mixed_precision.hpp"
@@ -15,4 +16,5 @@
 #include "temper/optim/adamw.hpp"
 #include "temper/optim/clip.hpp"
 #include "temper/optim/schedule.hpp"
+#include "temper/text/model_inputs.hpp"
 #include "temper/text/text.hpp"

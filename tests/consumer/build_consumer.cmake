@@ -4,6 +4,7 @@
 #   WORK_DIR          scratch directory, emptied first
 #   GENERATOR, CXX    the generator and compiler of temper's own build
 #   BUILD_TYPE        the consumer's CMAKE_BUILD_TYPE (empty: no optimisation flags)
+#   CUDA              ON: also build consumer_cuda (plain C++ linked with temper::cuda) and run it on the GPU
 cmake_minimum_required(VERSION 3.20)
 
 function(run)
@@ -37,7 +38,7 @@ endfunction()
 file(REMOVE_RECURSE ${WORK_DIR})
 set(args -S ${TEMPER_SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build -G ${GENERATOR}
          -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
-         -DTEMPER_CONSUME=${MODE})
+         -DTEMPER_CONSUME=${MODE} -DTEMPER_CONSUMER_CUDA=${CUDA})
 if(MODE STREQUAL "find_package")
   run(${CMAKE_COMMAND} --install ${TEMPER_BINARY_DIR} --prefix ${WORK_DIR}/prefix)
   check_installed(${WORK_DIR}/prefix)
@@ -56,3 +57,7 @@ if(commands MATCHES "-march=")
 endif()
 
 run(${WORK_DIR}/build/consumer ${TEMPER_SOURCE_DIR}/tests/fixtures/examples ${WORK_DIR}/model)
+if(CUDA)
+  # Says "skipped: no CUDA GPU" and succeeds where there is none.
+  run(${WORK_DIR}/build/consumer_cuda ${TEMPER_SOURCE_DIR}/tests/fixtures/examples ${WORK_DIR}/model_cuda cuda)
+endif()

@@ -1,7 +1,9 @@
 // A consumer of temper: tokenizes with a small vocabulary, builds a tiny DistilBERT from a config.json, runs
 // a forward pass, trains a few steps, and saves and reloads the model. Exit code 0 only when every result is
 // as expected, so the ctest that builds this program also checks that the installed or fetched temper works.
-//   consumer <fixtures>  <out-dir>     fixtures: tests/fixtures/examples (tiny_config.json, vocab.txt)
+//   consumer <fixtures> <out-dir> [cpu|cuda]     fixtures: tests/fixtures/examples (tiny_config.json, vocab.txt)
+// Plain C++ either way: linked with temper::cuda, the same file runs on the GPU ("cuda"), where it also checks
+// the GPU's logits against the CPU's. Without a GPU it says so and stops after the build and link succeeded.
 #include <temper/temper.hpp>
 
 #include <cmath>
@@ -29,23 +31,32 @@ bool all_finite(const std::vector<float>& v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: %s <fixtures dir with tiny_config.json and vocab.txt> <output dir>\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        std::fprintf(stderr, "usage: %s <fixtures dir with tiny_config.json and vocab.txt> <output dir> [cpu|cuda]\n",
+                     argv[0]);
         return 2;
     }
-    const std::string fixtures = argv[1], out = argv[2];
+    const std::string fixtures = argv[1], out = argv[2], where = argc == 4 ? argv[3] : "cpu";
     try {
+        const Device dev = parse_device(where);
+        if (dev.is_cuda() && cuda::device_count() == 0) {
+            std::printf("skipped: no CUDA GPU here; the GPU consumer was built and linked, and runs where there is one\n");
+            return 0;
+        }
+        std::printf("device: %s\n", dev.str().c_str());
         auto tok = text::WordPiece::from_vocab_file(fixtures + "/vocab.txt");
         auto cfg = models::DistilBertConfig::load(fixtures + "/tiny_config.json");
         cfg.labels = {"joy", "fear", "anger"};
         cfg.problem = models::Problem::MultiLabel;
         models::DistilBertForSequenceClassification<float> model(cfg, /*seed=*/7);
+        model.to(dev);
 
         const std::vector<std::string> texts = {"I am so happy today!", "this is scary", "why would you do that"};
         auto batch = tok.encode_batch(texts, {.max_length = 32, .padding = text::Padding::Longest});
         const int64_t B = int64_t(batch.batch), S = int64_t(batch.seq_len);
-        auto ids = Tensor<int64_t>::from_vector(batch.input_ids, {B, S});
-        auto mask = Tensor<int64_t>::from_vector(batch.attention_mask, {B, S});
+        const text::ModelInputs in = text::model_inputs(batch, dev);
+        const Tensor<int64_t>& ids = in.input_ids;
+        const Tensor<int64_t>& mask = in.attention_mask;
         expect(B == 3 && S > 4 && batch.input_ids[0] == *tok.token_to_id("[CLS]"), "tokenized into [3, S] with [CLS] first");
 
         // Forward in eval mode: [B, num_labels], finite.
@@ -60,7 +71,7 @@ int main(int argc, char** argv) {
         }
 
         // AdamW steps on one batch: the loss (measured without dropout) goes down.
-        auto targets = Tensor<float>::from_vector({1, 0, 0, 0, 1, 0, 0, 0, 1}, {3, 3});
+        auto targets = Tensor<float>::from_vector({1, 0, 0, 0, 1, 0, 0, 0, 1}, {3, 3}).to(dev);
         auto eval_loss = [&] {
             NoGradGuard no_grad;
             model.eval();
@@ -81,10 +92,22 @@ int main(int argc, char** argv) {
         // Save in HF format and load back: the same logits.
         model.save_pretrained(out);
         auto loaded = models::DistilBertForSequenceClassification<float>::from_pretrained(out, {.verbose = false});
+        loaded.to(dev);
         loaded.eval();
         NoGradGuard no_grad;
         auto a = model(ids, mask).to_vector(), b = loaded(ids, mask).to_vector();
         expect(a == b, "save_pretrained + from_pretrained gives identical logits");
+        if (dev.is_cuda()) {  // the same weights on the CPU: the same logits but for float rounding
+            loaded.to(Device::cpu());
+            auto c = loaded(ids.to(Device::cpu()), mask.to(Device::cpu())).to_vector();
+            double num = 0, den = 0;
+            for (size_t i = 0; i < c.size(); ++i) {
+                num += double(a[i] - c[i]) * double(a[i] - c[i]);
+                den += double(c[i]) * double(c[i]);
+            }
+            const double rel = std::sqrt(num / den);
+            expect(rel < 1e-5, "GPU logits match the CPU's (relative error " + std::to_string(rel) + ")");
+        }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

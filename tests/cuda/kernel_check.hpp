@@ -1,4 +1,4 @@
-// Shared by the kernel tests (test_kernel_*.cu): GPU buffers, seeded random inputs, and the comparison of
+// Shared by the kernel tests (test_kernel_*.cpp): GPU buffers, seeded random inputs, and the comparison of
 // every output element against the CPU reference. Deliberately light (no temper.hpp, no Eigen) so each
 // kernel test compiles quickly.
 #pragma once
@@ -17,7 +17,8 @@
 
 namespace temper::test {
 
-inline cudaStream_t gpu_stream() { return cuda::stream(Device::cuda(0)); }
+inline Device gpu() { return Device::cuda(0); }
+inline cudaStream_t gpu_stream() { return cuda::stream(gpu()); }
 inline void gpu_sync() { cuda::synchronize(Device::cuda(0)); }
 
 // n elements on GPU 0, from the caching allocator. get() points `offset` elements into the allocation:

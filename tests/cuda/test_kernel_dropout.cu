@@ -3,7 +3,8 @@
 // cross 2^32 (the high counter word), in place and out of place.
 #include <cstring>
 
-#include "dropout.cuh"
+#include "kernels/dropout.cuh"  // philox_uniform, for a kernel of its own
+#include "temper/cuda/launchers.hpp"
 #include "kernel_check.hpp"
 #include "temper/ops/dropout.hpp"
 
@@ -52,12 +53,12 @@ TEST_CASE_TEMPLATE("dropout_apply on the GPU is bit-identical to the CPU", T, fl
                 dropout_apply(x.data(), ref.data(), n, p, key, offset);
 
                 DeviceBuffer<T> dx(x), dy(static_cast<size_t>(n));
-                cuda::dropout_apply(dx.get(), dy.get(), n, p, key, offset, test::gpu_stream());
+                cuda::dropout_apply(dx.get(), dy.get(), n, p, key, offset, test::gpu());
                 const std::vector<T> out = dy.download();
                 CHECK_MESSAGE(bit_identical(out, ref), "n ", n, " p ", p, " offset ", offset);
 
                 // In place: y aliases x.
-                cuda::dropout_apply(dx.get(), dx.get(), n, p, key, offset, test::gpu_stream());
+                cuda::dropout_apply(dx.get(), dx.get(), n, p, key, offset, test::gpu());
                 CHECK_MESSAGE(bit_identical(dx.download(), ref), "in place: n ", n, " p ", p, " offset ", offset);
 
                 if (n == sizes[7] && offset == 0) {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "temper/autograd/node.hpp"
+#include "temper/backend/elementwise.hpp"
 #include "temper/core/tensor.hpp"
-#include "temper/cpu/elementwise.hpp"
 
 namespace temper::autograd {
 
@@ -22,14 +22,10 @@ using HeldStorages = std::unordered_set<const void*>;
 // rounding per element, the same bits on the CPU and the GPU (cuda::add_inplace is cpu::add_inplace's twin).
 template <class T>
 void add_into(Tensor<T>& acc, const Tensor<T>& g) {
-    check(acc.shape() == g.shape(), "autograd: gradient of shape ", shape_str(g.shape()), " does not match ",
-          shape_str(acc.shape()));
-    Tensor<T> gc = g.is_contiguous() ? g : g.clone();
-#if defined(TEMPER_WITH_CUDA)
-    if (acc.device().is_cuda())
-        return cuda::add_inplace(acc.data(), gc.data(), acc.numel(), cuda::stream(acc.device()));
-#endif
-    cpu::add_inplace(acc.data(), gc.data(), acc.numel());
+    check(acc.shape() == g.shape(), "autograd: gradient of shape ", shape_of(g.shape()), " does not match ",
+          shape_of(acc.shape()));
+    const Tensor<T> gc = g.contiguous();
+    backend::add_inplace(acc.data(), gc.data(), acc.numel(), acc.device());
 }
 
 // acc += g for same-shaped tensors (g may be strided); acc is owned by the engine (or is a leaf's .grad).
@@ -52,11 +48,11 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& grad_output) {
     Tensor<T> seed = grad_output;
     if (!seed.defined()) {
         check(root.numel() == 1, "backward(): a gradient must be given for a non-scalar output of shape ",
-              shape_str(root.shape()));
+              shape_of(root.shape()));
         seed = Tensor<T>::ones(root.shape(), root.device());
     }
-    check(seed.shape() == root.shape(), "backward(): gradient shape ", shape_str(seed.shape()),
-          " does not match output shape ", shape_str(root.shape()));
+    check(seed.shape() == root.shape(), "backward(): gradient shape ", shape_of(seed.shape()),
+          " does not match output shape ", shape_of(root.shape()));
 
     // Topological order (iterative DFS post-order) over tensors that have a grad_fn.
     using Impl = TensorImpl<T>*;
@@ -106,7 +102,7 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& grad_output) {
             const Tensor<T>& in = fn->inputs[k];
             if (!in.defined() || !in.requires_grad() || k >= in_grads.size() || !in_grads[k].defined()) continue;
             check(in_grads[k].shape() == in.shape(), "autograd: op ", fn->name(), " returned a gradient of shape ",
-                  shape_str(in_grads[k].shape()), " for an input of shape ", shape_str(in.shape()));
+                  shape_of(in_grads[k].shape()), " for an input of shape ", shape_of(in.shape()));
             accumulate(grads[in.impl_ptr().get()], in_grads[k], held);
         }
         fn->release();

@@ -1,6 +1,7 @@
 // Device: where a tensor's storage lives. A runtime property so one model code path serves CPU and GPU.
 #pragma once
 
+#include <ostream>
 #include <string>
 
 #include "temper/core/error.hpp"
@@ -15,7 +16,8 @@ struct Device {
 
     static Device cpu() { return {}; }
     static Device cuda(int index = 0) { return {DeviceKind::CUDA, index}; }
-    // CUDA when this build has the CUDA backend and a GPU is present, otherwise CPU.
+    // CUDA when this build has the CUDA backend and a GPU is present, otherwise CPU. Defined by the CUDA backend's
+    // runtime (cuda/runtime.hpp, or cuda/unavailable.hpp without it), which core/tensor.hpp brings in.
     static Device best();
 
     bool is_cpu() const { return kind == DeviceKind::CPU; }
@@ -24,9 +26,8 @@ struct Device {
     std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 };
 
-#if !defined(TEMPER_WITH_CUDA)
-inline Device Device::best() { return Device::cpu(); }
-#endif
+// Streams str(), so check(ok, "on ", dev) builds the text only when the check fails.
+inline std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
 
 // Parses "cpu", "cuda", "cuda:1".
 inline Device parse_device(const std::string& s) {
@@ -39,7 +40,3 @@ inline Device parse_device(const std::string& s) {
 }
 
 }  // namespace temper
-
-#if defined(TEMPER_WITH_CUDA)
-#include "temper/cuda/runtime.hpp"  // defines Device::best()
-#endif

@@ -146,8 +146,13 @@ struct f16 {
 
 // True for the 16-bit float types. Tensors compute with bf16 (its kernels work in float); f16 is a file format.
 template <class T> inline constexpr bool is_half_v = std::is_same_v<T, bf16> || std::is_same_v<T, f16>;
-// The type a T op computes in and keeps per-row statistics in: float for the 16-bit types, else T.
+// The two arithmetic types of an element type T:
+//   compute_t<T>  what arithmetic on T elements runs in, per-row statistics are kept in, and the GPU's
+//                 reductions accumulate in: float for the 16-bit types, else T;
+//   wide_t<T>     what the CPU's reductions accumulate in: double for every type, so that the CPU kernels are
+//                 the reference the GPU's compute_t sums are checked against.
 template <class T> using compute_t = std::conditional_t<is_half_v<T>, float, T>;
+template <class T> using wide_t = double;
 
 template <class T> struct dtype_of_t;
 template <> struct dtype_of_t<float> { static constexpr DType value = DType::F32; };

@@ -2,9 +2,11 @@
 // Messages name the file / tensor / field and say what was expected versus what was found.
 #pragma once
 
+#include <ostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace temper {
 
@@ -26,10 +28,24 @@ template <class... Args>
     throw Error(str(args...));
 }
 
-// check(cond, "parts", "of", "message") throws temper::Error when cond is false.
+// check(cond, "parts", "of", "message") throws temper::Error when cond is false. Being a function, it evaluates
+// its arguments on every call, so pass message parts that stream lazily (a Device, shape_of(s), lazy(...)) rather
+// than strings built up front (d.str(), shape_str(s)): many checks sit on per-op and per-backward-node paths.
 template <class... Args>
 inline void check(bool cond, const Args&... args) {
     if (!cond) fail(args...);
+}
+
+// A message part computed only when the message is built: check(ok, lazy([&] { return dir.string(); }), ": ...").
+template <class F>
+struct Lazy {
+    F make;
+    friend std::ostream& operator<<(std::ostream& os, const Lazy& l) { return os << l.make(); }
+};
+
+template <class F>
+Lazy<F> lazy(F make) {
+    return {std::move(make)};
 }
 
 }  // namespace temper

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,25 @@ inline std::string shape_str(const Shape& s) {
     std::string out = "[";
     for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
     return out + "]";
+}
+
+// A shape as a check() message part: streams exactly what shape_str() returns, but only if the check fails.
+// It points at the shape, so make it inside the check() call, not ahead of it.
+struct ShapeOf {
+    const Shape* shape;  // null: print `otherwise` instead
+    const char* otherwise = "";
+};
+
+inline ShapeOf shape_of(const Shape& s) { return {&s}; }
+
+// shape_of(t, "(undefined)"): a tensor's shape, or the given text when the tensor is undefined.
+template <class TensorLike>
+ShapeOf shape_of(const TensorLike& t, const char* undefined) {
+    return t.defined() ? shape_of(t.shape()) : ShapeOf{nullptr, undefined};
+}
+
+inline std::ostream& operator<<(std::ostream& os, const ShapeOf& s) {
+    return s.shape ? os << shape_str(*s.shape) : os << s.otherwise;
 }
 
 // Element count; throws on negative extents or int64 overflow (shapes can come from files).
@@ -50,7 +70,7 @@ inline Shape broadcast_shapes(const Shape& a, const Shape& b) {
     for (size_t i = 0; i < n; ++i) {
         int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
         int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
-        check(da == db || da == 1 || db == 1, "shapes ", shape_str(a), " and ", shape_str(b), " do not broadcast");
+        check(da == db || da == 1 || db == 1, "shapes ", shape_of(a), " and ", shape_of(b), " do not broadcast");
         out[i] = da == 1 ? db : da;
     }
     return out;

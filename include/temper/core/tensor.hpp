@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "temper/backend/memory.hpp"
 #include "temper/core/device.hpp"
 #include "temper/core/dtype.hpp"
 #include "temper/core/error.hpp"
@@ -16,9 +17,6 @@
 #include "temper/core/shape.hpp"
 #include "temper/core/storage.hpp"
 #include "temper/cpu/parallel.hpp"
-#if defined(TEMPER_WITH_CUDA)
-#include "temper/cuda/kernels.hpp"
-#endif
 
 namespace temper {
 
@@ -53,13 +51,7 @@ public:
     }
     static Tensor full(const Shape& shape, T value, Device dev = Device::cpu()) {
         Tensor t = empty(shape, dev);
-#if defined(TEMPER_WITH_CUDA)
-        if (dev.is_cuda()) {
-            cuda::fill(t.data(), value, t.numel(), cuda::stream(dev));
-            return t;
-        }
-#endif
-        std::fill_n(t.data(), t.numel(), value);
+        backend::fill(t.data(), value, t.numel(), dev);
         return t;
     }
     static Tensor zeros(const Shape& shape, Device dev = Device::cpu()) { return full(shape, T(0), dev); }
@@ -69,18 +61,12 @@ public:
     static Tensor arange(int64_t n, Device dev = Device::cpu()) {
         check(n >= 0, "arange: negative length ", n);
         Tensor t = empty({n}, dev);
-#if defined(TEMPER_WITH_CUDA)
-        if (dev.is_cuda()) {
-            cuda::iota(t.data(), n, cuda::stream(dev));
-            return t;
-        }
-#endif
-        for (int64_t i = 0; i < n; ++i) t.data()[i] = T(i);
+        backend::iota(t.data(), n, dev);
         return t;
     }
     static Tensor from_vector(const std::vector<T>& values, const Shape& shape) {
         check(int64_t(values.size()) == shape_numel(shape), "from_vector: ", values.size(),
-              " values do not fill shape ", shape_str(shape));
+              " values do not fill shape ", shape_of(shape));
         Tensor t = empty(shape);
         std::copy(values.begin(), values.end(), t.data());
         return t;
@@ -117,7 +103,7 @@ public:
     // On a GPU tensor these copy the element to the host (and so wait for queued work).
     T at(std::initializer_list<int64_t> idx) const { return read_element(linear_index(idx)); }
     T item() const {
-        check(numel() == 1, "item() needs a one-element tensor, got shape ", shape_str(shape()));
+        check(numel() == 1, "item() needs a one-element tensor, got shape ", shape_of(shape()));
         return read_element(0);
     }
     // Copies out the elements in row-major order (works for any strides).
@@ -146,6 +132,9 @@ public:
         return Tensor(impl);
     }
 
+    // This tensor when it is contiguous, else clone(): what a kernel taking dense memory is given. Not tracked
+    // by autograd (inside a differentiable computation, the op contiguous(x) is).
+    Tensor contiguous() const { return is_contiguous() ? *this : clone(); }
     // Deep copy into fresh contiguous storage, not tracked by autograd.
     Tensor clone() const {
         Tensor out = empty(shape(), device());
@@ -155,7 +144,7 @@ public:
     // Copies src's elements into this tensor in place (shapes must match; src may be on another device). Not
     // tracked by autograd.
     void copy_(const Tensor& src) {
-        check(src.shape() == shape(), "copy_: shape ", shape_str(src.shape()), " does not match ", shape_str(shape()));
+        check(src.shape() == shape(), "copy_: shape ", shape_of(src.shape()), " does not match ", shape_of(shape()));
         check(is_contiguous(), "copy_: destination must be contiguous");
         if (src.device() == device()) src.copy_strided(data());
         else src.to(device()).copy_strided(data());
@@ -191,15 +180,9 @@ private:
     }
 
     T read_element(int64_t off) const {
-#if defined(TEMPER_WITH_CUDA)
-        if (device().is_cuda()) {
-            T v{};
-            TEMPER_CUDA_CHECK(cudaMemcpyAsync(&v, data() + off, sizeof(T), cudaMemcpyDeviceToHost, cuda::stream(device())));
-            cuda::synchronize(device());
-            return v;
-        }
-#endif
-        return data()[off];
+        T v{};
+        backend::copy(&v, Device::cpu(), data() + off, device(), sizeof(T));
+        return v;
     }
 
     int64_t linear_index(std::initializer_list<int64_t> idx) const {
@@ -216,97 +199,27 @@ private:
     std::shared_ptr<TensorImpl<T>> impl_;
 };
 
-// Calls f(linear offset into storage relative to data()) for every element of a strided view, row-major.
-template <class F>
-void for_each_offset(const Shape& shape, const Shape& strides, F&& f) {
-    int64_t n = shape_numel(shape);
-    if (n == 0) return;
-    size_t rank = shape.size();
-    std::vector<int64_t> idx(rank, 0);
-    int64_t off = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        f(off);
-        for (size_t d = rank; d-- > 0;) {
-            if (++idx[d] < shape[d]) { off += strides[d]; break; }
-            off -= strides[d] * (shape[d] - 1);
-            idx[d] = 0;
-        }
-    }
-}
-
 template <class T>
 void Tensor<T>::copy_strided(T* dst) const {
-#if defined(TEMPER_WITH_CUDA)
-    if (device().is_cuda()) {
-        cudaStream_t s = cuda::stream(device());
-        if (is_contiguous())
-            TEMPER_CUDA_CHECK(cudaMemcpyAsync(dst, data(), size_t(numel()) * sizeof(T), cudaMemcpyDeviceToDevice, s));
-        else
-            cuda::copy_strided(data(), shape(), strides(), dst, s);
-        return;
-    }
-#endif
-    check(device().is_cpu(), "copy: tensor is on ", device().str(), ", and this build of temper has no CUDA backend");
-    const T* p = data();
-    if (is_contiguous()) {
-        std::copy_n(p, numel(), dst);
-        return;
-    }
-    // Copy whole rows when the last dimension is dense (transposed heads, slices).
-    const size_t r = dim();
-    if (r >= 2 && strides()[r - 1] == 1) {
-        Shape outer(shape().begin(), shape().end() - 1), ost(strides().begin(), strides().end() - 1);
-        const int64_t row = shape()[r - 1];
-        for_each_offset(outer, ost, [&](int64_t off) { dst = std::copy_n(p + off, row, dst); });
-        return;
-    }
-    for_each_offset(shape(), strides(), [&](int64_t off) { *dst++ = p[off]; });
+    if (is_contiguous()) backend::copy(dst, device(), data(), device(), size_t(numel()) * sizeof(T));
+    else backend::copy_strided(data(), shape(), strides(), dst, device());
 }
 
 template <class T>
 std::vector<T> Tensor<T>::to_vector() const {
     std::vector<T> out(static_cast<size_t>(numel()));
-#if defined(TEMPER_WITH_CUDA)
-    if (device().is_cuda()) {
-        Tensor c = is_contiguous() ? *this : clone();
-        TEMPER_CUDA_CHECK(cudaMemcpyAsync(out.data(), c.data(), out.size() * sizeof(T), cudaMemcpyDeviceToHost,
-                                          cuda::stream(device())));
-        cuda::synchronize(device());
-        return out;
-    }
-#endif
-    copy_strided(out.data());
+    const Tensor c = contiguous();
+    backend::copy(out.data(), Device::cpu(), c.data(), device(), out.size() * sizeof(T));
     return out;
 }
 
 template <class T>
 Tensor<T> Tensor<T>::to(Device dev) const {
     if (dev == device()) return *this;
-#if defined(TEMPER_WITH_CUDA)
-    Tensor src = is_contiguous() ? *this : clone();
+    const Tensor src = contiguous();
     Tensor out = empty(shape(), dev);
-    const size_t bytes = size_t(numel()) * sizeof(T);
-    if (bytes == 0) return out;
-    if (dev.is_cuda() && src.device().is_cpu()) {
-        // From pageable memory the call returns once the source is staged, so src may be freed afterwards.
-        TEMPER_CUDA_CHECK(cudaMemcpyAsync(out.data(), src.data(), bytes, cudaMemcpyHostToDevice, cuda::stream(dev)));
-    } else if (dev.is_cpu()) {
-        TEMPER_CUDA_CHECK(cudaMemcpyAsync(out.data(), src.data(), bytes, cudaMemcpyDeviceToHost,
-                                          cuda::stream(src.device())));
-        cuda::synchronize(src.device());
-    } else {
-        // GPU to another GPU: the source's queued work finishes first, then the copy runs on the destination's
-        // stream (cudaMemcpyPeer would run on the legacy stream, which temper's streams do not wait for), and
-        // it finishes before the source's memory can go back to its device's cache.
-        cuda::synchronize(src.device());
-        TEMPER_CUDA_CHECK(
-            cudaMemcpyPeerAsync(out.data(), dev.index, src.data(), src.device().index, bytes, cuda::stream(dev)));
-        cuda::synchronize(dev);
-    }
+    backend::copy(out.data(), dev, src.data(), src.device(), size_t(numel()) * sizeof(T));
     return out;
-#else
-    fail("cannot move a tensor to ", dev.str(), ": this build of temper has no CUDA backend");
-#endif
 }
 
 }  // namespace temper

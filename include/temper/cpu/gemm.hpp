@@ -14,6 +14,7 @@
 #endif
 
 #include "temper/cpu/half.hpp"
+#include "temper/cpu/parallel.hpp"
 
 namespace temper::cpu {
 
@@ -78,6 +79,25 @@ inline void gemm<bf16>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
     gemm<float>(trans_a, trans_b, M, N, K, float(alpha), widen(A, na).data(), lda, widen(B, nb).data(), ldb,
                 float(beta), c.data(), ldc);
     for (int64_t i = 0; i < M; ++i) narrow(c.data() + i * ldc, N, C + i * ldc);
+}
+
+// C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b] for b < batch, row-major, the pointers advancing by the
+// strides (0: one matrix shared by every batch). Many small products (attention's per-head [S, 64] x [64, S])
+// run one whole product per thread, which beats splitting each small one across threads; inside the parallel
+// loop Eigen and OpenBLAS run single-threaded.
+template <class T>
+void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                          int64_t lda, int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C,
+                          int64_t ldc, int64_t stride_c, int64_t batch) {
+    auto one = [&](int64_t i) {
+        gemm<T>(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta, C + i * stride_c,
+                ldc);
+    };
+    const int64_t work = M * N * K;
+    if (batch > 1 && (work <= (int64_t(1) << 22) || batch >= 4 * max_threads()))
+        parallel_for(batch, work, one);
+    else
+        for (int64_t i = 0; i < batch; ++i) one(i);
 }
 
 }  // namespace temper::cpu

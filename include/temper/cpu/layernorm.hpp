@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "temper/cpu/blocks.hpp"
 #include "temper/cpu/half.hpp"
 #include "temper/cpu/parallel.hpp"
 
@@ -16,11 +17,11 @@ void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, compute_
                        int64_t rows, int64_t d, double eps) {
     parallel_for(rows, d * 6, [&](int64_t r) {
         const T* xr = x + r * d;
-        acc_t<T> s = 0;
+        wide_t<T> s = 0;
         for (int64_t j = 0; j < d; ++j) s += xr[j];
-        acc_t<T> mu = s / d, v = 0;
+        wide_t<T> mu = s / d, v = 0;
         for (int64_t j = 0; j < d; ++j) v += (xr[j] - mu) * (xr[j] - mu);
-        acc_t<T> rs = 1.0 / std::sqrt(v / d + eps);
+        wide_t<T> rs = 1.0 / std::sqrt(v / d + eps);
         for (int64_t j = 0; j < d; ++j) y[r * d + j] = T((xr[j] - mu) * rs) * gamma[j] + beta[j];
         mean[r] = compute_t<T>(mu);
         rstd[r] = compute_t<T>(rs);
@@ -34,27 +35,27 @@ void layernorm_backward(const T* x, const T* gamma, const compute_t<T>* mean, co
     parallel_for(rows, d * 8, [&](int64_t r) {
         const T* xr = x + r * d;
         const T* dyr = dy + r * d;
-        acc_t<T> sg = 0, sgx = 0;
+        wide_t<T> sg = 0, sgx = 0;
         for (int64_t j = 0; j < d; ++j) {
-            acc_t<T> xhat = (acc_t<T>(xr[j]) - mean[r]) * rstd[r];
-            acc_t<T> g = acc_t<T>(dyr[j]) * gamma[j];
+            wide_t<T> xhat = (wide_t<T>(xr[j]) - mean[r]) * rstd[r];
+            wide_t<T> g = wide_t<T>(dyr[j]) * gamma[j];
             sg += g;
             sgx += g * xhat;
         }
         sg /= d;
         sgx /= d;
         for (int64_t j = 0; j < d; ++j) {
-            acc_t<T> xhat = (acc_t<T>(xr[j]) - mean[r]) * rstd[r];
-            acc_t<T> g = acc_t<T>(dyr[j]) * gamma[j];
+            wide_t<T> xhat = (wide_t<T>(xr[j]) - mean[r]) * rstd[r];
+            wide_t<T> g = wide_t<T>(dyr[j]) * gamma[j];
             dx[r * d + j] = T(rstd[r] * (g - sg - xhat * sgx));
         }
     });
     // Parameter gradients: column sums, accumulated in double.
-    std::vector<acc_t<T>> dg(size_t(d), 0), db(size_t(d), 0);
+    std::vector<wide_t<T>> dg(size_t(d), 0), db(size_t(d), 0);
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = 0; j < d; ++j) {
-            acc_t<T> xhat = (acc_t<T>(x[r * d + j]) - mean[r]) * rstd[r];
-            dg[size_t(j)] += acc_t<T>(dy[r * d + j]) * xhat;
+            wide_t<T> xhat = (wide_t<T>(x[r * d + j]) - mean[r]) * rstd[r];
+            dg[size_t(j)] += wide_t<T>(dy[r * d + j]) * xhat;
             db[size_t(j)] += dy[r * d + j];
         }
     for (int64_t j = 0; j < d; ++j) { dgamma[j] = T(dg[size_t(j)]); dbeta[j] = T(db[size_t(j)]); }
@@ -78,6 +79,18 @@ inline void layernorm_backward<bf16>(const bf16* x, const bf16* gamma, const flo
     narrow(dxf, dx);
     narrow(dgf, dgamma);
     narrow(dbf, dbeta);
+}
+
+// x = a + b (written to sum_out, rounded to T), then y = LayerNorm(x) as layernorm_forward.
+template <class T>
+void layernorm_residual_forward(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y,
+                                compute_t<T>* mean, compute_t<T>* rstd, int64_t rows, int64_t d, double eps) {
+    if constexpr (is_half_v<T>) {
+        parallel_for(rows * d, 1, [&](int64_t i) { sum_out[i] = a[i] + b[i]; });
+    } else {
+        map_blocks(a, b, sum_out, rows * d, 1, [](const auto& u, const auto& v) -> Block<T> { return u + v; });
+    }
+    layernorm_forward(sum_out, gamma, beta, y, mean, rstd, rows, d, eps);
 }
 
 }  // namespace temper::cpu

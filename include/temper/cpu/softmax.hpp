@@ -30,12 +30,12 @@ void masked_softmax_forward(const T* x, T* y, const int64_t* mask, int64_t rows,
         }
         map_blocks_serial(yr, yr, cols, [mx](const auto& v) -> Block<T> { return exp_underflow_to_zero<T>(v - mx); });
         // Four interleaved partial sums: independent adds instead of one latency-bound chain; a fixed order.
-        acc_t<T> part[4] = {0, 0, 0, 0};
+        wide_t<T> part[4] = {0, 0, 0, 0};
         int64_t j = 0;
         for (; j + 4 <= cols; j += 4)
             for (int k = 0; k < 4; ++k) part[k] += yr[j + k];
         for (; j < cols; ++j) part[0] += yr[j];
-        const acc_t<T> sum = (part[0] + part[1]) + (part[2] + part[3]);
+        const wide_t<T> sum = (part[0] + part[1]) + (part[2] + part[3]);
         T inv = T(1.0 / sum);
         for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
     });
@@ -50,8 +50,8 @@ void masked_softmax_backward(const T* y, const T* dy, T* dx, const int64_t* mask
         const T* dyr = dy + r * cols;
         T* dxr = dx + r * cols;
         const int64_t* mr = mask ? mask + (r / rows_per_batch) * cols : nullptr;
-        acc_t<T> dot = 0;
-        for (int64_t j = 0; j < cols; ++j) dot += acc_t<T>(dyr[j]) * yr[j];
+        wide_t<T> dot = 0;
+        for (int64_t j = 0; j < cols; ++j) dot += wide_t<T>(dyr[j]) * yr[j];
         for (int64_t j = 0; j < cols; ++j)
             dxr[j] = (mr && mr[j] == 0) ? T(0) : T(scale * yr[j] * (dyr[j] - T(dot)));
     });

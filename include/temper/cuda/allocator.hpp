@@ -88,7 +88,7 @@ public:
     // them from the shared cache or cudaMalloc when it has none of the size) and freed back into it.
     uint64_t begin_graph_pool(Device dev) {
         std::lock_guard<std::mutex> lock(mu_);
-        check(!capturing_.count(dev.index), "a CUDA graph is already being captured on ", dev.str());
+        check(!capturing_.count(dev.index), "a CUDA graph is already being captured on ", dev);
         const uint64_t id = ++last_graph_pool_;
         private_pools_[id].device = dev.index;
         capturing_[dev.index] = id;

@@ -16,7 +16,7 @@
 
 #include <utility>
 
-#include "temper/core/tensor.hpp"
+#include "temper/core/error.hpp"
 #include "temper/cuda/allocator.hpp"
 #include "temper/cuda/runtime.hpp"
 
@@ -132,15 +132,5 @@ private:
     uint64_t pool_ = 0;
     Device dev_ = Device::cpu();
 };
-
-// New inputs for a captured model graph: ids and mask [B, S] (on the CPU or the GPU; mask undefined: every
-// position is a token) copied into the graph's own input tensors, in stream order before the next replay.
-inline void copy_graph_inputs(Tensor<int64_t>& graph_ids, Tensor<int64_t>& graph_mask, const Tensor<int64_t>& ids,
-                              const Tensor<int64_t>& mask) {
-    const Device dev = graph_ids.device();
-    graph_ids.copy_(ids.to(dev));
-    if (mask.defined()) graph_mask.copy_(mask.to(dev));
-    else fill(graph_mask.data(), int64_t(1), graph_mask.numel(), stream(dev));
-}
 
 }  // namespace temper::cuda

@@ -14,5 +14,5 @@
 #define TEMPER_LAUNCH(grid, block, smem, stream, ...) CUDASIM_LAUNCH(grid, block, smem, stream, __VA_ARGS__)
 #define TEMPER_DYNAMIC_SMEM(name) CUDASIM_DYNAMIC_SMEM(name)
 #else
-#error "temper: with TEMPER_WITH_CUDA (the temper::cuda target) every file that includes temper must be compiled as CUDA (a .cu file, or set_source_files_properties(... LANGUAGE CUDA)), or against the CUDA simulator (TEMPER_CUDA_SIM)"
+#error "temper: cuda/launch.hpp is for device code, compiled by nvcc (the temper::cuda library, or your own .cu file) or against the CUDA simulator (TEMPER_CUDA_SIM); plain C++ uses temper/cuda/launchers.hpp"
 #endif

@@ -4,7 +4,6 @@
 
 #include <array>
 #include <mutex>
-#include <optional>
 
 #include "temper/core/device.hpp"
 #include "temper/cuda/check.hpp"
@@ -28,8 +27,8 @@ inline int device_count() {
 inline bool is_available() { return device_count() > 0; }
 
 inline void check_device(Device dev) {
-    check(dev.is_cuda(), "expected a CUDA device, got ", dev.str());
-    check(dev.index >= 0 && dev.index < device_count(), "device ", dev.str(), " is not available: this machine has ",
+    check(dev.is_cuda(), "expected a CUDA device, got ", dev);
+    check(dev.index >= 0 && dev.index < device_count(), "device ", dev, " is not available: this machine has ",
           device_count(), " CUDA GPU(s)");
 }
 
@@ -80,31 +79,41 @@ inline cudaStream_t stream(Device dev) {
     return s;
 }
 
-// The device of temper's stream s (cuda::stream); -1 for a stream temper did not make.
-inline int stream_device(cudaStream_t s) {
-    detail::StreamTable& t = detail::stream_table();
-    std::lock_guard<std::mutex> lock(t.mu);
-    for (int i = 0; i < kMaxDevices; ++i)
-        if (s && t.streams[size_t(i)] == s) return i;
-    return -1;
-}
-
-// Makes the device of temper's stream s current for the scope (any other stream: leaves the current device
-// alone). Every launcher starts with one: CUDA refuses a kernel launch on a stream of another device than
-// the current one, and scratch memory must come from the stream's device, whatever device the caller left
-// current.
-class OnStreamDevice {
-public:
-    explicit OnStreamDevice(cudaStream_t s) {
-        if (const int d = stream_device(s); d >= 0) guard_.emplace(Device::cuda(d));
-    }
-
-private:
-    std::optional<DeviceGuard> guard_;
+// What a launcher runs under: dev is current for its scope (CUDA refuses a kernel launch on a stream of another
+// device than the current one, and cuBLAS needs its handle's device current), and stream is temper's stream
+// on dev, where its kernels go.
+struct OnDevice {
+    explicit OnDevice(Device dev) : guard(dev), stream(cuda::stream(dev)) {}
+    DeviceGuard guard;
+    cudaStream_t stream;
 };
 
 // Waits until all queued work on dev is finished; surfaces asynchronous kernel errors as temper::Error.
 inline void synchronize(Device dev) { TEMPER_CUDA_CHECK(cudaStreamSynchronize(stream(dev))); }
+
+// Copies bytes from src on src_dev to dst on dst_dev (one of them at least a GPU) in temper's stream order:
+//   host to GPU:       queued on the GPU's stream; the pageable source is staged at the call, so the caller may
+//                      reuse it at once;
+//   GPU to host:       waits for the source's queued work and the copy;
+//   within one GPU:    queued on its stream;
+//   between two GPUs:  the source's queued work finishes first, then the copy runs on the destination's stream
+//                      (cudaMemcpyPeer would use the legacy stream, which temper's streams do not wait for) and
+//                      is waited for, so that the source may go back to its device's cache at once.
+inline void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
+    if (bytes == 0) return;
+    if (src_dev.is_cpu()) {
+        TEMPER_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream(dst_dev)));
+    } else if (dst_dev.is_cpu()) {
+        TEMPER_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream(src_dev)));
+        synchronize(src_dev);
+    } else if (dst_dev == src_dev) {
+        TEMPER_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream(dst_dev)));
+    } else {
+        synchronize(src_dev);
+        TEMPER_CUDA_CHECK(cudaMemcpyPeerAsync(dst, dst_dev.index, src, src_dev.index, bytes, stream(dst_dev)));
+        synchronize(dst_dev);
+    }
+}
 
 }  // namespace temper::cuda
 

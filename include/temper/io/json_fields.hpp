@@ -2,8 +2,11 @@
 // what was expected and what was found.
 #pragma once
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "temper/core/error.hpp"
 
@@ -50,6 +53,26 @@ inline std::string get_string(const json& j, const std::string& key, const std::
     if (!j.contains(key) || j[key].is_null()) return fallback;
     if (!j[key].is_string()) fail(where, ": field '", key, "': expected a string, found ", json_found(j[key]));
     return j[key].get<std::string>();
+}
+
+// Reads obj[key] as T, or `fallback` when the key is absent or null; wrong types name the field.
+template <class T>
+T json_get(const nlohmann::json& obj, const char* key, const T& fallback, const std::string& where) {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return fallback;
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        // nlohmann converts floats and out-of-range integers with a plain cast (UB for 1e300).
+        const bool fits = it->is_number_unsigned() ? std::in_range<T>(it->template get<uint64_t>())
+                        : it->is_number_integer() && std::in_range<T>(it->template get<int64_t>());
+        if (!fits) fail(where, ": field '", key, "': expected an integer in [", std::numeric_limits<T>::min(), ", ",
+                        std::numeric_limits<T>::max(), "], found ", it->dump());
+        return it->template get<T>();
+    }
+    try {
+        return it->get<T>();
+    } catch (const nlohmann::json::exception&) {
+        fail(where, ": field '", key, "' has the wrong type (found ", it->type_name(), ")");
+    }
 }
 
 inline json parse_json_file(const std::string& text, const std::string& where) {

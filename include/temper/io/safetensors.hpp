@@ -100,6 +100,12 @@ inline std::string short_text(std::string s) {
     return s;
 }
 
+// short_text(s) as a check() message part: copied and cut only if the check fails (every header key is checked).
+struct ShortText {
+    std::string_view s;
+    friend std::ostream& operator<<(std::ostream& os, const ShortText& t) { return os << short_text(std::string(t.s)); }
+};
+
 // Streams the header through nlohmann's SAX interface and builds TensorInfo directly. Unlike
 // parsing to a DOM this sees duplicate keys, rejects unexpected nesting at once (no deep-nesting
 // blow-up), and keeps memory proportional to what the header legitimately describes.
@@ -135,7 +141,7 @@ public:
             metadata_.emplace(key_, s);
         } else if (at_ == At::Tensor && field_ == "dtype") {
             auto d = dtype_from_name(s);
-            check(d.has_value(), where("dtype"), "unknown dtype \"", short_text(s), "\"");
+            check(d.has_value(), where("dtype"), "unknown dtype \"", ShortText{s}, "\"");
             cur_.dtype = *d;
         } else {
             scalar("\"" + short_text(s) + "\"");
@@ -160,17 +166,17 @@ public:
     }
     bool key(string_t& k) override {
         if (at_ == At::Root) {
-            check(names_.insert(k).second, path_, ": header: duplicate key '", short_text(k), "'");
+            check(names_.insert(k).second, path_, ": header: duplicate key '", ShortText{k}, "'");
             key_ = k;
         } else if (at_ == At::Metadata) {
-            check(!metadata_.count(k), path_, ": __metadata__: duplicate key '", short_text(k), "'");
+            check(!metadata_.count(k), path_, ": __metadata__: duplicate key '", ShortText{k}, "'");
             key_ = k;
         } else {  // At::Tensor
             bool* seen = k == "dtype" ? &has_dtype_
                        : k == "shape" ? &has_shape_
                        : k == "data_offsets" ? &has_offsets_
                        : nullptr;
-            check(seen != nullptr, path_, ": tensor '", cur_.name, "': unknown field '", short_text(k),
+            check(seen != nullptr, path_, ": tensor '", cur_.name, "': unknown field '", ShortText{k},
                   "' (expected dtype, shape, data_offsets)");
             check(!*seen, path_, ": tensor '", cur_.name, "': duplicate field '", k, "'");
             *seen = true;
@@ -215,7 +221,17 @@ public:
 private:
     enum class At { Start, Root, Metadata, Tensor, Shape, Offsets, Done };
 
-    std::string where(std::string_view field) const { return str(path_, ": tensor '", cur_.name, "': ", field, ": "); }
+    // "path: tensor 'name': field: " as a message part, streamed only if the message is built (check() evaluates
+    // its arguments on every call, and the header parse checks every dimension and offset).
+    struct Where {
+        const std::string& path;
+        const std::string& name;
+        std::string_view field;
+        friend std::ostream& operator<<(std::ostream& os, const Where& w) {
+            return os << w.path << ": tensor '" << w.name << "': " << w.field << ": ";
+        }
+    };
+    Where where(std::string_view field) const { return {path_, cur_.name, field}; }
 
     // A value of the wrong type: say what was expected where.
     [[noreturn]] void scalar(const std::string& found) {
@@ -432,8 +448,9 @@ private:
         check(n <= size - 8, path_, ": header length ", n, " runs past the end of the file (header would end at byte ",
               8 + n, ", file has ", size, " bytes)");
         const char* h = reinterpret_cast<const char*>(file_.data() + 8);
-        check(n > 0 && h[0] == '{', path_, ": header must be a JSON object starting with '{', found ",
-              n == 0 ? std::string("an empty header") : str("byte 0x", std::hex, int(uint8_t(h[0]))));
+        check(n > 0 && h[0] == '{', path_, ": header must be a JSON object starting with '{', found ", lazy([&] {
+                  return n == 0 ? std::string("an empty header") : str("byte 0x", std::hex, int(uint8_t(h[0])));
+              }));
 
         // JSON text never contains a raw NUL, but nlohmann's lexer takes one as end of input and
         // would silently ignore whatever follows it.

@@ -104,7 +104,7 @@ public:
     Tensor<T> forward_checked(const Tensor<int64_t>& ids, const Tensor<int64_t>& mask) const {
         const Device dev = embeddings.word_embeddings.weight.device();
         check(ids.device() == dev && (!mask.defined() || mask.device() == dev), "forward_checked: inputs on ",
-              ids.device().str(), " but the model on ", dev.str());
+              ids.device(), " but the model on ", dev);
         Tensor<T> h = embeddings(ids);
         for (const auto& block : transformer.layer.items) h = block(h, mask);
         return h;
@@ -134,11 +134,11 @@ public:
 
     void check_inputs(const Tensor<int64_t>& ids, const Tensor<int64_t>& mask) const {
         check(ids.defined() && ids.dim() == 2, "input_ids: expected shape [batch, seq_len], got ",
-              ids.defined() ? shape_str(ids.shape()) : "an undefined tensor");
+              shape_of(ids, "an undefined tensor"));
         check(ids.size(1) >= 1 && ids.size(1) <= config.max_position_embeddings, "input_ids: sequence length ",
               ids.size(1), " must be in [1, max_position_embeddings = ", config.max_position_embeddings, "]");
         check(!mask.defined() || mask.shape() == ids.shape(), "attention_mask: shape ",
-              mask.defined() ? shape_str(mask.shape()) : "", " does not match input_ids shape ", shape_str(ids.shape()));
+              shape_of(mask, ""), " does not match input_ids shape ", shape_of(ids.shape()));
         auto v = ids.to_vector();
         for (size_t i = 0; i < v.size(); ++i)
             check(v[i] >= 0 && v[i] < config.vocab_size, "input_ids: token id ", v[i], " at [", i / size_t(ids.size(1)),
@@ -174,6 +174,7 @@ struct ClassifierOptions {
 template <class T>
 class DistilBertForSequenceClassification : public nn::Module<T> {
 public:
+    static constexpr const char* tokenizer_class = "DistilBertTokenizer";  // for tokenizer_config.json
     DistilBertConfig config;
     DistilBertModel<T> distilbert;
     nn::Linear<T> pre_classifier, classifier;

@@ -10,7 +10,7 @@
 // the model's device; ids are checked as model(ids, mask) checks them. The model must not be moved (to()),
 // reloaded or destroyed while the graph lives: the graph reads the parameters at their captured addresses.
 // In-place updates (an optimizer step) are seen by the next call. On the CPU (or a build without CUDA) the
-// class runs a plain no-grad forward, so code using it runs everywhere.
+// class runs a plain no-grad forward (backend::graphs_available), so code using it runs everywhere.
 //
 // Model: anything with forward_checked(ids, mask), check_inputs(ids, mask), max_seq_len(), device() and
 // is_training(), such as DistilBertForSequenceClassification.
@@ -19,10 +19,8 @@
 #include <utility>
 
 #include "temper/autograd/grad_mode.hpp"
+#include "temper/backend/graph.hpp"
 #include "temper/core/tensor.hpp"
-#if defined(TEMPER_WITH_CUDA)
-#include "temper/cuda/graph.hpp"
-#endif
 
 namespace temper::models {
 
@@ -38,35 +36,30 @@ public:
         check(batch >= 1 && seq_len >= 1 && seq_len <= model.max_seq_len(), "InferenceGraph: batch ", batch,
               " and seq_len ", seq_len, " must be >= 1, seq_len at most max_position_embeddings = ",
               model.max_seq_len());
-        if (!dev_.is_cuda()) return;
-#if defined(TEMPER_WITH_CUDA)
+        if (!backend::graphs_available(dev_)) return;
         ids_ = Tensor<int64_t>::zeros({batch, seq_len}, dev_);
         mask_ = Tensor<int64_t>::ones({batch, seq_len}, dev_);
         NoGradGuard no_grad;
         model.forward_checked(ids_, mask_);  // warm-up: lazy initialisation stays out of the capture
-        cuda::synchronize(dev_);
+        backend::synchronize(dev_);
         graph_.capture(dev_, [&] { out_ = model.forward_checked(ids_, mask_); });
-#endif
     }
 
     // ids, mask [batch, seq_len] (mask undefined: every position is a token).
     const Output& operator()(const Tensor<int64_t>& ids, const Tensor<int64_t>& mask = Tensor<int64_t>()) {
         check(ids.defined() && ids.shape() == Shape{batch_, seq_len_}, "InferenceGraph: input_ids of shape ",
-              ids.defined() ? shape_str(ids.shape()) : "(undefined)", ", but the graph was captured for [", batch_,
+              shape_of(ids, "(undefined)"), ", but the graph was captured for [", batch_,
               ", ", seq_len_, "]");
         model_->check_inputs(ids, mask);
         NoGradGuard no_grad;
-        if (!dev_.is_cuda()) {
+        if (!graph_.captured()) {
             out_ = model_->forward_checked(ids.to(dev_), mask.defined() ? mask.to(dev_) : mask);
             return out_;
         }
-#if defined(TEMPER_WITH_CUDA)
-        cuda::DeviceGuard guard(dev_);
         check(!model_->is_training(), "InferenceGraph: the model is in training mode; the graph was captured in eval "
                                       "mode (call model.eval())");
-        cuda::copy_graph_inputs(ids_, mask_, ids, mask);
+        backend::copy_graph_inputs(ids_, mask_, ids, mask);
         graph_.replay();
-#endif
         return out_;
     }
 
@@ -79,9 +72,7 @@ private:
     Device dev_;
     Tensor<int64_t> ids_, mask_;  // the captured graph's inputs: new data is copied into them
     Output out_;
-#if defined(TEMPER_WITH_CUDA)
-    cuda::Graph graph_;  // declared last: destroyed first, while its inputs and output still exist
-#endif
+    backend::Graph graph_;  // declared last: destroyed first, while its inputs and output still exist
 };
 
 }  // namespace temper::models

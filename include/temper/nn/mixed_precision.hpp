@@ -90,8 +90,8 @@ private:
               mp.size());
         for (size_t i = 0; i < mp.size(); ++i)
             check(mp[i].first == wp[i].first && mp[i].second.shape() == wp[i].second.shape(),
-                  "MixedPrecision: parameter ", i, " is ", mp[i].first, " ", shape_str(mp[i].second.shape()),
-                  " in the float model but ", wp[i].first, " ", shape_str(wp[i].second.shape()), " in the bf16 one");
+                  "MixedPrecision: parameter ", i, " is ", mp[i].first, " ", shape_of(mp[i].second.shape()),
+                  " in the float model but ", wp[i].first, " ", shape_of(wp[i].second.shape()), " in the bf16 one");
         w.to(master.device());
         return w;
     }

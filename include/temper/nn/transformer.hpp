@@ -5,17 +5,13 @@
 #include <cmath>
 #include <string>
 
+#include "temper/core/activation.hpp"
 #include "temper/nn/layers.hpp"
 
 namespace temper::nn {
 
-enum class Activation { GELU, ReLU };
-
-inline Activation parse_activation(const std::string& name, const std::string& where) {
-    if (name == "gelu") return Activation::GELU;
-    if (name == "relu") return Activation::ReLU;
-    fail(where, ": activation '", name, "' is not supported (expected \"gelu\" or \"relu\")");
-}
+using temper::Activation;
+using temper::parse_activation;
 
 template <class T>
 class MultiHeadSelfAttention : public Module<T> {

@@ -11,9 +11,6 @@
 
 #include "temper/autograd/node.hpp"
 #include "temper/core/tensor.hpp"
-#if defined(TEMPER_WITH_CUDA)
-#include "temper/cuda/kernels.hpp"
-#endif
 
 namespace temper {
 
@@ -21,20 +18,11 @@ namespace detail {
 // Writes x's elements, converted, into dst (same shape, contiguous, same device), in place (no graph).
 template <class To, class From>
 void convert_into(const Tensor<From>& x_in, Tensor<To>& dst) {
-    check(x_in.shape() == dst.shape() && dst.is_contiguous(), "convert_into: ", shape_str(x_in.shape()), " into ",
-          shape_str(dst.shape()), " (the destination must be contiguous and of the same shape)");
-    check(x_in.device() == dst.device(), "convert_into: source on ", x_in.device().str(), ", destination on ",
-          dst.device().str());
-    Tensor<From> x = x_in.is_contiguous() ? x_in : x_in.clone();
-#if defined(TEMPER_WITH_CUDA)
-    if (x.device().is_cuda()) {
-        cuda::convert(x.data(), dst.data(), x.numel(), cuda::stream(x.device()));
-        return;
-    }
-#endif
-    const From* src = x.data();
-    To* out = dst.data();
-    cpu::parallel_for(x.numel(), 1, [&](int64_t i) { out[i] = To(compute_t<From>(src[i])); });
+    check(x_in.shape() == dst.shape() && dst.is_contiguous(), "convert_into: ", shape_of(x_in.shape()), " into ",
+          shape_of(dst.shape()), " (the destination must be contiguous and of the same shape)");
+    check(x_in.device() == dst.device(), "convert_into: source on ", x_in.device(), ", destination on ", dst.device());
+    const Tensor<From> x = x_in.contiguous();
+    backend::convert(x.data(), dst.data(), x.numel(), x.device());
 }
 
 // x's elements as To in a fresh contiguous tensor on x's device (no graph).

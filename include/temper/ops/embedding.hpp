@@ -3,11 +3,8 @@
 #pragma once
 
 #include "temper/autograd/node.hpp"
+#include "temper/backend/embedding.hpp"
 #include "temper/core/tensor.hpp"
-#include "temper/cpu/half.hpp"
-#if defined(TEMPER_WITH_CUDA)
-#include "temper/cuda/kernels.hpp"
-#endif
 
 namespace temper {
 
@@ -18,32 +15,10 @@ struct EmbeddingNode : autograd::Node<T> {
     int64_t padding_idx = -1;
     const char* name() const override { return "embedding"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
-        Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
+        Tensor<T> g = g_in.contiguous();
         Tensor<T> dw = Tensor<T>::zeros(wshape, g.device());
-        int64_t d = wshape[1];
-#if defined(TEMPER_WITH_CUDA)
-        if (g.device().is_cuda()) {  // deterministic: the CPU's summation order, no atomics
-            cuda::embedding_backward(g.data(), ids.data(), dw.data(), ids.numel(), wshape[0], d, padding_idx,
-                                     cuda::stream(g.device()));
-            return {dw};
-        }
-#endif
-        const int64_t* id = ids.data();
-        if constexpr (is_half_v<T>) {  // sums in float, each rounded once (as the GPU kernel does)
-            std::vector<float> acc(size_t(dw.numel()), 0.0f);
-            for (int64_t i = 0; i < ids.numel(); ++i) {
-                if (id[i] == padding_idx) continue;
-                for (int64_t j = 0; j < d; ++j) acc[size_t(id[i] * d + j)] += float(g.data()[i * d + j]);
-            }
-            cpu::narrow(acc, dw.data());
-        } else {
-            for (int64_t i = 0; i < ids.numel(); ++i) {
-                if (id[i] == padding_idx) continue;
-                T* dst = dw.data() + id[i] * d;
-                const T* src = g.data() + i * d;
-                for (int64_t j = 0; j < d; ++j) dst[j] += src[j];
-            }
-        }
+        backend::embedding_backward(g.data(), ids.data(), dw.data(), ids.numel(), wshape[0], wshape[1], padding_idx,
+                                    g.device());
         return {dw};
     }
     void release_saved() override { ids = Tensor<int64_t>(); }
@@ -55,30 +30,22 @@ struct EmbeddingNode : autograd::Node<T> {
 template <class T>
 Tensor<T> embedding(const Tensor<T>& weight, const Tensor<int64_t>& ids_in, int64_t padding_idx = -1,
                     bool ids_checked = false) {
-    check(weight.dim() == 2, "embedding: weight must be [num_embeddings, dim], got ", shape_str(weight.shape()));
-    check(ids_in.device() == weight.device(), "embedding: ids on ", ids_in.device().str(), " but weight on ",
-          weight.device().str());
+    check(weight.dim() == 2, "embedding: weight must be [num_embeddings, dim], got ", shape_of(weight.shape()));
+    check(ids_in.device() == weight.device(), "embedding: ids on ", ids_in.device(), " but weight on ",
+          weight.device());
     int64_t V = weight.size(0), D = weight.size(1);
-    Tensor<int64_t> ids = ids_in.is_contiguous() ? ids_in : ids_in.clone();
-    if (!ids_checked || ids.device().is_cpu()) {
-        const std::vector<int64_t> host = ids.device().is_cpu() ? std::vector<int64_t>() : ids.to_vector();
-        const int64_t* id = ids.device().is_cpu() ? ids.data() : host.data();
-        for (int64_t i = 0; i < ids.numel(); ++i)
-            check(id[i] >= 0 && id[i] < V, "embedding: id ", id[i], " at position ", i, " is out of range [0, ", V, ")");
+    Tensor<int64_t> ids = ids_in.contiguous();
+    if (!ids_checked) {
+        const std::vector<int64_t> host = ids.to_vector();  // from a GPU: a small copy that waits for it
+        for (size_t i = 0; i < host.size(); ++i)
+            check(host[i] >= 0 && host[i] < V, "embedding: id ", host[i], " at position ", i, " is out of range [0, ",
+                  V, ")");
     }
     Shape out_shape = ids.shape();
     out_shape.push_back(D);
-    Tensor<T> w = weight.is_contiguous() ? weight : weight.clone();
+    Tensor<T> w = weight.contiguous();
     Tensor<T> y = Tensor<T>::empty(out_shape, weight.device());
-#if defined(TEMPER_WITH_CUDA)
-    if (y.device().is_cuda())
-        cuda::embedding_forward(w.data(), ids.data(), y.data(), ids.numel(), V, D, cuda::stream(y.device()));
-    else
-#endif
-    {
-        const int64_t* id = ids.data();
-        for (int64_t i = 0; i < ids.numel(); ++i) std::copy_n(w.data() + id[i] * D, D, y.data() + i * D);
-    }
+    backend::embedding_forward(w.data(), ids.data(), y.data(), ids.numel(), V, D, y.device());
     auto node = std::make_shared<EmbeddingNode<T>>();
     if (autograd::needs_grad<T>({weight})) {
         node->ids = ids;

@@ -4,12 +4,8 @@
 #pragma once
 
 #include "temper/autograd/node.hpp"
+#include "temper/backend/layernorm.hpp"
 #include "temper/core/tensor.hpp"
-#include "temper/cpu/blocks.hpp"
-#include "temper/cpu/layernorm.hpp"
-#if defined(TEMPER_WITH_CUDA)
-#include "temper/cuda/kernels.hpp"
-#endif
 
 namespace temper {
 
@@ -22,17 +18,11 @@ struct LayerNormNode : autograd::Node<T> {
     bool residual = false;
     const char* name() const override { return residual ? "add_layer_norm" : "layer_norm"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
-        Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
+        Tensor<T> g = g_in.contiguous();
         Tensor<T> dx = Tensor<T>::empty(x.shape(), x.device());
         Tensor<T> dg = Tensor<T>::empty({d}, x.device()), db = Tensor<T>::empty({d}, x.device());
-#if defined(TEMPER_WITH_CUDA)
-        if (x.device().is_cuda()) {
-            cuda::layernorm_backward(x.data(), gamma.data(), mean.data(), rstd.data(), g.data(), dx.data(), dg.data(),
-                                     db.data(), rows, d, cuda::stream(x.device()));
-        } else
-#endif
-            cpu::layernorm_backward(x.data(), gamma.data(), mean.data(), rstd.data(), g.data(), dx.data(), dg.data(),
-                                    db.data(), rows, d);
+        backend::layernorm_backward(x.data(), gamma.data(), mean.data(), rstd.data(), g.data(), dx.data(), dg.data(),
+                                    db.data(), rows, d, x.device());
         if (residual) return {dx, dx, dg, db};
         return {dx, dg, db};
     }
@@ -67,23 +57,18 @@ Tensor<T> layer_norm(const Tensor<T>& x_in, const Tensor<T>& weight, const Tenso
     check(x_in.dim() >= 1, "layer_norm: input must have rank >= 1");
     int64_t d = x_in.size(-1);
     check(weight.dim() == 1 && weight.size(0) == d && bias.dim() == 1 && bias.size(0) == d, "layer_norm: weight ",
-          shape_str(weight.shape()), " and bias ", shape_str(bias.shape()), " must both be [", d, "]");
-    Tensor<T> x = x_in.is_contiguous() ? x_in : x_in.clone();
-    Tensor<T> g = weight.is_contiguous() ? weight : weight.clone();
-    Tensor<T> b = bias.is_contiguous() ? bias : bias.clone();
+          shape_of(weight.shape()), " and bias ", shape_of(bias.shape()), " must both be [", d, "]");
+    Tensor<T> x = x_in.contiguous();
+    Tensor<T> g = weight.contiguous();
+    Tensor<T> b = bias.contiguous();
     int64_t rows = d ? x.numel() / d : 0;
     Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
     using S = compute_t<T>;
     Tensor<S> mean = Tensor<S>::empty({rows}, x.device()), rstd = Tensor<S>::empty({rows}, x.device());
-    check(g.device() == x.device() && b.device() == x.device(), "layer_norm: input on ", x.device().str(),
-          ", weight on ", g.device().str(), ", bias on ", b.device().str());
-#if defined(TEMPER_WITH_CUDA)
-    if (x.device().is_cuda())
-        cuda::layernorm_forward(x.data(), g.data(), b.data(), y.data(), mean.data(), rstd.data(), rows, d, eps,
-                                cuda::stream(x.device()));
-    else
-#endif
-        cpu::layernorm_forward(x.data(), g.data(), b.data(), y.data(), mean.data(), rstd.data(), rows, d, eps);
+    check(g.device() == x.device() && b.device() == x.device(), "layer_norm: input on ", x.device(),
+          ", weight on ", g.device(), ", bias on ", b.device());
+    backend::layernorm_forward(x.data(), g.data(), b.data(), y.data(), mean.data(), rstd.data(), rows, d, eps,
+                               x.device());
     const bool grad = autograd::needs_grad<T>({x_in, weight, bias});
     auto node = detail::layer_norm_node(false, grad, x, g, mean, rstd, rows, d);
     return autograd::record(y, node, {x_in, weight, bias});
@@ -94,42 +79,25 @@ Tensor<T> layer_norm(const Tensor<T>& x_in, const Tensor<T>& weight, const Tenso
 template <class T>
 Tensor<T> add_layer_norm(const Tensor<T>& a_in, const Tensor<T>& b_in, const Tensor<T>& weight, const Tensor<T>& bias,
                          double eps) {
-    check(a_in.shape() == b_in.shape(), "add_layer_norm: operands of shapes ", shape_str(a_in.shape()), " and ",
-          shape_str(b_in.shape()), " differ (broadcasting: use layer_norm(add(a, b), ...))");
+    check(a_in.shape() == b_in.shape(), "add_layer_norm: operands of shapes ", shape_of(a_in.shape()), " and ",
+          shape_of(b_in.shape()), " differ (broadcasting: use layer_norm(add(a, b), ...))");
     check(a_in.dim() >= 1, "add_layer_norm: input must have rank >= 1");
     const int64_t d = a_in.size(-1);
     check(weight.dim() == 1 && weight.size(0) == d && bias.dim() == 1 && bias.size(0) == d, "add_layer_norm: weight ",
-          shape_str(weight.shape()), " and bias ", shape_str(bias.shape()), " must both be [", d, "]");
+          shape_of(weight.shape()), " and bias ", shape_of(bias.shape()), " must both be [", d, "]");
     const Device dev = a_in.device();
     check(b_in.device() == dev && weight.device() == dev && bias.device() == dev, "add_layer_norm: operands on ",
-          dev.str(), " and ", b_in.device().str(), ", weight on ", weight.device().str(), ", bias on ",
-          bias.device().str());
-    Tensor<T> a = a_in.is_contiguous() ? a_in : a_in.clone();
-    Tensor<T> b = b_in.is_contiguous() ? b_in : b_in.clone();
-    Tensor<T> g = weight.is_contiguous() ? weight : weight.clone();
-    Tensor<T> be = bias.is_contiguous() ? bias : bias.clone();
+          dev, " and ", b_in.device(), ", weight on ", weight.device(), ", bias on ", bias.device());
+    Tensor<T> a = a_in.contiguous();
+    Tensor<T> b = b_in.contiguous();
+    Tensor<T> g = weight.contiguous();
+    Tensor<T> be = bias.contiguous();
     const int64_t rows = d ? a.numel() / d : 0;
     Tensor<T> x = Tensor<T>::empty(a.shape(), dev), y = Tensor<T>::empty(a.shape(), dev);
     using S = compute_t<T>;
     Tensor<S> mean = Tensor<S>::empty({rows}, dev), rstd = Tensor<S>::empty({rows}, dev);
-#if defined(TEMPER_WITH_CUDA)
-    if (dev.is_cuda())
-        cuda::layernorm_residual_forward(a.data(), b.data(), g.data(), be.data(), x.data(), y.data(), mean.data(),
-                                         rstd.data(), rows, d, eps, cuda::stream(dev));
-    else
-#endif
-    {
-        if constexpr (is_half_v<T>) {
-            const T* pa = a.data();
-            const T* pb = b.data();
-            T* px = x.data();
-            cpu::parallel_for(a.numel(), 1, [&](int64_t i) { px[i] = pa[i] + pb[i]; });
-        } else {
-            cpu::map_blocks(a.data(), b.data(), x.data(), a.numel(), 1,
-                            [](const auto& u, const auto& v) -> cpu::Block<T> { return u + v; });
-        }
-        cpu::layernorm_forward(x.data(), g.data(), be.data(), y.data(), mean.data(), rstd.data(), rows, d, eps);
-    }
+    backend::layernorm_residual_forward(a.data(), b.data(), g.data(), be.data(), x.data(), y.data(), mean.data(),
+                                        rstd.data(), rows, d, eps, dev);
     const bool grad = autograd::needs_grad<T>({a_in, b_in, weight, bias});
     auto node = detail::layer_norm_node(true, grad, x, g, mean, rstd, rows, d);
     return autograd::record(y, node, {a_in, b_in, weight, bias});

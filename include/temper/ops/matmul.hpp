@@ -5,14 +5,12 @@
 #include <vector>
 
 #include "temper/autograd/node.hpp"
+#include "temper/backend/gemm.hpp"
 #include "temper/core/tensor.hpp"
 #include "temper/cpu/elementwise.hpp"
 #include "temper/cpu/gemm.hpp"
 #include "temper/cpu/parallel.hpp"
 #include "temper/ops/views.hpp"
-#if defined(TEMPER_WITH_CUDA)
-#include "temper/cuda/blas.hpp"
-#endif
 
 namespace temper {
 
@@ -29,7 +27,7 @@ struct MatView {
 
 template <class T>
 MatView<T> as_matrices(const Tensor<T>& x_in) {
-    check(x_in.dim() >= 2, "matmul: operands need rank >= 2, got shape ", shape_str(x_in.shape()));
+    check(x_in.dim() >= 2, "matmul: operands need rank >= 2, got shape ", shape_of(x_in.shape()));
     auto try_view = [](const Tensor<T>& x, MatView<T>& v) {
         size_t r = x.dim();
         const Shape& sh = x.shape();
@@ -58,40 +56,13 @@ MatView<T> as_matrices(const Tensor<T>& x_in) {
     return v;
 }
 
-// Row-major C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], b < batch, pointers advancing by the strides
-// (0: one matrix shared by every batch), on the device that holds the data: cuBLAS or Eigen.
-template <class T>
-void gemm_on(Device dev, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-             int64_t lda, int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C, int64_t ldc,
-             int64_t stride_c, int64_t batch) {
-    if (dev.is_cuda()) {
-#if defined(TEMPER_WITH_CUDA)
-        cuda::gemm_strided_batched(dev, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
-                                   ldc, stride_c, batch);
-        return;
-#else
-        fail("gemm on ", dev.str(), ": this build of temper has no CUDA backend");
-#endif
-    }
-    auto one = [&](int64_t i) {
-        cpu::gemm<T>(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
-                     C + i * stride_c, ldc);
-    };
-    // Many small products (attention's per-head [S, 64] x [64, S]): one whole product per thread beats
-    // splitting each small one across threads. Inside the parallel loop Eigen and OpenBLAS run single-threaded.
-    const int64_t work = M * N * K;
-    if (batch > 1 && (work <= (int64_t(1) << 22) || batch >= 4 * cpu::max_threads()))
-        cpu::parallel_for(batch, work, one);
-    else
-        for (int64_t i = 0; i < batch; ++i) one(i);
-}
-
 // C[b] = op(A[b]) * op(B[b]) (+ beta * C[b]); B may be a single matrix shared by all batches.
 template <class T>
 void batched_gemm(const MatView<T>& a, const MatView<T>& b, T* c, int64_t batch, T beta = T(0)) {
     int64_t M = a.rows, K = a.cols, N = b.cols;
-    gemm_on<T>(a.t.device(), a.trans, b.trans, M, N, K, T(1), a.ptr, a.ld, a.batch > 1 ? a.batch_stride : 0, b.ptr,
-               b.ld, b.batch > 1 ? b.batch_stride : 0, beta, c, N, M * N, batch);
+    backend::gemm_strided_batched<T>(a.trans, b.trans, M, N, K, T(1), a.ptr, a.ld, a.batch > 1 ? a.batch_stride : 0,
+                                     b.ptr, b.ld, b.batch > 1 ? b.batch_stride : 0, beta, c, N, M * N, batch,
+                                     a.t.device());
 }
 
 template <class T>
@@ -123,7 +94,7 @@ struct MatmulNode : autograd::Node<T> {
     int64_t batch = 1;
     const char* name() const override { return "matmul"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
-        Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
+        Tensor<T> g = g_in.contiguous();
         auto gv = detail::plain(g, batch, a.rows, b.cols);
         Tensor<T> ga, gb;
         if (this->inputs[0].requires_grad()) {  // dA = dC * op(B)^T
@@ -151,14 +122,13 @@ struct MatmulNode : autograd::Node<T> {
 // a [..., M, K] @ b [..., K, N] -> [..., M, N]. Batch dimensions must match, or b is a plain matrix.
 template <class T>
 Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
-    check(a.device() == b.device(), "matmul: operands on different devices (", a.device().str(), ", ",
-          b.device().str(), ")");
+    check(a.device() == b.device(), "matmul: operands on different devices (", a.device(), ", ", b.device(), ")");
     auto av = detail::as_matrices(a);
     auto bv = detail::as_matrices(b);
-    check(av.cols == bv.rows, "matmul: inner dimensions differ: ", shape_str(a.shape()), " @ ", shape_str(b.shape()));
+    check(av.cols == bv.rows, "matmul: inner dimensions differ: ", shape_of(a.shape()), " @ ", shape_of(b.shape()));
     bool shared_b = b.dim() == 2;
     check(shared_b || (a.dim() == b.dim() && std::equal(a.shape().begin(), a.shape().end() - 2, b.shape().begin())),
-          "matmul: batch dimensions differ: ", shape_str(a.shape()), " @ ", shape_str(b.shape()));
+          "matmul: batch dimensions differ: ", shape_of(a.shape()), " @ ", shape_of(b.shape()));
     Shape out_shape(a.shape().begin(), a.shape().end() - 2);
     out_shape.push_back(av.rows);
     out_shape.push_back(bv.cols);
@@ -188,28 +158,22 @@ struct LinearNode : autograd::Node<T> {
     int64_t rows = 0, in = 0, out = 0;
     const char* name() const override { return "linear"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g_in) override {
-        Tensor<T> g = g_in.is_contiguous() ? g_in : g_in.clone();
+        Tensor<T> g = g_in.contiguous();
         Tensor<T> gx, gw, gb;
         const Device dev = g.device();
         if (this->inputs[0].requires_grad()) {  // dx = dy W
             gx = Tensor<T>::empty(this->inputs[0].shape(), dev);
-            detail::gemm_on<T>(dev, false, false, rows, in, out, T(1), g.data(), out, 0, w.data(), in, 0, T(0),
-                               gx.data(), in, 0, 1);
+            backend::gemm_strided_batched<T>(false, false, rows, in, out, T(1), g.data(), out, 0, w.data(), in, 0,
+                                             T(0), gx.data(), in, 0, 1, dev);
         }
         if (this->inputs[1].requires_grad()) {  // dW = dy^T x
             gw = Tensor<T>::empty({out, in}, dev);
-            detail::gemm_on<T>(dev, true, false, out, in, rows, T(1), g.data(), out, 0, x.data(), in, 0, T(0),
-                               gw.data(), in, 0, 1);
+            backend::gemm_strided_batched<T>(true, false, out, in, rows, T(1), g.data(), out, 0, x.data(), in, 0,
+                                             T(0), gw.data(), in, 0, 1, dev);
         }
-        if (this->inputs.size() > 2 && this->inputs[2].defined() && this->inputs[2].requires_grad() && dev.is_cuda()) {
-            // db = 1^T dy: column sums as a 1-row GEMM (deterministic, no atomics)
+        if (this->inputs.size() > 2 && this->inputs[2].defined() && this->inputs[2].requires_grad()) {  // db = 1ᵀ dy
             gb = Tensor<T>::empty({out}, dev);
-            Tensor<T> ones = Tensor<T>::ones({rows}, dev);
-            detail::gemm_on<T>(dev, false, false, 1, out, rows, T(1), ones.data(), rows, 0, g.data(), out, 0, T(0),
-                               gb.data(), out, 0, 1);
-        } else if (this->inputs.size() > 2 && this->inputs[2].defined() && this->inputs[2].requires_grad()) {
-            gb = Tensor<T>::empty({out}, g.device());
-            cpu::column_sums(g.data(), rows, out, gb.data());
+            backend::column_sums(g.data(), rows, out, gb.data(), dev);
         }
         return {gx, gw, gb};
     }
@@ -219,34 +183,29 @@ struct LinearNode : autograd::Node<T> {
 // y = x W^T + b over the last dimension of x; weight [out, in], bias [out] (may be undefined).
 template <class T>
 Tensor<T> linear(const Tensor<T>& x_in, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>()) {
-    check(weight.dim() == 2, "linear: weight must be [out, in], got ", shape_str(weight.shape()));
+    check(weight.dim() == 2, "linear: weight must be [out, in], got ", shape_of(weight.shape()));
     int64_t out = weight.size(0), in = weight.size(1);
-    check(x_in.dim() >= 1 && x_in.size(-1) == in, "linear: input of shape ", shape_str(x_in.shape()),
+    check(x_in.dim() >= 1 && x_in.size(-1) == in, "linear: input of shape ", shape_of(x_in.shape()),
           " does not end in in_features = ", in);
     check(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out), "linear: bias must be [", out, "], got ",
-          bias.defined() ? shape_str(bias.shape()) : "");
-    Tensor<T> x = x_in.is_contiguous() ? x_in : x_in.clone();
-    Tensor<T> w = weight.is_contiguous() ? weight : weight.clone();
+          shape_of(bias, ""));
+    Tensor<T> x = x_in.contiguous();
+    Tensor<T> w = weight.contiguous();
     int64_t rows = x.numel() / std::max<int64_t>(in, 1);
     Shape out_shape = x.shape();
     out_shape.back() = out;
     Tensor<T> y = Tensor<T>::empty(out_shape, x.device());
     T* py = y.data();
     const Device dev = x.device();
-    check(w.device() == dev && (!bias.defined() || bias.device() == dev), "linear: input on ", dev.str(),
-          ", weight on ", w.device().str(), bias.defined() ? ", bias on " + bias.device().str() : std::string());
+    check(w.device() == dev && (!bias.defined() || bias.device() == dev), "linear: input on ", dev,
+          ", weight on ", w.device(),
+          lazy([&] { return bias.defined() ? ", bias on " + bias.device().str() : std::string(); }));
     if (bias.defined()) {  // start from the bias, then accumulate x W^T on top
-        Tensor<T> bc = bias.is_contiguous() ? bias : bias.clone();
-        if (dev.is_cuda()) {  // y = 1 b^T, a rank-1 GEMM, so no extra kernel is needed
-            Tensor<T> ones = Tensor<T>::ones({rows}, dev);
-            detail::gemm_on<T>(dev, false, false, rows, out, 1, T(1), ones.data(), 1, 0, bc.data(), out, 0, T(0), py,
-                               out, 0, 1);
-        } else {
-            for (int64_t r = 0; r < rows; ++r) std::copy_n(bc.data(), out, py + r * out);
-        }
+        const Tensor<T> bc = bias.contiguous();
+        backend::broadcast_rows(bc.data(), rows, out, py, dev);
     }
-    detail::gemm_on<T>(dev, false, true, rows, out, in, T(1), x.data(), in, 0, w.data(), in, 0,
-                       bias.defined() ? T(1) : T(0), py, out, 0, 1);
+    backend::gemm_strided_batched<T>(false, true, rows, out, in, T(1), x.data(), in, 0, w.data(), in, 0,
+                                     bias.defined() ? T(1) : T(0), py, out, 0, 1, dev);
     auto node = std::make_shared<LinearNode<T>>();
     if (autograd::needs_grad<T>({x_in, weight, bias})) {
         node->x = x;

@@ -39,7 +39,7 @@ struct ReshapeNode : autograd::Node<T> {
     Shape in_shape;
     const char* name() const override { return "reshape"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g) override {
-        Tensor<T> gc = g.is_contiguous() ? g : g.clone();
+        Tensor<T> gc = g.contiguous();
         return {detail::make_view(gc, in_shape, contiguous_strides(in_shape), gc.offset())};
     }
 };
@@ -50,21 +50,21 @@ Tensor<T> reshape(const Tensor<T>& x, Shape shape) {
     int64_t known = 1, infer = -1;
     for (size_t i = 0; i < shape.size(); ++i) {
         if (shape[i] == -1) {
-            check(infer < 0, "reshape: more than one -1 in ", shape_str(shape));
+            check(infer < 0, "reshape: more than one -1 in ", shape_of(shape));
             infer = int64_t(i);
         } else {
-            check(shape[i] >= 0, "reshape: negative extent in ", shape_str(shape));
+            check(shape[i] >= 0, "reshape: negative extent in ", shape_of(shape));
             known *= shape[i];
         }
     }
     if (infer >= 0) {
-        check(known > 0 && x.numel() % known == 0, "reshape: cannot infer -1 in ", shape_str(shape),
+        check(known > 0 && x.numel() % known == 0, "reshape: cannot infer -1 in ", shape_of(shape),
               " for ", x.numel(), " elements");
         shape[size_t(infer)] = x.numel() / known;
     }
-    check(shape_numel(shape) == x.numel(), "reshape: shape ", shape_str(shape), " does not hold the ", x.numel(),
-          " elements of a tensor of shape ", shape_str(x.shape()));
-    Tensor<T> xc = x.is_contiguous() ? x : x.clone();
+    check(shape_numel(shape) == x.numel(), "reshape: shape ", shape_of(shape), " does not hold the ", x.numel(),
+          " elements of a tensor of shape ", shape_of(x.shape()));
+    Tensor<T> xc = x.contiguous();
     auto node = std::make_shared<ReshapeNode<T>>();
     node->in_shape = x.shape();
     return autograd::record(detail::make_view(xc, shape, contiguous_strides(shape), xc.offset()), node, {x});
@@ -105,17 +105,8 @@ struct SliceNode : autograd::Node<T> {
         Tensor<T> gx = Tensor<T>::zeros(in_shape, g.device());
         Shape st = gx.strides();
         Tensor<T> region = detail::make_view(gx, g.shape(), st, start * st[dim]);
-        T* dst = region.data();
-#if defined(TEMPER_WITH_CUDA)
-        if (g.device().is_cuda()) {
-            Tensor<T> gc = g.is_contiguous() ? g : g.clone();
-            cuda::copy_into_strided(gc.data(), dst, region.shape(), region.strides(), cuda::stream(g.device()));
-            return {gx};
-        }
-#endif
-        auto src = g.to_vector();
-        size_t i = 0;
-        for_each_offset(region.shape(), region.strides(), [&](int64_t off) { dst[off] = src[i++]; });
+        const Tensor<T> gc = g.contiguous();
+        backend::copy_into_strided(gc.data(), region.data(), region.shape(), region.strides(), g.device());
         return {gx};
     }
 };

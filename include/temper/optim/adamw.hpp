@@ -10,6 +10,7 @@
 // file and loads back exactly, so a resumed run continues bit-identically.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
@@ -24,11 +25,9 @@
 
 #include "temper/core/error.hpp"
 #include "temper/core/tensor.hpp"
+#include "temper/backend/optim.hpp"
 #include "temper/cpu/adamw.hpp"
 #include "temper/io/safetensors.hpp"
-#if defined(TEMPER_WITH_CUDA)
-#include "temper/cuda/kernels.hpp"
-#endif
 
 namespace temper::optim {
 
@@ -71,6 +70,10 @@ std::vector<ParamGroup<T>> decay_param_groups(const std::vector<std::pair<std::s
     return {std::move(decay), std::move(rest)};
 }
 
+namespace detail {
+struct AdamWGraphHooks;
+}
+
 template <class T>
 class AdamW {
 public:
@@ -109,10 +112,8 @@ public:
 
     // One update of every parameter that has a gradient.
     void step() {
-#if defined(TEMPER_WITH_CUDA)
-        std::vector<cuda::AdamWParam<T>> gpu;  // GPU parameters are updated together in one multi-tensor launch
-        Device gpu_dev;
-#endif
+        // One multi-tensor update per device holding parameters (on a GPU, one launch per 28 parameters).
+        std::vector<std::pair<Device, std::vector<backend::AdamWParam<T>>>> by_device;
         last_stepped_.clear();
         size_t flat = 0;
         for (size_t gi = 0; gi < groups_.size(); ++gi) {
@@ -122,11 +123,11 @@ public:
                 Tensor<T> grad = p.grad();
                 if (!grad.defined()) continue;  // like torch: no grad, no update, no step count
                 check(grad.shape() == p.shape(), "AdamW: gradient of ", describe(gi, i), " has shape ",
-                      shape_str(grad.shape()), ", the parameter ", shape_str(p.shape()));
+                      shape_of(grad.shape()), ", the parameter ", shape_of(p.shape()));
                 check(p.is_contiguous() && grad.is_contiguous(), "AdamW: ", describe(gi, i),
                       " and its gradient must be contiguous");
-                check(p.device() == grad.device(), "AdamW: ", describe(gi, i), " is on ", p.device().str(),
-                      " but its gradient on ", grad.device().str());
+                check(p.device() == grad.device(), "AdamW: ", describe(gi, i), " is on ", p.device(),
+                      " but its gradient on ", grad.device());
                 ParamState& s = state_[flat];
                 if (!s.exp_avg.defined()) {
                     // In a captured step the zero fill would be replayed every step.
@@ -137,24 +138,14 @@ public:
                 }
                 s.step += 1;
                 last_stepped_.push_back(flat);
-                auto k = scalars(g, s.step);
-#if defined(TEMPER_WITH_CUDA)
-                if (p.device().is_cuda()) {
-                    check(gpu.empty() || gpu_dev == p.device(), "AdamW: parameters on ", gpu_dev.str(), " and ",
-                          p.device().str(), "; one optimizer updates one GPU");
-                    gpu_dev = p.device();
-                    gpu.push_back({p.data(), grad.data(), s.exp_avg.data(), s.exp_avg_sq.data(), p.numel(), k,
-                                   device_scalars_ ? device_scalars_ + flat : nullptr});
-                    continue;
-                }
-#endif
-                check(!device_scalars_, "AdamW: device scalars (a CUDA graph capture) with a CPU parameter");
-                cpu::adamw_update(p.data(), grad.data(), s.exp_avg.data(), s.exp_avg_sq.data(), p.numel(), k);
+                auto it = std::find_if(by_device.begin(), by_device.end(),
+                                       [&](const auto& d) { return d.first == p.device(); });
+                if (it == by_device.end()) it = by_device.insert(by_device.end(), {p.device(), {}});
+                it->second.push_back({p.data(), grad.data(), s.exp_avg.data(), s.exp_avg_sq.data(), p.numel(),
+                                      scalars(g, s.step), device_scalars_ ? device_scalars_ + flat : nullptr});
             }
         }
-#if defined(TEMPER_WITH_CUDA)
-        if (!gpu.empty()) cuda::adamw_update_multi(gpu.data(), gpu.size(), cuda::stream(gpu_dev));
-#endif
+        for (const auto& [dev, params] : by_device) backend::adamw_update(params, dev);
     }
 
     // Drops every gradient (torch's zero_grad(set_to_none=True), its default since 2.0).
@@ -184,29 +175,6 @@ public:
         return state_[flat_index];
     }
     size_t num_params() const { return state_.size(); }
-
-    // ---- CUDA graphs of a training step (train/train_step_graph.hpp) ------------------------------------
-    // While set, step() has the GPU kernel read parameter k's scalars (k = its index through the groups)
-    // from device_scalars[k] instead of kernel arguments. A captured step() then replays with the scalars of
-    // each new step: rewind() undoes the capture's step counts (it ran nothing), and before each replay
-    // advance() does step()'s bookkeeping and returns every parameter's scalars to upload.
-    void set_device_scalars(const cpu::AdamWScalars<T>* device_scalars) { device_scalars_ = device_scalars; }
-    // The parameters (flat indices) the last step() updated.
-    const std::vector<size_t>& last_stepped() const { return last_stepped_; }
-    void rewind(const std::vector<size_t>& flat) {
-        for (size_t k : flat) state_.at(k).step -= 1;
-    }
-    std::vector<cpu::AdamWScalars<T>> advance(const std::vector<size_t>& flat) {
-        std::vector<cpu::AdamWScalars<T>> out(state_.size());
-        std::vector<size_t> group_of;
-        for (size_t gi = 0; gi < groups_.size(); ++gi) group_of.insert(group_of.end(), groups_[gi].params.size(), gi);
-        for (size_t k : flat) {
-            ParamState& s = state_.at(k);
-            s.step += 1;
-            out[k] = scalars(groups_[group_of[k]], s.step);
-        }
-        return out;
-    }
 
     // Writes the optimizer state as safetensors (atomically): tensors state.<i>.step (I64 []),
     // state.<i>.exp_avg / exp_avg_sq (the param's dtype and shape) for every parameter that has
@@ -296,8 +264,8 @@ public:
                 fresh[flat].step = steps[0];
                 auto moment = [&](const std::string& name) {
                     const io::TensorInfo& t = st.at(name);
-                    check(t.shape == p.shape(), path, ": ", name, " has shape ", shape_str(t.shape), " but ",
-                          describe(gi, i), " has shape ", shape_str(p.shape()));
+                    check(t.shape == p.shape(), path, ": ", name, " has shape ", shape_of(t.shape), " but ",
+                          describe(gi, i), " has shape ", shape_of(p.shape()));
                     return Tensor<T>::from_vector(st.read_as<T>(name), p.shape()).to(p.device());
                 };
                 fresh[flat].exp_avg = moment(key + ".exp_avg");
@@ -313,6 +281,31 @@ public:
     }
 
 private:
+    friend struct detail::AdamWGraphHooks;
+
+    // ---- CUDA graphs of a training step (train::TrainStep, through detail::AdamWGraphHooks) -------------
+    // While set, step() has the GPU kernel read parameter k's scalars (k = its index through the groups)
+    // from device_scalars[k] instead of kernel arguments. A captured step() then replays with the scalars of
+    // each new step: rewind() undoes the capture's step counts (it ran nothing), and before each replay
+    // advance() does step()'s bookkeeping and returns every parameter's scalars to upload.
+    void set_device_scalars(const cpu::AdamWScalars<T>* device_scalars) { device_scalars_ = device_scalars; }
+    // The parameters (flat indices) the last step() updated.
+    const std::vector<size_t>& last_stepped() const { return last_stepped_; }
+    void rewind(const std::vector<size_t>& flat) {
+        for (size_t k : flat) state_.at(k).step -= 1;
+    }
+    std::vector<cpu::AdamWScalars<T>> advance(const std::vector<size_t>& flat) {
+        std::vector<cpu::AdamWScalars<T>> out(state_.size());
+        std::vector<size_t> group_of;
+        for (size_t gi = 0; gi < groups_.size(); ++gi) group_of.insert(group_of.end(), groups_[gi].params.size(), gi);
+        for (size_t k : flat) {
+            ParamState& s = state_.at(k);
+            s.step += 1;
+            out[k] = scalars(groups_[group_of[k]], s.step);
+        }
+        return out;
+    }
+
     cpu::AdamWScalars<T> scalars(const ParamGroup<T>& g, int64_t step) const {
         return cpu::adamw_scalars<T>(*g.lr, options_.betas[0], options_.betas[1], options_.eps, *g.weight_decay, step,
                                      options_.lerp_exp_avg);
@@ -323,10 +316,17 @@ private:
         check(weight_decay >= 0, "AdamW: invalid weight_decay value ", weight_decay);
     }
 
-    std::string describe(size_t gi, size_t i) const {
-        const ParamGroup<T>& g = groups_[gi];
-        return g.names.empty() ? str("#", i, " of group ", gi) : str("'", g.names[i], "'");
-    }
+    // Parameter i of group gi as a message part. Streamed, not a string: step() checks every parameter every
+    // step, and check() evaluates its arguments even when it passes.
+    struct ParamName {
+        const ParamGroup<T>& g;
+        size_t gi, i;
+        friend std::ostream& operator<<(std::ostream& os, const ParamName& n) {
+            if (n.g.names.empty()) return os << "#" << n.i << " of group " << n.gi;
+            return os << "'" << n.g.names[n.i] << "'";
+        }
+    };
+    ParamName describe(size_t gi, size_t i) const { return {groups_[gi], gi, i}; }
 
     AdamWOptions options_;
     std::vector<ParamGroup<T>> groups_;
@@ -334,5 +334,27 @@ private:
     std::vector<size_t> last_stepped_;
     std::vector<ParamState> state_;
 };
+
+namespace detail {
+// train::TrainStep's access to AdamW's CUDA-graph hooks (and the tests'); not for other callers.
+struct AdamWGraphHooks {
+    template <class T>
+    static void set_device_scalars(AdamW<T>& opt, const cpu::AdamWScalars<T>* device_scalars) {
+        opt.set_device_scalars(device_scalars);
+    }
+    template <class T>
+    static const std::vector<size_t>& last_stepped(const AdamW<T>& opt) {
+        return opt.last_stepped();
+    }
+    template <class T>
+    static void rewind(AdamW<T>& opt, const std::vector<size_t>& flat) {
+        opt.rewind(flat);
+    }
+    template <class T>
+    static std::vector<cpu::AdamWScalars<T>> advance(AdamW<T>& opt, const std::vector<size_t>& flat) {
+        return opt.advance(flat);
+    }
+};
+}  // namespace detail
 
 }  // namespace temper::optim

@@ -3,6 +3,7 @@
 //
 //   auto tok = text::WordPiece::from_pretrained("distilbert-base-uncased/");   // tokenizer.json or vocab.txt
 //   auto batch = tok.encode_batch(texts, {.max_length = 128});                // [batch, seq_len] row-major
+//   tok.save_pretrained("out/");             // vocab.txt, tokenizer.json, tokenizer_config.json
 //
 // Offsets are byte offsets into the UTF-8 text that was passed in (HF's Python and Node bindings
 // report code point offsets: text::char_offsets converts). See docs/tokenizer.md.
@@ -21,7 +22,6 @@
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
@@ -31,6 +31,9 @@
 #include <nlohmann/json.hpp>
 
 #include "temper/core/error.hpp"
+#include "temper/cpu/parallel.hpp"
+#include "temper/io/atomic_file.hpp"
+#include "temper/io/json_fields.hpp"
 #include "temper/text/normalizer.hpp"
 #include "temper/text/pre_tokenizer.hpp"
 #include "temper/text/unicode.hpp"
@@ -50,7 +53,7 @@ struct EncodeOptions {
     bool truncation = true;  // HF's longest_first strategy, room kept for the special tokens
     Padding padding = Padding::Longest;
     bool add_special_tokens = true;
-    size_t num_threads = 0;  // encode_batch: 0 = one per hardware thread for large batches
+    size_t num_threads = 0;  // encode_batch: 0 = OpenMP's thread count from 64 texts up; 1 = serial
 };
 
 // Row-major [batch, seq_len] arrays. With Padding::None they are filled only when every
@@ -77,6 +80,12 @@ struct VocabOptions {
     std::string unk_token = "[UNK]", sep_token = "[SEP]", pad_token = "[PAD]", cls_token = "[CLS]",
                 mask_token = "[MASK]";
     size_t max_input_chars_per_word = 100;
+};
+
+// What save_pretrained writes into tokenizer_config.json besides the tokenizer's own settings.
+struct TokenizerSaveOptions {
+    std::string tokenizer_class = "BertTokenizer";  // transformers' AutoTokenizer picks the class by this name
+    int64_t model_max_length = 0;                   // the model's max_position_embeddings; 0: not written
 };
 
 // Converts byte offsets into `text` to code point offsets (the unit HF's Python and Node bindings use).
@@ -109,36 +118,9 @@ struct StringHash {
 using StringMap = std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>>;
 
 inline nlohmann::json read_json_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    check(f.good(), "cannot open ", path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    try {
-        return nlohmann::json::parse(ss.str());
-    } catch (const nlohmann::json::exception& e) {
-        fail(path, ": invalid JSON (", e.what(), ")");
-    }
+    return io::parse_json_file(io::read_text_file(path), path);
 }
 
-// Reads obj[key] as T, or `fallback` when the key is absent or null; wrong types name the field.
-template <class T>
-T json_get(const nlohmann::json& obj, const char* key, const T& fallback, const std::string& where) {
-    auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return fallback;
-    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-        // nlohmann converts floats and out-of-range integers with a plain cast (UB for 1e300).
-        const bool fits = it->is_number_unsigned() ? std::in_range<T>(it->template get<uint64_t>())
-                        : it->is_number_integer() && std::in_range<T>(it->template get<int64_t>());
-        if (!fits) fail(where, ": field '", key, "': expected an integer in [", std::numeric_limits<T>::min(), ", ",
-                        std::numeric_limits<T>::max(), "], found ", it->dump());
-        return it->template get<T>();
-    }
-    try {
-        return it->get<T>();
-    } catch (const nlohmann::json::exception&) {
-        fail(where, ": field '", key, "' has the wrong type (found ", it->type_name(), ")");
-    }
-}
 
 // Open-addressing string -> id table for WordPiece's inner loop: one probe usually touches one
 // slot and the token bytes, where std::unordered_map chases bucket and node pointers.
@@ -220,7 +202,7 @@ public:
         const fs::path d(dir);
         const fs::path config = d / "tokenizer_config.json";
         nlohmann::json cfg = fs::exists(config) ? detail::read_json_file(config.string()) : nlohmann::json::object();
-        check(cfg.is_object(), config.string(), ": expected a JSON object");
+        check(cfg.is_object(), lazy([&] { return config.string(); }), ": expected a JSON object");
         if (fs::exists(d / "tokenizer.json")) {
             WordPiece tok = from_tokenizer_json((d / "tokenizer.json").string());
             if (tok.normalizer_) {
@@ -230,6 +212,9 @@ public:
                 tok.refresh_normalized_patterns();
             }
             if (auto pad = config_token(cfg, "pad_token", config.string())) tok.set_pad_token(*pad);
+            for (auto [key, role] : {std::pair{"unk_token", &tok.unk_token_}, {"cls_token", &tok.cls_token_},
+                                     {"sep_token", &tok.sep_token_}, {"mask_token", &tok.mask_token_}})
+                if (auto t = config_token(cfg, key, config.string())) *role = *t;
             return tok;
         }
         check(fs::exists(d / "vocab.txt"), "from_pretrained: ", dir, " has neither tokenizer.json nor vocab.txt");
@@ -269,6 +254,9 @@ public:
                   "; expected one distinct token per line)");
         }
         t.unk_token_ = opts.unk_token;
+        t.cls_token_ = opts.cls_token;
+        t.sep_token_ = opts.sep_token;
+        t.mask_token_ = opts.mask_token;
         t.max_input_chars_ = opts.max_input_chars_per_word;
         t.normalizer_ = BertNormalizer(opts.normalizer);
         auto require = [&](const std::string& tok, const char* role) {
@@ -294,7 +282,7 @@ public:
     static WordPiece from_tokenizer_json(const std::string& path) { return from_json(detail::read_json_file(path), path); }
 
     static WordPiece from_json(const nlohmann::json& j, const std::string& source = "tokenizer.json") {
-        using detail::json_get;
+        using io::json_get;
         check(j.is_object(), source, ": expected a JSON object at the top level");
         WordPiece t;
         t.source_ = source;
@@ -393,7 +381,121 @@ public:
         std::string pad = "[PAD]";
         if (j.contains("padding") && j["padding"].is_object()) pad = json_get<std::string>(j["padding"], "pad_token", pad, source + " padding");
         t.finish(pad);
+        // tokenizer.json names no other roles: the post-processor's first and last special tokens are BERT's
+        // [CLS] and [SEP] (tokenizer_config.json may rename any, from_pretrained).
+        auto special_at = [&](bool last) -> std::string {
+            for (size_t i = 0; i < t.single_.size(); ++i) {
+                const Piece& piece = t.single_[last ? t.single_.size() - 1 - i : i];
+                if (piece.seq < 0 && piece.ids.size() == 1) return t.vocab_[size_t(piece.ids[0])];
+            }
+            return "";
+        };
+        t.cls_token_ = special_at(false);
+        t.sep_token_ = special_at(true);
+        t.mask_token_ = t.token_to_id("[MASK]") ? "[MASK]" : "";
         return t;
+    }
+
+    // ---- saving ---------------------------------------------------------------------------------
+
+    // Writes dir/vocab.txt, dir/tokenizer.json and dir/tokenizer_config.json (each atomically; dir is created)
+    // with this tokenizer's settings, so that from_pretrained(dir) and transformers'
+    // AutoTokenizer.from_pretrained(dir) load the same tokenizer. tokenizer.json is what tokenizers'
+    // Tokenizer.save writes for it; tokenizer_config.json repeats the normalizer's settings (do_lower_case,
+    // strip_accents, tokenize_chinese_chars), which transformers applies over tokenizer.json's.
+    void save_pretrained(const std::string& dir, const TokenizerSaveOptions& o = {}) const {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        check(!ec && fs::is_directory(dir), dir, ": cannot create the tokenizer directory (",
+              ec ? ec.message() : "not a directory", ")");
+        const fs::path d(dir);
+        std::string vocab;
+        for (size_t id = 0; id < model_vocab_.size(); ++id) {
+            check(vocab_[id].find_first_of("\r\n") == std::string::npos, "save_pretrained: token ", id,
+                  " contains a line break, which vocab.txt cannot hold");
+            vocab += vocab_[id] + "\n";
+        }
+        io::write_file_atomic((d / "vocab.txt").string(), vocab);
+        io::write_file_atomic((d / "tokenizer.json").string(), to_json().dump(2) + "\n");
+
+        nlohmann::ordered_json cfg;
+        if (normalizer_) {
+            const NormalizerOptions& n = normalizer_->options();
+            cfg["do_lower_case"] = n.lowercase;
+            cfg["strip_accents"] = n.strip_accents ? nlohmann::ordered_json(*n.strip_accents) : nullptr;
+            cfg["tokenize_chinese_chars"] = n.handle_chinese_chars;
+        }
+        for (auto [key, value] : {std::pair{"unk_token", &unk_token_}, {"sep_token", &sep_token_},
+                                  {"pad_token", &pad_token_}, {"cls_token", &cls_token_}, {"mask_token", &mask_token_}})
+            if (!value->empty()) cfg[key] = *value;
+        cfg["clean_up_tokenization_spaces"] = cleanup_;
+        if (o.model_max_length > 0) cfg["model_max_length"] = o.model_max_length;
+        cfg["tokenizer_class"] = o.tokenizer_class;
+        io::write_file_atomic((d / "tokenizer_config.json").string(), cfg.dump(2) + "\n");
+    }
+
+    // The tokenizer in tokenizers' tokenizer.json format (from_json reads it back).
+    nlohmann::ordered_json to_json() const {
+        using J = nlohmann::ordered_json;
+        J added = J::array();
+        std::vector<AddedToken> by_id = added_;  // tokenizers writes them in id order
+        std::stable_sort(by_id.begin(), by_id.end(), [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
+        for (const AddedToken& a : by_id)
+            added.push_back({{"id", a.id}, {"content", a.content}, {"single_word", false}, {"lstrip", a.lstrip},
+                             {"rstrip", a.rstrip}, {"normalized", a.normalized}, {"special", a.special}});
+        J normalizer = nullptr;
+        if (normalizer_) {
+            const NormalizerOptions& n = normalizer_->options();
+            normalizer = {{"type", "BertNormalizer"}, {"clean_text", n.clean_text},
+                          {"handle_chinese_chars", n.handle_chinese_chars},
+                          {"strip_accents", n.strip_accents ? J(*n.strip_accents) : J(nullptr)},
+                          {"lowercase", n.lowercase}};
+        }
+        J post = nullptr;
+        if (n_special_single_ + n_special_pair_ > 0) {
+            J special = J::object();
+            auto name_of = [&](const Piece& p) {
+                std::string name;
+                for (int64_t id : p.ids) name += vocab_[size_t(id)];
+                return name;
+            };
+            auto items = [&](const std::vector<Piece>& pieces) {
+                J out = J::array();
+                for (const Piece& p : pieces) {
+                    if (p.seq >= 0) {
+                        out.push_back({{"Sequence", {{"id", p.seq == 0 ? "A" : "B"}, {"type_id", p.type_id}}}});
+                        continue;
+                    }
+                    const std::string name = name_of(p);
+                    out.push_back({{"SpecialToken", {{"id", name}, {"type_id", p.type_id}}}});
+                    J tokens = J::array();
+                    for (int64_t id : p.ids) tokens.push_back(vocab_[size_t(id)]);
+                    special[name] = {{"id", name}, {"ids", p.ids}, {"tokens", tokens}};
+                }
+                return out;
+            };
+            post = {{"type", "TemplateProcessing"}, {"single", items(single_)}, {"pair", items(pair_)}};
+            post["special_tokens"] = special;
+        }
+        J decoder = nullptr;
+        if (has_decoder_) decoder = {{"type", "WordPiece"}, {"prefix", decoder_prefix_}, {"cleanup", cleanup_}};
+        J vocab = J::object();
+        for (size_t id = 0; id < model_vocab_.size(); ++id) vocab[vocab_[id]] = id;
+        return {{"version", "1.0"},
+                {"truncation", nullptr},
+                {"padding", nullptr},
+                {"added_tokens", added},
+                {"normalizer", normalizer},
+                {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+                {"post_processor", post},
+                {"decoder", decoder},
+                {"model",
+                 {{"type", "WordPiece"},
+                  {"unk_token", unk_token_},
+                  {"continuing_subword_prefix", prefix_},
+                  {"max_input_chars_per_word", max_input_chars_},
+                  {"vocab", vocab}}}};
     }
 
     // ---- encoding -------------------------------------------------------------------------------
@@ -516,7 +618,7 @@ private:
     }
 
     static void apply_config(const nlohmann::json& cfg, const std::string& where, NormalizerOptions& o) {
-        using detail::json_get;
+        using io::json_get;
         o.lowercase = json_get<bool>(cfg, "do_lower_case", o.lowercase, where);
         if (cfg.contains("strip_accents")) {
             if (cfg["strip_accents"].is_null()) o.strip_accents.reset();
@@ -536,7 +638,7 @@ private:
     }
 
     void parse_post_processor(const nlohmann::json& p) {
-        using detail::json_get;
+        using io::json_get;
         const std::string where = source_ + " post_processor";
         const std::string type = json_get<std::string>(p, "type", "", where);
         if (type == "BertProcessing") {
@@ -889,28 +991,9 @@ private:
         return out;
     }
 
-    // Runs fn(i) for i in [0, n), on several threads when the batch is large enough to pay for them.
+    // fn(i) for i in [0, n), on several threads from 64 rows up (num_threads = 0) or on num_threads.
     static void parallel_for(size_t n, size_t threads, const std::function<void(size_t)>& fn) {
-        if (threads == 0) threads = n >= 64 ? std::max(1u, std::thread::hardware_concurrency()) : 1;
-        threads = std::min(threads, n);
-        if (threads <= 1) {
-            for (size_t i = 0; i < n; ++i) fn(i);
-            return;
-        }
-        std::vector<std::thread> pool;
-        std::vector<std::exception_ptr> errors(threads);
-        for (size_t t = 0; t < threads; ++t) {
-            pool.emplace_back([&, t] {
-                try {
-                    for (size_t i = t * n / threads; i < (t + 1) * n / threads; ++i) fn(i);
-                } catch (...) {
-                    errors[t] = std::current_exception();
-                }
-            });
-        }
-        for (auto& th : pool) th.join();
-        for (auto& err : errors)
-            if (err) std::rethrow_exception(err);
+        cpu::parallel_for(int64_t(n), 512, [&](int64_t i) { fn(size_t(i)); }, int64_t(threads));
     }
 
     // tokenizers' decoders/wordpiece.rs cleanup, applied to each token's text.
@@ -940,6 +1023,7 @@ private:
     detail::VocabTable initial_;              // model vocabulary, for the first piece of a word
     detail::VocabTable continuation_;         // "##" pieces, keyed without the prefix
     std::string unk_token_ = "[UNK]", prefix_ = "##", pad_token_ = "[PAD]";
+    std::string cls_token_, sep_token_, mask_token_;  // roles, for tokenizer_config.json ("" when none)
     int64_t unk_id_ = -1, pad_id_ = -1;
     size_t max_input_chars_ = 100;
     std::optional<BertNormalizer> normalizer_;

@@ -21,6 +21,7 @@
 #include "temper/core/error.hpp"
 #include "temper/core/random.hpp"
 #include "temper/core/tensor.hpp"
+#include "temper/text/model_inputs.hpp"
 #include "temper/train/sampling.hpp"
 
 namespace temper::train {
@@ -70,10 +71,8 @@ inline int64_t num_batches(int64_t n, const BatchOptions& o) {
     return o.drop_last ? n / o.batch_size : (n + o.batch_size - 1) / o.batch_size;
 }
 
-struct PaddedBatch {
-    Tensor<int64_t> input_ids = {};       // [B, S], S = the longest example in the batch
-    Tensor<int64_t> attention_mask = {};  // [B, S], 1 for tokens, 0 for padding
-};
+// input_ids and attention_mask [B, S], S = the longest example in the batch.
+using PaddedBatch = text::ModelInputs;
 
 // Right-pads the token ids of the examples in `batch` with pad_id to the batch's longest length, or to
 // pad_to when that is longer (a fixed shape, as a CUDA graph needs).

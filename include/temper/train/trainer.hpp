@@ -6,7 +6,7 @@
 // Run directory layout:
 //   metrics.jsonl            one JSON object per line: {"type": "train"|"eval"|"test", "step": ..., ...}
 //   best/  last/             HF-compatible checkpoints (config.json, model.safetensors, vocab.txt,
-//                            tokenizer_config.json, thresholds.json); last/ also has optimizer.safetensors
+//                            tokenizer.json, tokenizer_config.json, thresholds.json); last/ also has optimizer.safetensors
 //                            and trainer_state.json for resuming
 //   loss.svg  f1.svg  per_label_f1.svg
 #pragma once
@@ -23,7 +23,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "temper/io/model_dir.hpp"
 #include "temper/models/distilbert.hpp"
+#include "temper/models/probabilities.hpp"
 #include "temper/nn/mixed_precision.hpp"
 #include "temper/optim/accumulation.hpp"
 #include "temper/optim/adamw.hpp"
@@ -35,7 +37,7 @@
 #include "temper/train/metrics.hpp"
 #include "temper/train/plot.hpp"
 #include "temper/train/progress.hpp"
-#include "temper/train/train_step_graph.hpp"
+#include "temper/train/train_step.hpp"
 
 namespace temper::train {
 
@@ -62,7 +64,7 @@ struct TrainerOptions {
     bool resume = false;             // continue from run_dir/last
     bool progress = true;
     int64_t eval_batch_size = 64;
-    // Replay each full-size training step from a CUDA graph (train/train_step_graph.hpp): multi-label only,
+    // Replay each full-size training step from a CUDA graph (train::TrainStep's cuda_graph): multi-label only,
     // grad_accum 1; batches are padded to max_length, so dropout draws over that shape and results differ
     // from the default (padding to the batch's longest). A shorter last batch of an epoch runs eagerly. On
     // the CPU the same steps run without a graph.
@@ -149,12 +151,15 @@ public:
         manual_seed(derive_seed(opt_.seed, 2));
         if (opt_.resume) resume_from_last(opt, sched, st);
 
-        // Without clipping the norm is still computed (max_norm = inf changes nothing): NaN/Inf gradients
-        // must stop the run.
-        const double clip = opt_.max_grad_norm > 0 ? opt_.max_grad_norm : INFINITY;
-        std::optional<TrainStepGraph<Model, T>> graph;
-        if (opt_.cuda_graph) graph.emplace(model_, opt, opt_.batch_size, opt_.max_length, TrainStepGraphOptions{clip},
-                                           pos_weight);
+        // The step (train_step.hpp): forward, loss, backward, bf16 gradients to the master, clipping, AdamW, the
+        // schedule. A NaN/Inf loss or gradient norm stops the run (NonFiniteError): eagerly before AdamW writes it
+        // into the weights; in a replayed graph after the step, but still before anything is saved.
+        std::optional<TrainStep<Model>> step;
+        step.emplace(model_, opt,
+                     TrainStepOptions{.max_grad_norm = std::max(opt_.max_grad_norm, 0.0), .bf16 = opt_.bf16,
+                                      .cuda_graph = opt_.cuda_graph, .graph_batch = opt_.batch_size,
+                                      .graph_seq_len = opt_.max_length},
+                     &sched, pos_weight, mixed_.get());
         Progress progress(total_steps, opt_.progress);
         model_.train();
         double window_loss = 0;
@@ -165,40 +170,25 @@ public:
             auto batches = epoch_batches(int64_t(train_.size()), epoch, bo, lengths);
             for (int64_t bi = (epoch == st.epoch ? st.batch : 0); bi < batches_per_epoch && !done; ++bi) {
                 const auto& idx = batches[size_t(bi)];
-                // With the graph, a full-size batch runs the whole step at once (forward, backward, clipping,
-                // AdamW), and its loss and norm are checked after it; a non-finite one still stops the run
-                // before anything is saved.
-                const bool graphed = graph && int64_t(idx.size()) == opt_.batch_size;
-                PaddedBatch pb = pad_batch(train_ids_, idx, model_.config.pad_token_id, graphed ? opt_.max_length : 0);
-                Tensor<T> loss;  // eager: still to be back-propagated
-                double loss_value = 0;
-                if (graphed) {
-                    loss_value =
-                        double((*graph)(pb.input_ids, pb.attention_mask, train_.template multi_hot<T>(idx)).item());
-                } else {
-                    loss = loss_of(logits_of(pb), train_, idx, pos_weight);
-                    loss_value = double(loss.item());
+                // With cuda_graph, full-size batches are padded to max_length: the graph's one shape.
+                const bool full = int64_t(idx.size()) == opt_.batch_size;
+                PaddedBatch pb = pad_batch(train_ids_, idx, model_.config.pad_token_id,
+                                           opt_.cuda_graph && full ? opt_.max_length : 0);
+                // Average over the micro-batches of this optimizer step (the last group may be short).
+                const double loss_scale = accum.loss_scale(bi, batches_per_epoch);
+                const bool finish = accum.is_step(bi, batches_per_epoch);
+                StepResult<T> r;
+                try {
+                    r = train_.multi_label
+                            ? (*step)(pb.input_ids, pb.attention_mask, train_.template multi_hot<T>(idx), loss_scale, finish)
+                            : (*step)(pb.input_ids, pb.attention_mask, train_.class_ids(idx), loss_scale, finish);
+                } catch (const NonFiniteError& e) {
+                    stop_nonfinite(e.what, e.value, st.step + 1);
                 }
-                if (!std::isfinite(loss_value)) stop_nonfinite("loss", loss_value, st.step + 1);
-                window_loss += loss_value;
+                window_loss += double(r.loss.item());
                 ++window_n;
                 window_samples += int64_t(idx.size());
-                double norm = 0;
-                if (graphed) {
-                    norm = graph->grad_norm().item();
-                } else {
-                    // Average over the micro-batches of this optimizer step (the last group may be short).
-                    scale(loss, T(accum.loss_scale(bi, batches_per_epoch))).backward();
-                    if (mixed_) mixed_->gradients_to_master();
-                    if (!accum.is_step(bi, batches_per_epoch)) continue;
-                    norm = optim::clip_grad_norm(model_.parameters(), clip);
-                }
-                // NaN/Inf gradients stop the run (eagerly, before opt.step() writes them into the weights).
-                if (!std::isfinite(norm)) stop_nonfinite("gradient norm", norm, st.step + 1);
-                if (!graphed) opt.step();
-                if (mixed_) mixed_->copy_weights_from_master();
-                sched.step();
-                opt.zero_grad();
+                if (!r.stepped) continue;
                 ++st.step;
                 st.epoch = epoch;
                 st.batch = bi + 1;
@@ -255,7 +245,7 @@ public:
             }
         }
 
-        graph.reset();  // before the best weights are loaded over the ones it captured
+        step.reset();  // its CUDA graph, before the best weights are loaded over the ones it captured
         TrainResult res{.steps = st.step, .best_step = st.best_step, .best_macro_f1 = st.best_metric,
                         .stopped_early = st.stopped_early, .interrupted = false, .thresholds = {}};
         // Finish on the best model: tune thresholds on dev and store them with it.
@@ -315,13 +305,11 @@ private:
         return ids;
     }
 
-    Tensor<T> loss_of(const Tensor<T>& logits, const Dataset& d, std::span<const int64_t> idx,
-                      const Tensor<T>& pos_weight) const {
+    // The loss the step trains on (model.loss), without pos_weight: dev and test losses stay comparable.
+    Tensor<T> loss_of(const Tensor<T>& logits, const Dataset& d, std::span<const int64_t> idx) const {
         const Device dev = logits.device();  // targets are built on the host and follow the model's device
-        if (d.multi_label)
-            return bce_with_logits(logits, d.template multi_hot<T>(idx).to(dev),
-                                   pos_weight.defined() ? pos_weight.to(dev) : pos_weight);
-        return cross_entropy(logits, d.class_ids(idx).to(dev));
+        if (d.multi_label) return model_.loss(logits, d.template multi_hot<T>(idx).to(dev));
+        return model_.loss(logits, d.class_ids(idx).to(dev));
     }
 
     EvalResult evaluate_dev() { return evaluate_ids(dev_, dev_ids_, {}); }
@@ -339,22 +327,10 @@ private:
             for (int64_t i = lo; i < std::min(n, lo + opt_.eval_batch_size); ++i) idx.push_back(i);
             PaddedBatch pb = pad_batch(ids, idx, model_.config.pad_token_id);
             Tensor<T> logits = logits_of(pb);
-            loss_sum += double(loss_of(logits, d, idx, Tensor<T>()).item()) * double(idx.size());
-            const int64_t L = logits.size(1);
-            const std::vector<T> v = logits.to_vector();
-            for (size_t b = 0; b < idx.size(); ++b) {
-                std::vector<double> p(static_cast<size_t>(L));
-                const T* row = v.data() + b * size_t(L);
-                if (d.multi_label) {
-                    for (int64_t j = 0; j < L; ++j) p[size_t(j)] = 1.0 / (1.0 + std::exp(-double(row[j])));
-                } else {
-                    double mx = -INFINITY, s = 0;
-                    for (int64_t j = 0; j < L; ++j) mx = std::max(mx, double(row[j]));
-                    for (int64_t j = 0; j < L; ++j) s += (p[size_t(j)] = std::exp(double(row[j]) - mx));
-                    for (auto& x : p) x /= s;
-                }
+            loss_sum += double(loss_of(logits, d, idx).item()) * double(idx.size());
+            for (auto& p : models::probabilities(logits, d.multi_label ? models::Problem::MultiLabel
+                                                                       : models::Problem::SingleLabel))
                 r.probs.push_back(std::move(p));
-            }
         }
         r.loss = loss_sum / double(std::max<int64_t>(n, 1));
         if (d.multi_label) {
@@ -372,7 +348,7 @@ private:
     std::string run_path(const std::string& name) const { return (std::filesystem::path(opt_.run_dir) / name).string(); }
 
     // Fails before any training when the run directory cannot be written or lacks the space for the
-    // checkpoints, and finishes a checkpoint swap that a crash interrupted (see save_checkpoint).
+    // checkpoints, and finishes a checkpoint swap that a crash interrupted (io::recover_model_dir).
     void prepare_run_dir() {
         namespace fs = std::filesystem;
         std::error_code ec;
@@ -385,7 +361,7 @@ private:
             fail(opt_.run_dir, ": the run directory is not writable (", e.what(), ")");
         }
         fs::remove(run_path(".write_test"), ec);
-        for (const char* name : {"best", "last"}) recover_checkpoint(run_path(name));
+        for (const char* name : {"best", "last"}) io::recover_model_dir(run_path(name));
         // Peak use: best/ (F32 weights) and last/ (weights and AdamW's two moments), each written beside the
         // previous copy before the swap.
         const uint64_t n = uint64_t(model_.num_parameters()), weights = 4 * n, moments = 2 * sizeof(T) * n;
@@ -396,61 +372,35 @@ private:
     }
 
     void log(const nlohmann::json& j) {
-        std::ofstream f(run_path("metrics.jsonl"), std::ios::app);
+        const std::string path = run_path("metrics.jsonl");  // once: check() would build its message every call
+        std::ofstream f(path, std::ios::app);
         f << j.dump() << "\n";
-        check(f.good(), run_path("metrics.jsonl"), ": write failed");
+        check(f.good(), path, ": write failed");
     }
 
-    // Writes an HF-compatible checkpoint into `dir` via dir.tmp + rename, so a crash never leaves a
-    // half-written checkpoint under the final name. With opt/st also the state needed to resume.
-    // Each file is fsynced as it is written (write_file_atomic). The swap is dir -> dir.old, dir.tmp -> dir,
-    // remove dir.old: a crash between the two renames leaves only dir.old, complete, which
-    // recover_checkpoint puts back at the next start.
+    // Writes an HF-compatible checkpoint directory (io::save_model_dir: model, tokenizer, thresholds; swapped
+    // in whole, each file fsynced). With opt/st also the state needed to resume.
     void save_checkpoint(const std::string& dir, const optim::AdamW<T>* opt, const State* st) {
-        namespace fs = std::filesystem;
-        const std::string tmp = dir + ".tmp", old = dir + ".old";
-        fs::remove_all(tmp);
-        model_.save_pretrained(tmp);
-        std::string vocab;
-        for (size_t i = 0; i < tok_.vocab_size(); ++i) vocab += tok_.id_to_token(int64_t(i)) + "\n";
-        io::write_file_atomic(tmp + "/vocab.txt", vocab);
-        io::write_file_atomic(tmp + "/tokenizer_config.json",
-                              nlohmann::json{{"tokenizer_class", "DistilBertTokenizer"},
-                                             {"do_lower_case", true},
-                                             {"model_max_length", model_.config.max_position_embeddings}}
-                                      .dump(2) + "\n");
-        if (train_.multi_label) {
-            std::vector<double> th = thresholds_.empty() ? std::vector<double>(train_.label_names.size(), opt_.threshold)
-                                                         : thresholds_;
-            save_thresholds(tmp + "/thresholds.json", train_.label_names, th);
-        }
+        io::ModelDirOptions o;
+        if (train_.multi_label)
+            o.thresholds = thresholds_.empty() ? std::vector<double>(train_.label_names.size(), opt_.threshold)
+                                               : thresholds_;
         if (opt && st) {
-            opt->save_state(tmp + "/optimizer.safetensors");
-            nlohmann::json s = {{"step", st->step}, {"epoch", st->epoch}, {"batch", st->batch},
-                                {"best_metric", st->best_metric}, {"best_step", st->best_step},
-                                {"bad_evals", st->bad_evals},
-                                {"rng_offset", default_generator().offset()}, {"seed", opt_.seed},
-                                {"history", {{"train_steps", history_.train_steps}, {"train_loss", history_.train_loss},
-                                             {"eval_steps", history_.eval_steps}, {"eval_loss", history_.eval_loss},
-                                             {"eval_macro_f1", history_.eval_macro_f1},
-                                             {"eval_micro_f1", history_.eval_micro_f1}}}};
-            io::write_file_atomic(tmp + "/trainer_state.json", s.dump() + "\n");
+            o.extra = [&](const std::string& tmp) {
+                opt->save_state(tmp + "/optimizer.safetensors");
+                nlohmann::json s = {{"step", st->step}, {"epoch", st->epoch}, {"batch", st->batch},
+                                    {"best_metric", st->best_metric}, {"best_step", st->best_step},
+                                    {"bad_evals", st->bad_evals},
+                                    {"rng_offset", default_generator().offset()}, {"seed", opt_.seed},
+                                    {"history", {{"train_steps", history_.train_steps}, {"train_loss", history_.train_loss},
+                                                 {"eval_steps", history_.eval_steps}, {"eval_loss", history_.eval_loss},
+                                                 {"eval_macro_f1", history_.eval_macro_f1},
+                                                 {"eval_micro_f1", history_.eval_micro_f1}}}};
+                io::write_file_atomic(tmp + "/trainer_state.json", s.dump() + "\n");
+            };
         }
-        fs::remove_all(old);
-        if (fs::exists(dir)) fs::rename(dir, old);
-        fs::rename(tmp, dir);
-        fs::remove_all(old);
+        io::save_model_dir(dir, model_, tok_, o);
         if (st) last_saved_step_ = st->step;
-    }
-
-    // Undoes what a crash inside save_checkpoint left: a dir.tmp is incomplete (or never swapped in) and goes;
-    // a dir.old without dir is the previous checkpoint, complete, and comes back.
-    static void recover_checkpoint(const std::string& dir) {
-        namespace fs = std::filesystem;
-        const std::string tmp = dir + ".tmp", old = dir + ".old";
-        fs::remove_all(tmp);
-        if (fs::exists(old) && !fs::exists(dir)) fs::rename(old, dir);
-        fs::remove_all(old);
     }
 
     // bf16: the model's bf16 copy, made or refreshed from the model's current weights (which may have been

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "kernel_check.hpp"
-#include "softmax.cuh"
+#include "temper/cuda/launchers.hpp"
 #include "temper/cpu/softmax.hpp"
 
 using namespace temper;
@@ -49,7 +49,7 @@ void check_softmax(int64_t rows, int64_t cols, int64_t rows_per_batch, const std
     std::unique_ptr<DeviceBuffer<int64_t>> dmask;
     if (mask) dmask = std::make_unique<DeviceBuffer<int64_t>>(*mask);
     cuda::masked_softmax_forward(dx_in.get(), dy_out.get(), dmask ? dmask->get() : nullptr, rows, cols,
-                                 rows_per_batch, scale, test::gpu_stream());
+                                 rows_per_batch, scale, test::gpu());
     const std::vector<T> y = dy_out.download();
     test::check_close(y, y_ref, "softmax forward " + shape);
 
@@ -67,7 +67,7 @@ void check_softmax(int64_t rows, int64_t cols, int64_t rows_per_batch, const std
     cpu::masked_softmax_backward(y_ref.data(), dy.data(), dx_ref.data(), hmask, rows, cols, rows_per_batch, scale);
     DeviceBuffer<T> d_y(y_ref, offset), d_dy(dy, offset), d_dx(n, offset);
     cuda::masked_softmax_backward(d_y.get(), d_dy.get(), d_dx.get(), dmask ? dmask->get() : nullptr, rows, cols,
-                                  rows_per_batch, scale, test::gpu_stream());
+                                  rows_per_batch, scale, test::gpu());
     test::check_close(d_dx.download(), dx_ref, "softmax backward " + shape);
 }
 
@@ -101,11 +101,11 @@ TEST_CASE_TEMPLATE("masked softmax: misaligned pointers take the scalar path", T
 }
 
 TEST_CASE("masked softmax: empty shapes launch nothing and bad rows_per_batch is an error") {
-    cuda::masked_softmax_forward<float>(nullptr, nullptr, nullptr, 0, 16, 1, 1.0f, test::gpu_stream());
-    cuda::masked_softmax_backward<float>(nullptr, nullptr, nullptr, nullptr, 16, 0, 1, 1.0f, test::gpu_stream());
+    cuda::masked_softmax_forward<float>(nullptr, nullptr, nullptr, 0, 16, 1, 1.0f, test::gpu());
+    cuda::masked_softmax_backward<float>(nullptr, nullptr, nullptr, nullptr, 16, 0, 1, 1.0f, test::gpu());
     DeviceBuffer<int64_t> mask(std::vector<int64_t>(4, 1));
     CHECK_THROWS_AS(cuda::masked_softmax_forward<float>(nullptr, nullptr, mask.get(), 4, 4, 0, 1.0f,
-                                                        test::gpu_stream()),
+                                                        test::gpu()),
                     Error);
     test::gpu_sync();
 }

@@ -6,7 +6,7 @@
 #include <random>
 
 #include "kernel_check.hpp"
-#include "loss.cuh"
+#include "temper/cuda/launchers.hpp"
 #include "temper/autograd/engine.hpp"
 #include "temper/ops/loss.hpp"
 
@@ -56,13 +56,13 @@ void check_bce(int64_t rows, int64_t c, bool with_pw, uint64_t seed) {
 
     DeviceBuffer<T> dx(x), dy(y), dpw(pw), dgrad(static_cast<size_t>(n)), dloss(1), dup(std::vector<T>{T(0.5)});
     const T* pwp = with_pw ? dpw.get() : nullptr;
-    cuda::bce_with_logits_fused(dx.get(), dy.get(), pwp, n, c, dloss.get(), dgrad.get(), test::gpu_stream());
+    cuda::bce_with_logits_fused(dx.get(), dy.get(), pwp, n, c, dloss.get(), dgrad.get(), test::gpu());
     check_scalar(dloss.download()[0], ref_loss, what + " fused loss");
     test::check_close(dgrad.download(), ref_grad, what + " fused gradient");
 
     DeviceBuffer<T> dloss2(1), dgrad2(static_cast<size_t>(n));
-    cuda::bce_with_logits_forward(dx.get(), dy.get(), pwp, n, c, dloss2.get(), test::gpu_stream());
-    cuda::bce_with_logits_backward(dx.get(), dy.get(), pwp, n, c, dup.get(), dgrad2.get(), test::gpu_stream());
+    cuda::bce_with_logits_forward(dx.get(), dy.get(), pwp, n, c, dloss2.get(), test::gpu());
+    cuda::bce_with_logits_backward(dx.get(), dy.get(), pwp, n, c, dup.get(), dgrad2.get(), test::gpu());
     const T l2 = dloss2.download()[0];
     CHECK_MESSAGE(l2 == dloss.download()[0], what, ": forward-only loss differs from the fused one");
     test::check_close(dgrad2.download(), ref_grad_half, what + " backward, upstream 0.5");
@@ -100,13 +100,13 @@ void check_ce(int64_t B, int64_t C, int64_t ignore_index, uint64_t seed, bool ou
 
     DeviceBuffer<T> dx(x), dgrad(size_t(B * C)), dloss(1), dup(std::vector<T>{T(0.5)});
     DeviceBuffer<int64_t> dl(gpu_labels);
-    cuda::cross_entropy_fused(dx.get(), dl.get(), B, C, ignore_index, dloss.get(), dgrad.get(), test::gpu_stream());
+    cuda::cross_entropy_fused(dx.get(), dl.get(), B, C, ignore_index, dloss.get(), dgrad.get(), test::gpu());
     check_scalar(dloss.download()[0], ref_loss, what + " fused loss");
     test::check_close(dgrad.download(), ref_grad, what + " fused gradient");
 
     DeviceBuffer<T> dloss2(1), dgrad2(size_t(B * C));
-    cuda::cross_entropy_forward(dx.get(), dl.get(), B, C, ignore_index, dloss2.get(), test::gpu_stream());
-    cuda::cross_entropy_backward(dx.get(), dl.get(), B, C, ignore_index, dup.get(), dgrad2.get(), test::gpu_stream());
+    cuda::cross_entropy_forward(dx.get(), dl.get(), B, C, ignore_index, dloss2.get(), test::gpu());
+    cuda::cross_entropy_backward(dx.get(), dl.get(), B, C, ignore_index, dup.get(), dgrad2.get(), test::gpu());
     CHECK_MESSAGE(dloss2.download()[0] == dloss.download()[0], what, ": forward-only loss differs from the fused one");
     test::check_close(dgrad2.download(), ref_grad_half, what + " backward, upstream 0.5");
 }
@@ -138,7 +138,7 @@ TEST_CASE_TEMPLATE("cross_entropy with every row ignored: NaN loss (0 / 0, as to
     DeviceBuffer<T> dx(test::random_vector<T>(size_t(B * C), 1)), dgrad(test::random_vector<T>(size_t(B * C), 2));
     DeviceBuffer<T> dloss(1);
     DeviceBuffer<int64_t> dl(std::vector<int64_t>{-100, -100, 99, -1});  // ignored, or outside [0, C)
-    cuda::cross_entropy_fused(dx.get(), dl.get(), B, C, -100, dloss.get(), dgrad.get(), test::gpu_stream());
+    cuda::cross_entropy_fused(dx.get(), dl.get(), B, C, -100, dloss.get(), dgrad.get(), test::gpu());
     CHECK(std::isnan(dloss.download()[0]));
     CHECK(dgrad.download() == std::vector<T>(size_t(B * C), T(0)));
 }
@@ -146,11 +146,11 @@ TEST_CASE_TEMPLATE("cross_entropy with every row ignored: NaN loss (0 / 0, as to
 TEST_CASE("loss launchers reject what the CPU op rejects") {
     DeviceBuffer<float> a(4), b(4), loss(1);
     CHECK_THROWS_AS(cuda::bce_with_logits_forward<float>(a.get(), b.get(), nullptr, 0, 1, loss.get(),
-                                                         test::gpu_stream()),
+                                                         test::gpu()),
                     Error);  // empty input
     CHECK_THROWS_AS(cuda::bce_with_logits_forward<float>(a.get(), b.get(), a.get(), 4, 3, loss.get(),
-                                                         test::gpu_stream()),
+                                                         test::gpu()),
                     Error);  // 4 elements are not rows of 3 labels
-    CHECK_THROWS_AS(cuda::cross_entropy_forward<float>(a.get(), nullptr, 4, 0, -100, loss.get(), test::gpu_stream()),
+    CHECK_THROWS_AS(cuda::cross_entropy_forward<float>(a.get(), nullptr, 4, 0, -100, loss.get(), test::gpu()),
                     Error);  // no classes
 }

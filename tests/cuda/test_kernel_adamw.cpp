@@ -6,8 +6,8 @@
 #include <memory>
 #include <random>
 
-#include "adamw.cuh"
 #include "kernel_check.hpp"
+#include "temper/cuda/launchers.hpp"
 #include "temper/cpu/adamw.hpp"
 #include "temper/optim/clip.hpp"
 
@@ -74,7 +74,7 @@ TEST_CASE_TEMPLATE("multi-tensor AdamW is bit-identical to cpu::adamw_update for
                 cpu::adamw_update(p[j].data(), g.data(), m[j].data(), v[j].data(), n[j], s);
                 params.push_back({dp[j]->get(), dg[j]->get(), dm[j]->get(), dv[j]->get(), n[j], s});
             }
-            cuda::adamw_update_multi(params.data(), params.size(), test::gpu_stream());
+            cuda::adamw_update_multi(params.data(), params.size(), test::gpu());
             for (size_t j = 0; j < k; ++j) {
                 const bool ok = bit_identical(dp[j]->download(), p[j]) && bit_identical(dm[j]->download(), m[j]) &&
                                 bit_identical(dv[j]->download(), v[j]);
@@ -96,7 +96,7 @@ TEST_CASE_TEMPLATE("single-tensor adamw_update matches cpu::adamw_update", T, fl
     DeviceBuffer<T> dp(p), dg(g), dm(m), dv(v);
     const auto s = cpu::adamw_scalars<T>(2e-5, 0.9, 0.999, 1e-8, 0.01, 37, true);
     cpu::adamw_update(p.data(), g.data(), m.data(), v.data(), n, s);
-    cuda::adamw_update(dp.get(), dg.get(), dm.get(), dv.get(), n, s, test::gpu_stream());
+    cuda::adamw_update(dp.get(), dg.get(), dm.get(), dv.get(), n, s, test::gpu());
     CHECK(bit_identical(dp.download(), p));
     CHECK(bit_identical(dm.download(), m));
     CHECK(bit_identical(dv.download(), v));
@@ -121,7 +121,7 @@ void check_clip(const std::vector<int64_t>& n, double max_norm, uint64_t seed, d
     }
     const double ref_total = optim::clip_grad_norm(params, max_norm);
     DeviceBuffer<double> total(1);
-    cuda::clip_grad_norm(ptrs.data(), n.data(), n.size(), max_norm, total.get(), test::gpu_stream());
+    cuda::clip_grad_norm(ptrs.data(), n.data(), n.size(), max_norm, total.get(), test::gpu());
     const double got = total.download()[0];
     const double rel = std::fabs(got - ref_total) / ref_total;
     MESSAGE(n.size(), " tensors, max_norm ", max_norm, ": total ", got, " vs CPU ", ref_total, " (relative error ",
@@ -147,7 +147,7 @@ TEST_CASE_TEMPLATE("clip_grad_norm on the GPU matches optim::clip_grad_norm", T,
 
     // No gradients: total 0.
     DeviceBuffer<double> total(std::vector<double>{42.0});
-    cuda::clip_grad_norm<T>(nullptr, nullptr, 0, 1.0, total.get(), test::gpu_stream());
+    cuda::clip_grad_norm<T>(nullptr, nullptr, 0, 1.0, total.get(), test::gpu());
     CHECK(total.download()[0] == 0.0);
 }
 
@@ -162,7 +162,7 @@ TEST_CASE_TEMPLATE("clip_grad_norm with a non-finite gradient behaves as torch (
     DeviceBuffer<double> total(1);
     T* ptr = dg.get();
     const int64_t n = 1000;
-    cuda::clip_grad_norm(&ptr, &n, 1, 1.0, total.get(), test::gpu_stream());
+    cuda::clip_grad_norm(&ptr, &n, 1, 1.0, total.get(), test::gpu());
     CHECK(std::isinf(ref_total));
     CHECK(total.download()[0] == ref_total);
     const std::vector<T> out = dg.download(), ref = p.grad().to_vector();

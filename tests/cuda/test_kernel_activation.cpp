@@ -4,8 +4,8 @@
 #include <sstream>
 #include <utility>
 
-#include "activation.cuh"
 #include "kernel_check.hpp"
+#include "temper/cuda/launchers.hpp"
 #include "temper/cpu/elementwise.hpp"
 
 using namespace temper;
@@ -22,13 +22,13 @@ TEST_CASE_TEMPLATE("gelu forward and backward", T, float, double) {
         cpu::gelu_forward(x.data(), y_ref.data(), n);
         cpu::gelu_backward(x.data(), dy.data(), dx_ref.data(), n);
         DeviceBuffer<T> dx_in(x), d_dy(dy), d_y(static_cast<size_t>(n)), d_dx(static_cast<size_t>(n));
-        cuda::gelu_forward(dx_in.get(), d_y.get(), n, test::gpu_stream());
-        cuda::gelu_backward(dx_in.get(), d_dy.get(), d_dx.get(), n, test::gpu_stream());
+        cuda::gelu_forward(dx_in.get(), d_y.get(), n, test::gpu());
+        cuda::gelu_backward(dx_in.get(), d_dy.get(), d_dx.get(), n, test::gpu());
         test::check_close(d_y.download(), y_ref, "gelu forward" + tag);
         test::check_close(d_dx.download(), dx_ref, "gelu backward" + tag);
         // In place: y overwrites x, dx overwrites dy.
-        cuda::gelu_backward(dx_in.get(), d_dy.get(), d_dy.get(), n, test::gpu_stream());
-        cuda::gelu_forward(dx_in.get(), dx_in.get(), n, test::gpu_stream());
+        cuda::gelu_backward(dx_in.get(), d_dy.get(), d_dy.get(), n, test::gpu());
+        cuda::gelu_forward(dx_in.get(), dx_in.get(), n, test::gpu());
         test::check_close(dx_in.download(), y_ref, "gelu forward in place" + tag);
         test::check_close(d_dy.download(), dx_ref, "gelu backward in place" + tag);
     }
@@ -46,8 +46,8 @@ TEST_CASE_TEMPLATE("relu forward and backward are exact, with gradient 0 at 0", 
         cpu::relu_forward(x.data(), y_ref.data(), n);
         cpu::relu_backward(x.data(), dy.data(), dx_ref.data(), n);
         DeviceBuffer<T> dx_in(x), d_dy(dy), d_y(static_cast<size_t>(n)), d_dx(static_cast<size_t>(n));
-        cuda::relu_forward(dx_in.get(), d_y.get(), n, test::gpu_stream());
-        cuda::relu_backward(dx_in.get(), d_dy.get(), d_dx.get(), n, test::gpu_stream());
+        cuda::relu_forward(dx_in.get(), d_y.get(), n, test::gpu());
+        cuda::relu_backward(dx_in.get(), d_dy.get(), d_dx.get(), n, test::gpu());
         test::check_close(d_y.download(), y_ref, "relu forward" + tag, 0.0);
         test::check_close(d_dx.download(), dx_ref, "relu backward" + tag, 0.0);
     }
@@ -78,16 +78,16 @@ TEST_CASE_TEMPLATE("bias + gelu forward and backward, with the bias gradient", T
         }
 
         DeviceBuffer<T> d_x(x), d_bias(bias), d_pre(n), d_y(n);
-        cuda::bias_gelu_forward(d_x.get(), d_bias.get(), d_pre.get(), d_y.get(), rows, cols, test::gpu_stream());
+        cuda::bias_gelu_forward(d_x.get(), d_bias.get(), d_pre.get(), d_y.get(), rows, cols, test::gpu());
         test::check_close(d_pre.download(), pre_ref, "bias_gelu pre " + name.str(), 0.0);  // x + bias: bit-exact
         test::check_close(d_y.download(), y_ref, "bias_gelu forward " + name.str());
         DeviceBuffer<T> d_y2(n);  // without saving pre (inference)
         cuda::bias_gelu_forward(d_x.get(), d_bias.get(), static_cast<T*>(nullptr), d_y2.get(), rows, cols,
-                                test::gpu_stream());
+                                test::gpu());
         test::check_close(d_y2.download(), y_ref, "bias_gelu forward, no pre " + name.str());
 
         DeviceBuffer<T> d_dy(dy), d_dx(n), d_dbias(std::vector<T>(size_t(cols), T(1e30)));
-        cuda::bias_gelu_backward(d_pre.get(), d_dy.get(), d_dx.get(), d_dbias.get(), rows, cols, test::gpu_stream());
+        cuda::bias_gelu_backward(d_pre.get(), d_dy.get(), d_dx.get(), d_dbias.get(), rows, cols, test::gpu());
         test::check_close(d_dx.download(), dx_ref, "bias_gelu backward dx " + name.str());
         test::check_close(d_dbias.download(), dbias_ref, "bias_gelu backward dbias " + name.str());
     }
@@ -95,6 +95,6 @@ TEST_CASE_TEMPLATE("bias + gelu forward and backward, with the bias gradient", T
 
 TEST_CASE("bias + gelu backward over zero rows writes a zero bias gradient") {
     DeviceBuffer<float> dbias(std::vector<float>(9, 3.0f));
-    cuda::bias_gelu_backward<float>(nullptr, nullptr, nullptr, dbias.get(), 0, 9, test::gpu_stream());
+    cuda::bias_gelu_backward<float>(nullptr, nullptr, nullptr, dbias.get(), 0, 9, test::gpu());
     CHECK(dbias.download() == std::vector<float>(9, 0.0f));
 }

@@ -10,8 +10,8 @@
 #include <sstream>
 #include <utility>
 
-#include "attention.cuh"
 #include "kernel_check.hpp"
+#include "temper/cuda/launchers.hpp"
 #include "temper/core/random.hpp"
 
 using namespace temper;
@@ -137,9 +137,9 @@ GpuRun<T> run_gpu(const DeviceBuffer<T>& q, const DeviceBuffer<T>& k, const Devi
     const size_t n = q.size(), rows = size_t(sh.B * sh.H * sh.S);
     DeviceBuffer<T> out(n), lse(rows), dq(n), dk(n), dv(n);
     cuda::attention_forward(q.get(), k.get(), v.get(), mask, sh.B, sh.H, sh.S, kD, scale, sh.p, seed, offset,
-                            out.get(), lse.get(), test::gpu_stream());
+                            out.get(), lse.get(), test::gpu());
     cuda::attention_backward(q.get(), k.get(), v.get(), mask, sh.B, sh.H, sh.S, kD, scale, sh.p, seed, offset,
-                             out.get(), lse.get(), dout.get(), dq.get(), dk.get(), dv.get(), test::gpu_stream());
+                             out.get(), lse.get(), dout.get(), dq.get(), dk.get(), dv.get(), test::gpu());
     return {out.download(), lse.download(), dq.download(), dk.download(), dv.download()};
 }
 
@@ -237,17 +237,17 @@ TEST_CASE("fused attention: deterministic (two runs give identical bits)") {
 TEST_CASE("fused attention: head dim other than 64 and bad dropout are errors; empty shapes launch nothing") {
     float* none = nullptr;
     CHECK_THROWS_AS(cuda::attention_forward<float>(none, none, none, nullptr, 1, 1, 4, 32, 1.0f, 0.0, 0, 0, none,
-                                                   none, test::gpu_stream()),
+                                                   none, test::gpu()),
                     Error);
     CHECK_THROWS_AS(cuda::attention_forward<float>(none, none, none, nullptr, 1, 1, 4, 64, 1.0f, 1.0, 0, 0, none,
-                                                   none, test::gpu_stream()),
+                                                   none, test::gpu()),
                     Error);
     CHECK_THROWS_AS(cuda::attention_backward<float>(none, none, none, nullptr, 1, 1, 4, 128, 1.0f, 0.0, 0, 0, none,
-                                                    none, none, none, none, none, test::gpu_stream()),
+                                                    none, none, none, none, none, test::gpu()),
                     Error);
     cuda::attention_forward<float>(none, none, none, nullptr, 0, 12, 128, 64, 1.0f, 0.0, 0, 0, none, none,
-                                   test::gpu_stream());
+                                   test::gpu());
     cuda::attention_backward<float>(none, none, none, nullptr, 2, 12, 0, 64, 1.0f, 0.1, 0, 0, none, none, none, none,
-                                    none, none, test::gpu_stream());
+                                    none, none, test::gpu());
     test::gpu_sync();
 }

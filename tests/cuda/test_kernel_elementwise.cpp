@@ -6,8 +6,8 @@
 #include <sstream>
 #include <utility>
 
-#include "elementwise.cuh"
 #include "kernel_check.hpp"
+#include "temper/cuda/launchers.hpp"
 
 using namespace temper;
 using test::DeviceBuffer;
@@ -77,7 +77,7 @@ void check_binary(const View<T>& a, const View<T>& b) {
     const size_t n = size_t(shape_numel(shape));
     const std::string name = shape_name(a.shape, b.shape);
     DeviceBuffer<T> da(a.storage), db(b.storage), dout(n);
-    cudaStream_t s = test::gpu_stream();
+    const Device s = test::gpu();
 
     cuda::add(da.get(), a.shape, a.strides, db.get(), b.shape, b.strides, dout.get(), s);
     test::check_close(dout.download(), ref_broadcast(a, b, [](T x, T y) { return x + y; }), "add " + name, 0.0);
@@ -113,7 +113,7 @@ void check_sum_to(const Shape& g_shape, const Shape& out_shape, uint64_t seed) {
     const std::vector<T> g = test::random_vector<T>(size_t(shape_numel(g_shape)), seed);
     const std::vector<T> ref = ref_sum_to(g, g_shape, out_shape);
     DeviceBuffer<T> dg(g), dout(std::vector<T>(ref.size(), T(1e30)));  // garbage: must be overwritten
-    cuda::sum_to_shape(dg.get(), g_shape, dout.get(), out_shape, test::gpu_stream());
+    cuda::sum_to_shape(dg.get(), g_shape, dout.get(), out_shape, test::gpu());
     test::check_close(dout.download(), ref, "sum_to_shape " + shape_name(g_shape, out_shape));
 }
 
@@ -142,13 +142,13 @@ TEST_CASE_TEMPLATE("add / sub / mul: general broadcasting of strided views", T, 
 }
 
 TEST_CASE("add: empty outputs launch nothing; rank above 8 on the general path is an error") {
-    cuda::add<float>(nullptr, {0, 3}, {3, 1}, nullptr, {3}, {1}, nullptr, test::gpu_stream());
+    cuda::add<float>(nullptr, {0, 3}, {3, 1}, nullptr, {3}, {1}, nullptr, test::gpu());
     const Shape a9 = {2, 1, 1, 1, 1, 1, 1, 1, 2};
     DeviceBuffer<float> a(4), b(3), out(12);
     CHECK_THROWS_AS(cuda::add<float>(a.get(), a9, contiguous_strides(a9), b.get(), {3, 1}, {1, 1}, out.get(),
-                                     test::gpu_stream()),
+                                     test::gpu()),
                     Error);
-    CHECK_THROWS_AS(cuda::add<float>(a.get(), {2, 2}, {2, 1}, b.get(), {3}, {1}, out.get(), test::gpu_stream()), Error);
+    CHECK_THROWS_AS(cuda::add<float>(a.get(), {2, 2}, {2, 1}, b.get(), {3}, {1}, out.get(), test::gpu()), Error);
     test::gpu_sync();
 }
 
@@ -162,11 +162,11 @@ TEST_CASE_TEMPLATE("scale and add_inplace are bit-exact", T, float, double) {
             summed[i] = acc[i] + x[i];
         }
         DeviceBuffer<T> dx(x), dy(static_cast<size_t>(n)), dacc(acc);
-        cuda::scale(dx.get(), dy.get(), T(-0.37), n, test::gpu_stream());
+        cuda::scale(dx.get(), dy.get(), T(-0.37), n, test::gpu());
         test::check_close(dy.download(), scaled, "scale", 0.0);
-        cuda::add_inplace(dacc.get(), dx.get(), n, test::gpu_stream());
+        cuda::add_inplace(dacc.get(), dx.get(), n, test::gpu());
         test::check_close(dacc.download(), summed, "add_inplace", 0.0);
-        cuda::scale(dx.get(), dx.get(), T(-0.37), n, test::gpu_stream());  // in place
+        cuda::scale(dx.get(), dx.get(), T(-0.37), n, test::gpu());  // in place
         test::check_close(dx.download(), scaled, "scale in place", 0.0);
     }
 }
@@ -179,13 +179,13 @@ TEST_CASE_TEMPLATE("sum of all elements", T, float, double) {
         double ref = 0;
         for (T v : x) ref += double(v);
         DeviceBuffer<T> dx(x), dout(std::vector<T>{T(1e30)});
-        cuda::sum(dx.get(), n, dout.get(), test::gpu_stream());
+        cuda::sum(dx.get(), n, dout.get(), test::gpu());
         std::string name = "sum n=";
         name += std::to_string(n);
         test::check_close(dout.download(), std::vector<T>{T(ref)}, name);
         // The same input gives the same bits (fixed reduction order).
         const T first = dout.download()[0];
-        cuda::sum(dx.get(), n, dout.get(), test::gpu_stream());
+        cuda::sum(dx.get(), n, dout.get(), test::gpu());
         CHECK(dout.download()[0] == first);
     }
 }
@@ -208,7 +208,7 @@ TEST_CASE_TEMPLATE("sum_to_shape: the backward of broadcasting", T, float, doubl
 
 TEST_CASE("sum_to_shape rejects shapes that do not broadcast") {
     DeviceBuffer<float> g(6), out(6);
-    CHECK_THROWS_AS(cuda::sum_to_shape<float>(g.get(), {2, 3}, out.get(), {2}, test::gpu_stream()), Error);
-    CHECK_THROWS_AS(cuda::sum_to_shape<float>(g.get(), {6}, out.get(), {1, 6}, test::gpu_stream()), Error);
+    CHECK_THROWS_AS(cuda::sum_to_shape<float>(g.get(), {2, 3}, out.get(), {2}, test::gpu()), Error);
+    CHECK_THROWS_AS(cuda::sum_to_shape<float>(g.get(), {6}, out.get(), {1, 6}, test::gpu()), Error);
     test::gpu_sync();
 }

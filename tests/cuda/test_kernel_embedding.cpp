@@ -6,8 +6,8 @@
 #include <cstring>
 #include <random>
 
-#include "embedding.cuh"
 #include "kernel_check.hpp"
+#include "temper/cuda/launchers.hpp"
 #include "temper/autograd/engine.hpp"
 #include "temper/ops/embedding.hpp"
 
@@ -50,8 +50,8 @@ void check_embedding(Shape3 s, int64_t padding_idx, uint64_t seed) {
 
     DeviceBuffer<T> dw(w), dy(size_t(s.n_ids * s.D)), ddout(dout), dgrad(std::vector<T>(size_t(s.V * s.D), T(0)));
     DeviceBuffer<int64_t> dids(ids);
-    cuda::embedding_forward(dw.get(), dids.get(), dy.get(), s.n_ids, s.V, s.D, test::gpu_stream());
-    cuda::embedding_backward(ddout.get(), dids.get(), dgrad.get(), s.n_ids, s.V, s.D, padding_idx, test::gpu_stream());
+    cuda::embedding_forward(dw.get(), dids.get(), dy.get(), s.n_ids, s.V, s.D, test::gpu());
+    cuda::embedding_backward(ddout.get(), dids.get(), dgrad.get(), s.n_ids, s.V, s.D, padding_idx, test::gpu());
     const bool fwd = bit_identical(dy.download(), yc.to_vector());
     const bool bwd = bit_identical(dgrad.download(), wc.grad().to_vector());
     MESSAGE("embedding V ", s.V, " D ", s.D, " ids ", s.n_ids, " padding_idx ", padding_idx, ": forward ",
@@ -108,8 +108,8 @@ TEST_CASE_TEMPLATE("embedding kernels skip ids outside [0, V)", T, float, double
 
     DeviceBuffer<T> dw(w), dy(size_t(n * D)), ddout(dout), dgrad(std::vector<T>(size_t(V * D), T(0)));
     DeviceBuffer<int64_t> dids(ids);
-    cuda::embedding_forward(dw.get(), dids.get(), dy.get(), n, V, D, test::gpu_stream());
-    cuda::embedding_backward(ddout.get(), dids.get(), dgrad.get(), n, V, D, -1, test::gpu_stream());
+    cuda::embedding_forward(dw.get(), dids.get(), dy.get(), n, V, D, test::gpu());
+    cuda::embedding_backward(ddout.get(), dids.get(), dgrad.get(), n, V, D, -1, test::gpu());
     CHECK(bit_identical(dy.download(), y_ref));
     CHECK(bit_identical(dgrad.download(), wc.grad().to_vector()));
 }
@@ -127,7 +127,7 @@ TEST_CASE_TEMPLATE("embedding_backward accumulates into an existing gradient", T
 
     DeviceBuffer<T> ddout(dout), dgrad(old);
     DeviceBuffer<int64_t> dids(ids);
-    cuda::embedding_backward(ddout.get(), dids.get(), dgrad.get(), n, V, D, -1, test::gpu_stream());
+    cuda::embedding_backward(ddout.get(), dids.get(), dgrad.get(), n, V, D, -1, test::gpu());
     // old + (the sum in token order) is one rounding either way: bit-identical too.
     CHECK(bit_identical(dgrad.download(), ref));
 }

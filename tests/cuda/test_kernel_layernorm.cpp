@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "kernel_check.hpp"
-#include "layernorm.cuh"
+#include "temper/cuda/launchers.hpp"
 #include "temper/cpu/layernorm.hpp"
 
 using namespace temper;
@@ -35,7 +35,7 @@ void check_layernorm(int64_t rows, int64_t d, uint64_t seed, size_t offset = 0) 
     DeviceBuffer<T> dx_in(x, offset), dgamma_in(gamma, offset), dbeta_in(beta, offset), dy_out(n, offset);
     DeviceBuffer<T> dmean(static_cast<size_t>(rows)), drstd(static_cast<size_t>(rows));
     cuda::layernorm_forward(dx_in.get(), dgamma_in.get(), dbeta_in.get(), dy_out.get(), dmean.get(), drstd.get(), rows,
-                            d, kEps, test::gpu_stream());
+                            d, kEps, test::gpu());
     test::check_close(dy_out.download(), y_ref, "layernorm forward y " + shape);
     test::check_close(dmean.download(), mean_ref, "layernorm forward mean " + shape);
     test::check_close(drstd.download(), rstd_ref, "layernorm forward rstd " + shape);
@@ -48,7 +48,7 @@ void check_layernorm(int64_t rows, int64_t d, uint64_t seed, size_t offset = 0) 
     DeviceBuffer<T> d_mean(mean_ref), d_rstd(rstd_ref), d_dy(dy, offset), d_dx(n, offset);
     DeviceBuffer<T> d_dgamma(std::vector<T>(size_t(d), T(1e30))), d_dbeta(std::vector<T>(size_t(d), T(-1e30)));
     cuda::layernorm_backward(dx_in.get(), dgamma_in.get(), d_mean.get(), d_rstd.get(), d_dy.get(), d_dx.get(),
-                             d_dgamma.get(), d_dbeta.get(), rows, d, test::gpu_stream());
+                             d_dgamma.get(), d_dbeta.get(), rows, d, test::gpu());
     if (d == 2) {
         // With two elements xhat = -+1, so dx = rstd (g - mean(g) - xhat mean(g xhat)) is exactly 0 and both sides
         // are rounding noise: check that each is noise-sized against the terms that cancel, rstd |dy gamma|.
@@ -85,7 +85,7 @@ void check_residual(int64_t rows, int64_t d, uint64_t seed, size_t offset = 0) {
     DeviceBuffer<T> da(a, offset), db(b, offset), dg(gamma, offset), dbt(beta, offset), dsum(n, offset), dy(n, offset);
     DeviceBuffer<T> dmean(static_cast<size_t>(rows)), drstd(static_cast<size_t>(rows));
     cuda::layernorm_residual_forward(da.get(), db.get(), dg.get(), dbt.get(), dsum.get(), dy.get(), dmean.get(),
-                                     drstd.get(), rows, d, kEps, test::gpu_stream());
+                                     drstd.get(), rows, d, kEps, test::gpu());
     test::check_close(dsum.download(), x, "layernorm residual sum " + shape, 0.0);  // a + b: bit-exact
     test::check_close(dy.download(), y_ref, "layernorm residual y " + shape);
     test::check_close(dmean.download(), mean_ref, "layernorm residual mean " + shape);
@@ -93,7 +93,7 @@ void check_residual(int64_t rows, int64_t d, uint64_t seed, size_t offset = 0) {
 
     // In place on the residual stream (sum_out = a), as a block that updates x = LN(attn + x) may do.
     cuda::layernorm_residual_forward(da.get(), db.get(), dg.get(), dbt.get(), da.get(), dy.get(), dmean.get(),
-                                     drstd.get(), rows, d, kEps, test::gpu_stream());
+                                     drstd.get(), rows, d, kEps, test::gpu());
     test::check_close(da.download(), x, "layernorm residual in place sum " + shape, 0.0);
     test::check_close(dy.download(), y_ref, "layernorm residual in place y " + shape);
 }
@@ -129,7 +129,7 @@ TEST_CASE_TEMPLATE("layernorm fused with the residual add", T, float, double) {
 TEST_CASE("layernorm backward over zero rows writes zero parameter gradients") {
     DeviceBuffer<float> dgamma(std::vector<float>(5, 7.0f)), dbeta(std::vector<float>(5, 7.0f));
     cuda::layernorm_backward<float>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, dgamma.get(), dbeta.get(), 0,
-                                    5, test::gpu_stream());
+                                    5, test::gpu());
     CHECK(dgamma.download() == std::vector<float>(5, 0.0f));
     CHECK(dbeta.download() == std::vector<float>(5, 0.0f));
 }
