@@ -237,8 +237,8 @@ TEST_CASE("NaN/Inf gradients with a finite loss stop at that step, with or witho
         }
         CHECK_MESSAGE(msg.find("training stopped at step 1: the gradient norm is") == 0, msg);
         CHECK_MESSAGE(msg.find("No checkpoint had been saved yet") != std::string::npos, msg);
-        for (auto& [name, p] : m.named_parameters())  // stopped before opt.step() wrote the NaNs into the weights
-            for (float v : p.to_vector()) REQUIRE_MESSAGE(std::isfinite(v), name);
+        for (const auto& named : m.named_parameters())  // stopped before opt.step() wrote the NaNs into the weights
+            for (float v : named.second.to_vector()) REQUIRE_MESSAGE(std::isfinite(v), named.first);
         fs::remove_all(o.run_dir);
     }
 }

@@ -80,7 +80,7 @@ struct DistilBertConfig {
         if (j.contains("id2label") && !j["id2label"].is_null()) {
             const io::json& m = j["id2label"];
             check(m.is_object(), where, ": field 'id2label': expected an object {\"0\": name, ...}, found ", io::json_found(m));
-            check(m.size() >= 1 && m.size() <= 100000, where, ": field 'id2label': expected 1 to 100000 labels, found ", m.size());
+            check(!m.empty() && m.size() <= 100000, where, ": field 'id2label': expected 1 to 100000 labels, found ", m.size());
             c.labels.assign(m.size(), "");
             std::vector<bool> seen(m.size(), false);
             for (auto it = m.begin(); it != m.end(); ++it) {

@@ -10,8 +10,9 @@
 namespace temper {
 
 namespace detail {
-template <class T>
-Tensor<T> make_view(const Tensor<T>& src, Shape shape, Shape strides, int64_t offset) {
+template <class T>  // shape and strides by value: callers pass temporaries, moved in below
+Tensor<T> make_view(const Tensor<T>& src, Shape shape, Shape strides,  // NOLINT(performance-unnecessary-value-param)
+                    int64_t offset) {
     auto impl = std::make_shared<TensorImpl<T>>();
     impl->storage = src.storage();
     impl->shape = std::move(shape);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -48,7 +49,7 @@ public:
 
     static std::string format_time(double s) {
         char buf[32];
-        long t = long(s + 0.5);
+        long t = std::lround(s);  // s >= 0
         if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
         else std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
         return buf;
