@@ -110,5 +110,10 @@ static void train_step_benchmark(benchmark::State& state, bool mixed) {
 }
 static void BM_DistilBertTrainStep(benchmark::State& state) { train_step_benchmark(state, false); }
 static void BM_DistilBertTrainStepMixed(benchmark::State& state) { train_step_benchmark(state, true); }
-BENCHMARK(BM_DistilBertTrainStep)->Args({8, 128})->Args({32, 128})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
+BENCHMARK(BM_DistilBertTrainStep)
+    ->Args({8, 128})
+    ->Args({32, 128})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(3.0);
 BENCHMARK(BM_DistilBertTrainStepMixed)->Args({8, 128})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);

@@ -32,7 +32,8 @@ const Workload& workload() {
         const std::string fixtures = std::string(TEMPER_FIXTURES_DIR) + "/tokenizer/";
         std::vector<std::string> texts;
         std::string vocab, corpus_file;
-        if (std::filesystem::exists(shared + "goemotions/train.tsv") && std::filesystem::exists(shared + "bert-base-uncased/vocab.txt")) {
+        if (std::filesystem::exists(shared + "goemotions/train.tsv") &&
+            std::filesystem::exists(shared + "bert-base-uncased/vocab.txt")) {
             corpus_file = shared + "goemotions/train.tsv";
             std::ifstream f(corpus_file);
             for (std::string line; std::getline(f, line);)

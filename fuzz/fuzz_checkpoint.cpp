@@ -18,8 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         const auto st = io::SafeTensors::open(path);
         FUZZ_CHECK(st.tensors().size() <= size);
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
     try {
         auto m = models::DistilBertForSequenceClassification<float>::from_pretrained(dir, {.verbose = false});
         FUZZ_CHECK(m.config.dim == 4 && m.classifier.weight.numel() == 8);
@@ -27,7 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         m.eval();
         const auto logits = m(Tensor<int64_t>::from_vector({1, 5, 9, 2}, {1, 4}));
         FUZZ_CHECK(logits.numel() == 2);
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
     return 0;
 }

@@ -13,7 +13,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(c.dim % c.n_heads == 0 && c.vocab_size >= 1 && c.num_labels() >= 1);
         const auto again = models::DistilBertConfig::from_json(c.to_json(), "round trip");
         FUZZ_CHECK(again.to_json() == c.to_json());
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
     return 0;
 }

@@ -30,8 +30,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             case 1: check_dataset(read_table(path, {.label_column = "label", .on_error = on_error})); break;
             case 2: check_dataset(read_table(path, {.label_list_column = "labels", .on_error = on_error})); break;
             case 3:
-                check_dataset(read_table(path, {.label_list_column = "labels", .label_names = {"x", "y", "z"},
-                                                .allow_no_label = false, .on_error = on_error}));
+                check_dataset(read_table(path, {.label_list_column = "labels",
+                                                .label_names = {"x", "y", "z"},
+                                                .allow_no_label = false,
+                                                .on_error = on_error}));
                 break;
             case 4: check_dataset(read_table(path, {.label_column = "label", .on_error = on_error})); break;
             case 5: check_dataset(read_goemotions_tsv(path, {"a", "b", "c", "d"}, {.on_error = on_error})); break;
@@ -41,7 +43,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 for (const auto& n : names) FUZZ_CHECK(!n.empty() && !utf8_error_at(n));
             }
         }
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
     return 0;
 }

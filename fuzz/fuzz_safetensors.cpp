@@ -14,7 +14,8 @@ static void try_read(const io::SafeTensors& st, const io::TensorInfo& t) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    std::vector<std::byte> bytes(reinterpret_cast<const std::byte*>(data), reinterpret_cast<const std::byte*>(data) + size);
+    std::vector<std::byte> bytes(reinterpret_cast<const std::byte*>(data),
+                                 reinterpret_cast<const std::byte*>(data) + size);
     try {
         const auto st = io::SafeTensors::from_bytes(std::move(bytes), "fuzz.safetensors");
         uint64_t header = 0;
@@ -33,7 +34,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             try_read<int32_t>(st, t);
         }
         FUZZ_CHECK(8 + header + covered == size);
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
     return 0;
 }

@@ -24,7 +24,8 @@ static void check_encoding(const text::Encoding& e, const text::WordPiece& tok, 
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    static const auto added = text::WordPiece::from_tokenizer_json(TEMPER_FIXTURES_DIR "/tokenizer/tokenizer_added.json");
+    static const auto added =
+        text::WordPiece::from_tokenizer_json(TEMPER_FIXTURES_DIR "/tokenizer/tokenizer_added.json");
     static const auto bare = text::WordPiece::from_vocab_file(TEMPER_FIXTURES_DIR "/tokenizer/vocab_cased.txt");
     FuzzedDataProvider in(data, size);
     const auto& tok = in.ConsumeBool() ? added : bare;
@@ -51,8 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (o.padding == text::Padding::None || (o.padding == text::Padding::MaxLength && o.truncation))
             FUZZ_CHECK(batch.encodings[0].ids == e.ids);
         FUZZ_CHECK(batch.input_ids.size() == batch.batch * batch.seq_len);
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
     (void)tok.tokenize(a);
     return 0;
 }

@@ -11,12 +11,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         const auto tok = text::WordPiece::from_json(j, "tokenizer.json");
         const std::string a = "Hello, WORLD! [MASK] unaffable ##ing 中文 café <special> ", b = "[SEP] x  yes";
-        for (const auto& e : {tok.encode(a), tok.encode_pair(a, b, {.max_length = 12, .padding = text::Padding::MaxLength})}) {
+        for (const auto& e :
+             {tok.encode(a), tok.encode_pair(a, b, {.max_length = 12, .padding = text::Padding::MaxLength})}) {
             FUZZ_CHECK(e.ids.size() == e.offsets.size() && e.ids.size() == e.attention_mask.size());
             for (int64_t id : e.ids) FUZZ_CHECK(id >= 0 && size_t(id) < tok.vocab_size());
             (void)tok.decode(e.ids, true);
         }
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
     return 0;
 }

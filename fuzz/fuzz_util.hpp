@@ -11,12 +11,12 @@
 #include <fstream>
 #include <string>
 
-#define FUZZ_CHECK(cond)                                                              \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
+#define FUZZ_CHECK(cond)                                                                     \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
             std::fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::abort();                                                             \
-        }                                                                             \
+            std::abort();                                                                    \
+        }                                                                                    \
     } while (0)
 
 namespace temper_fuzz {
@@ -25,7 +25,10 @@ inline const std::filesystem::path& scratch_dir() {
     static const std::filesystem::path dir = [] {
         auto d = std::filesystem::temp_directory_path() / ("temper_fuzz_" + std::to_string(::getpid()));
         std::filesystem::create_directories(d);
-        std::atexit([] { std::error_code ec; std::filesystem::remove_all(scratch_dir(), ec); });
+        std::atexit([] {
+            std::error_code ec;
+            std::filesystem::remove_all(scratch_dir(), ec);
+        });
         return d;
     }();
     return dir;
@@ -34,7 +37,8 @@ inline const std::filesystem::path& scratch_dir() {
 // Writes the input to scratch_dir()/name (plainly: the atomic writer's fsync would slow fuzzing tenfold).
 inline std::string write_scratch(const std::string& name, const uint8_t* data, size_t size) {
     const std::string path = (scratch_dir() / name).string();
-    std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data), std::streamsize(size));
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(data), std::streamsize(size));
     return path;
 }
 

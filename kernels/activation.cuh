@@ -65,7 +65,9 @@ template <class T>
 struct MatrixElement {
     const T* m;
     int64_t cols;
-    __device__ void operator()(int64_t r, int64_t j, compute_t<T> (&v)[1]) const { v[0] = compute_t<T>(m[r * cols + j]); }
+    __device__ void operator()(int64_t r, int64_t j, compute_t<T> (&v)[1]) const {
+        v[0] = compute_t<T>(m[r * cols + j]);
+    }
 };
 
 }  // namespace temper::kernels

@@ -31,8 +31,10 @@ constexpr int kMultiTensorThreads = 256;
 constexpr int64_t kMultiTensorChunk = 8192;
 
 // Round-to-nearest arithmetic that nvcc never fuses.
-template <class T> struct Rn;
-template <> struct Rn<float> {
+template <class T>
+struct Rn;
+template <>
+struct Rn<float> {
     static __device__ __forceinline__ float mul(float a, float b) { return __fmul_rn(a, b); }
     static __device__ __forceinline__ float add(float a, float b) { return __fadd_rn(a, b); }
     static __device__ __forceinline__ float sub(float a, float b) { return __fsub_rn(a, b); }
@@ -40,7 +42,8 @@ template <> struct Rn<float> {
     static __device__ __forceinline__ float sqrt(float a) { return __fsqrt_rn(a); }
     static __device__ __forceinline__ float fma(float a, float b, float c) { return __fmaf_rn(a, b, c); }
 };
-template <> struct Rn<double> {
+template <>
+struct Rn<double> {
     static __device__ __forceinline__ double mul(double a, double b) { return __dmul_rn(a, b); }
     static __device__ __forceinline__ double add(double a, double b) { return __dadd_rn(a, b); }
     static __device__ __forceinline__ double sub(double a, double b) { return __dsub_rn(a, b); }

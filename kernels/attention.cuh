@@ -23,12 +23,12 @@
 
 namespace temper::kernels {
 
-constexpr int kAttnD = 64;                 // head dim, the only one supported
-constexpr int kAttnRows = 32;              // rows a block owns
-constexpr int kAttnCols = 64;              // rows of the other operand per loop step
-constexpr int kAttnThreads = 128;          // 8 x 16 threads, a 4 x 4 micro-tile each
-constexpr int kAttnLd = kAttnD + 1;        // operand row stride: odd, so 16 different rows hit 16 banks
-constexpr int kAttnLdP = kAttnCols + 16;   // P / dS row stride: a warp's rows r, r+1 land 16 banks apart
+constexpr int kAttnD = 64;                // head dim, the only one supported
+constexpr int kAttnRows = 32;             // rows a block owns
+constexpr int kAttnCols = 64;             // rows of the other operand per loop step
+constexpr int kAttnThreads = 128;         // 8 x 16 threads, a 4 x 4 micro-tile each
+constexpr int kAttnLd = kAttnD + 1;       // operand row stride: odd, so 16 different rows hit 16 banks
+constexpr int kAttnLdP = kAttnCols + 16;  // P / dS row stride: a warp's rows r, r+1 land 16 banks apart
 static_assert(kAttnD == 64 && kAttnCols == 64 && kAttnRows == 32 && kAttnThreads == 128,
               "the 8 x 16 thread grid with 4 x 4 micro-tiles covers exactly 32 x 64");
 
@@ -111,8 +111,8 @@ __device__ __forceinline__ int attn_any_key(const int64_t* mr, int64_t S) {
 // Dropout keep bit of weight (i, j) of head bh: the unfused path's flat index into [B, H, S, S].
 // philox_uniform(seed, offset, idx), with the word picked by selects rather than a dynamic index into the
 // block's array (which would live in local memory).
-__device__ __forceinline__ bool attn_keep(uint64_t seed, uint64_t offset, int64_t bh, int64_t S, int64_t i,
-                                          int64_t j, float threshold) {
+__device__ __forceinline__ bool attn_keep(uint64_t seed, uint64_t offset, int64_t bh, int64_t S, int64_t i, int64_t j,
+                                          float threshold) {
     const uint64_t idx = uint64_t((bh * S + i) * S + j);
     const Philox4 r = philox4x32(offset + idx / 4, seed);
     const unsigned w = unsigned(idx % 4);
@@ -130,7 +130,7 @@ struct AttnArgs {
     int64_t H, S;
     T scale;
     bool dropout;
-    float threshold;  // float(p), as the CPU compares
+    float threshold;          // float(p), as the CPU compares
     compute_t<T> drop_scale;  // 1 / (1 - p) in compute_t<T> (float for bf16), as the CPU's dropout scales
     uint64_t seed, offset;
     const uint64_t* philox_base;  // {seed, offset base} in device memory (PhiloxPosition), or nullptr
@@ -416,12 +416,14 @@ __global__ void __launch_bounds__(kAttnThreads)
 }
 
 // Dynamic shared memory of each kernel, in bytes.
-template <class T> constexpr size_t kAttnFwdSmem =
-    sizeof(T) * size_t(kAttnRows * kAttnLd + 2 * kAttnCols * kAttnLd + kAttnRows * kAttnLdP);
-template <class T> constexpr size_t kAttnDkDvSmem =
-    sizeof(T) * size_t(2 * kAttnRows * kAttnLd + 2 * kAttnCols * kAttnLd + 2 * kAttnRows * kAttnLdP) +
-    sizeof(compute_t<T>) * size_t(2 * kAttnCols);
-template <class T> constexpr size_t kAttnDqSmem =
-    sizeof(T) * size_t(2 * kAttnRows * kAttnLd + 2 * kAttnCols * kAttnLd + kAttnRows * kAttnLdP);
+template <class T>
+constexpr size_t kAttnFwdSmem = sizeof(T) * size_t(kAttnRows* kAttnLd + 2 * kAttnCols * kAttnLd + kAttnRows * kAttnLdP);
+template <class T>
+constexpr size_t kAttnDkDvSmem = sizeof(T) * size_t(2 * kAttnRows * kAttnLd + 2 * kAttnCols * kAttnLd +
+                                                    2 * kAttnRows * kAttnLdP) +
+                                 sizeof(compute_t<T>) * size_t(2 * kAttnCols);
+template <class T>
+constexpr size_t kAttnDqSmem = sizeof(T) *
+                               size_t(2 * kAttnRows * kAttnLd + 2 * kAttnCols * kAttnLd + kAttnRows * kAttnLdP);
 
 }  // namespace temper::kernels

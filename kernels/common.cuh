@@ -1,5 +1,6 @@
-// Device helpers shared by the kernel families: float/double math overloads, 16-byte vector loads, warp and block sums, a 2-D row/column launch shape, and a deterministic column
-// reduction (bias and LayerNorm parameter gradients, the backward of broadcasting).
+// Device helpers shared by the kernel families: float/double math overloads, 16-byte vector loads, warp and block sums,
+// a 2-D row/column launch shape, and a deterministic column reduction (bias and LayerNorm parameter gradients, the
+// backward of broadcasting).
 //
 // Determinism: no reduction here uses atomics. Every sum runs in an order fixed by the problem's shape
 // alone (not by timing, SM count or device), so the same inputs give the same bits on every run and GPU.
@@ -16,10 +17,14 @@ namespace temper::kernels {
 // in wide_t (double); the difference is O(1e-7) relative, well inside the tests' 1e-5.
 
 // The most negative finite value (what masked attention scores become; also the start of a running max).
-template <class T> __host__ __device__ constexpr T lowest() {
-    if constexpr (std::is_same_v<T, bf16>) return T::from_bits(0xFF7F);  // -FLT_MAX would round to -inf
-    else if constexpr (sizeof(T) == sizeof(double)) return T(-DBL_MAX);
-    else return T(-FLT_MAX);
+template <class T>
+__host__ __device__ constexpr T lowest() {
+    if constexpr (std::is_same_v<T, bf16>)
+        return T::from_bits(0xFF7F);  // -FLT_MAX would round to -inf
+    else if constexpr (sizeof(T) == sizeof(double))
+        return T(-DBL_MAX);
+    else
+        return T(-FLT_MAX);
 }
 
 // Full-precision math (expf/erff, not the __expf intrinsics) so results track the CPU's std:: functions.
@@ -35,7 +40,8 @@ template <class T, int V>
 struct alignas(sizeof(T) * V) Pack {
     T v[V];
 };
-template <class T> constexpr int kPack = int(16 / sizeof(T));
+template <class T>
+constexpr int kPack = int(16 / sizeof(T));
 
 // Pack i of p (elements i*V .. i*V+V-1); p must be aligned to the pack size.
 template <int V, class T>
@@ -111,7 +117,7 @@ inline int64_t column_chunks(int64_t rows) {
 }
 
 template <int K, class A, class F>
-__global__ void __launch_bounds__(kColTile * kColLanes)
+__global__ void __launch_bounds__(kColTile* kColLanes)
     column_partials_kernel(F f, int64_t rows, int64_t cols, int64_t chunk_rows, A* partial) {
     __shared__ A lanes[K][kColLanes][kColTile];
     const int tx = int(threadIdx.x), ty = int(threadIdx.y);

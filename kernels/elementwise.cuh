@@ -19,13 +19,22 @@
 namespace temper::kernels {
 
 struct AddOp {
-    template <class T> __device__ T operator()(T a, T b) const { return a + b; }
+    template <class T>
+    __device__ T operator()(T a, T b) const {
+        return a + b;
+    }
 };
 struct SubOp {
-    template <class T> __device__ T operator()(T a, T b) const { return a - b; }
+    template <class T>
+    __device__ T operator()(T a, T b) const {
+        return a - b;
+    }
 };
 struct MulOp {
-    template <class T> __device__ T operator()(T a, T b) const { return a * b; }
+    template <class T>
+    __device__ T operator()(T a, T b) const {
+        return a * b;
+    }
 };
 
 // The output's shape and, for each operand, its strides seen through the broadcast (0 where broadcast).
@@ -123,7 +132,9 @@ template <class T>
 struct RowMajorElement {
     const T* m;
     int64_t cols;
-    __device__ void operator()(int64_t r, int64_t j, compute_t<T> (&v)[1]) const { v[0] = compute_t<T>(m[r * cols + j]); }
+    __device__ void operator()(int64_t r, int64_t j, compute_t<T> (&v)[1]) const {
+        v[0] = compute_t<T>(m[r * cols + j]);
+    }
 };
 
 }  // namespace temper::kernels

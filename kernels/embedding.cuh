@@ -19,8 +19,8 @@
 namespace temper::kernels {
 
 constexpr int kEmbedThreads = 256;
-constexpr int kEmbedMaxRows = 64;                 // rows per block: one bit each in a 64-bit mask
-constexpr int64_t kEmbedAccBytes = 40 * 1024;     // shared accumulator (+ 2 KB of id lists < 48 KB)
+constexpr int kEmbedMaxRows = 64;              // rows per block: one bit each in a 64-bit mask
+constexpr int64_t kEmbedAccBytes = 40 * 1024;  // shared accumulator (+ 2 KB of id lists < 48 KB)
 
 // Ids outside [0, V) give a zero row (the caller validates ids; this only keeps memory safe).
 template <class T>

@@ -27,9 +27,12 @@ constexpr int kLossThreads = 256;
 constexpr int kLossMaxBlocks = 1024;  // partials of the BCE loss: at most this many, then grid-stride
 constexpr int kCrossEntropyRowsPerBlock = kLossThreads / 32;
 
-template <class T> __device__ __forceinline__ T loss_log1p(T x) {
-    if constexpr (sizeof(T) == sizeof(float)) return log1pf(x);
-    else return log1p(x);
+template <class T>
+__device__ __forceinline__ T loss_log1p(T x) {
+    if constexpr (sizeof(T) == sizeof(float))
+        return log1pf(x);
+    else
+        return log1p(x);
 }
 
 // Elementwise BCE over n = rows * c elements. partial (nullable): one loss sum per block. dx (nullable):

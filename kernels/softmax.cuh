@@ -84,8 +84,8 @@ __global__ void __launch_bounds__(kSoftmaxThreads)
 // dx = scale * y * (dy - sum(dy * y)), 0 at masked keys. dy and dx may alias.
 template <class T, int V>
 __global__ void __launch_bounds__(kSoftmaxThreads)
-    masked_softmax_backward_kernel(const T* y, const T* dy, T* dx, const int64_t* mask, int64_t rows,
-                                   int64_t cols, int64_t rows_per_batch, T scale) {
+    masked_softmax_backward_kernel(const T* y, const T* dy, T* dx, const int64_t* mask, int64_t rows, int64_t cols,
+                                   int64_t rows_per_batch, T scale) {
     using A = compute_t<T>;
     const int lane = int(threadIdx.x % 32);
     const int64_t nvec = cols / V;

@@ -16,8 +16,8 @@ using TD = Tensor<double>;
 
 // Checks d/d(inputs) of sum(f(inputs) * R) for a fixed random R against central differences.
 // Returns the worst relative error over inputs that require grad.
-inline double gradcheck(const std::function<TD(const std::vector<TD>&)>& f, std::vector<TD> inputs,
-                        double eps = 1e-6, uint64_t seed = 7) {
+inline double gradcheck(const std::function<TD(const std::vector<TD>&)>& f, std::vector<TD> inputs, double eps = 1e-6,
+                        uint64_t seed = 7) {
     Generator gen(seed);
     TD out = f(inputs);
     TD r = TD::randn(out.shape(), gen);

@@ -72,7 +72,7 @@ TEST_CASE("gradcheck: masked scaled softmax, incl. a fully masked row") {
     TD y = masked_softmax(rand_input({3, 2, 5, 4}, 3), mask, 0.5);
     for (int64_t h = 0; h < 2; ++h)
         for (int64_t q = 0; q < 5; ++q) {
-            CHECK(y.at({0, h, q, 2}) == 0.0);                   // masked key gets exactly 0
+            CHECK(y.at({0, h, q, 2}) == 0.0);                    // masked key gets exactly 0
             CHECK(y.at({2, h, q, 1}) == doctest::Approx(0.25));  // fully masked row: uniform, not NaN
         }
     CHECK_THROWS_AS(masked_softmax(rand_input({3, 2, 5, 4}, 4), Tensor<int64_t>::ones({3, 5})), Error);
@@ -94,10 +94,10 @@ TEST_CASE("fused ops: add_layer_norm and bias_gelu, gradcheck and equality with 
     // the same tensor as both operands (a + a) and a transposed (strided) operand
     CHECK(gradcheck([](const std::vector<TD>& in) { return add_layer_norm(in[0], in[0], in[1], in[2], 1e-5); },
                     {rand_input({3, 5}, 5), rand_input({5}, 6), rand_input({5}, 7)}) < kTol);
-    CHECK(gradcheck([](const std::vector<TD>& in) {
-              return add_layer_norm(transpose(in[0], 0, 1), in[1], in[2], in[3], 1e-5);
-          },
-                    {rand_input({4, 3}, 8), rand_input({3, 4}, 9), rand_input({4}, 10), rand_input({4}, 11)}) < kTol);
+    CHECK(
+        gradcheck(
+            [](const std::vector<TD>& in) { return add_layer_norm(transpose(in[0], 0, 1), in[1], in[2], in[3], 1e-5); },
+            {rand_input({4, 3}, 8), rand_input({3, 4}, 9), rand_input({4}, 10), rand_input({4}, 11)}) < kTol);
     CHECK(gradcheck([](const std::vector<TD>& in) { return bias_gelu(in[0], in[1]); },
                     {rand_input({2, 3, 7}, 12), rand_input({7}, 13)}) < kTol);
     CHECK(gradcheck([](const std::vector<TD>& in) { return bias_gelu(transpose(in[0], 0, 1), in[1]); },
@@ -167,7 +167,8 @@ TEST_CASE("gradcheck: embedding gather / scatter-add, padding row gets no gradie
         CHECK(w.grad().at({0, j}) == 0.0);
         CHECK(w.grad().at({3, j}) == 2.0);  // id 3 used twice
     }
-    CHECK_THROWS_WITH_AS(embedding(w, Tensor<int64_t>::from_vector({4}, {1})), doctest::Contains("out of range"), Error);
+    CHECK_THROWS_WITH_AS(embedding(w, Tensor<int64_t>::from_vector({4}, {1})), doctest::Contains("out of range"),
+                         Error);
     CHECK_THROWS_AS(embedding(w, Tensor<int64_t>::from_vector({-1}, {1})), Error);
 }
 
@@ -186,8 +187,12 @@ TEST_CASE("dropout: scaling, eval identity, reproducible mask, gradcheck with fi
     CHECK(kept < 800);
     CHECK(dropout(x, 0.25, false, g1).to_vector() == x.to_vector());
     // gradcheck: the same generator state for each call, so the mask is fixed
-    CHECK(gradcheck([](const std::vector<TD>& in) { Generator g(3); return dropout(in[0], 0.3, true, g); },
-                    {rand_input({4, 6}, 1)}) < kTol);
+    CHECK(gradcheck(
+              [](const std::vector<TD>& in) {
+                  Generator g(3);
+                  return dropout(in[0], 0.3, true, g);
+              },
+              {rand_input({4, 6}, 1)}) < kTol);
     CHECK_THROWS_AS(dropout(x, 1.0, true), Error);
 }
 
@@ -210,10 +215,15 @@ TEST_CASE("dropout: the mask is philox_uniform(seed, offset, i) >= p element by 
 }
 
 TEST_CASE("gradcheck: reshape / transpose / slice / select / contiguous") {
-    CHECK(gradcheck([](const std::vector<TD>& in) { return reshape(in[0], {3, -1}); }, {rand_input({2, 3, 2}, 1)}) < kTol);
+    CHECK(gradcheck(
+              [](const std::vector<TD>& in) {
+                  return reshape(in[0], {3, -1});
+              },
+              {rand_input({2, 3, 2}, 1)}) < kTol);
     CHECK(gradcheck([](const std::vector<TD>& in) { return contiguous(transpose(in[0], 0, 2)); },
                     {rand_input({2, 3, 4}, 2)}) < kTol);
-    CHECK(gradcheck([](const std::vector<TD>& in) { return slice(in[0], 1, 1, 3); }, {rand_input({2, 4, 3}, 3)}) < kTol);
+    CHECK(gradcheck([](const std::vector<TD>& in) { return slice(in[0], 1, 1, 3); }, {rand_input({2, 4, 3}, 3)}) <
+          kTol);
     CHECK(gradcheck([](const std::vector<TD>& in) { return select(in[0], 1, 0); }, {rand_input({2, 4, 3}, 4)}) < kTol);
     CHECK(gradcheck([](const std::vector<TD>& in) { return reshape(transpose(in[0], 0, 1), {-1}); },
                     {rand_input({3, 2}, 5)}) < kTol);
@@ -232,7 +242,8 @@ TEST_CASE("gradcheck: bce_with_logits with and without pos_weight; values vs the
     TD y = TD::uniform({3, 4}, gen);
     for (int i = 0; i < 12; ++i) y.data()[i] = y.data()[i] > 0.5 ? 1.0 : 0.0;
     TD pw = TD::from_vector({0.5, 1.0, 2.0, 3.0}, {4});
-    CHECK(gradcheck([&](const std::vector<TD>& in) { return bce_with_logits(in[0], y); }, {rand_input({3, 4}, 1, 3.0)}) < kTol);
+    CHECK(gradcheck([&](const std::vector<TD>& in) { return bce_with_logits(in[0], y); },
+                    {rand_input({3, 4}, 1, 3.0)}) < kTol);
     CHECK(gradcheck([&](const std::vector<TD>& in) { return bce_with_logits(in[0], y, pw); },
                     {rand_input({3, 4}, 2, 3.0)}) < kTol);
     // large logits stay finite (the stable form)
@@ -247,17 +258,19 @@ TEST_CASE("gradcheck: bce_with_logits with and without pos_weight; values vs the
 
 TEST_CASE("gradcheck: cross_entropy, ignore_index, label range") {
     Tensor<int64_t> labels = Tensor<int64_t>::from_vector({2, 0, -100, 1}, {4});
-    CHECK(gradcheck([&](const std::vector<TD>& in) { return cross_entropy(in[0], labels); }, {rand_input({4, 3}, 1, 2.0)}) < kTol);
+    CHECK(gradcheck([&](const std::vector<TD>& in) { return cross_entropy(in[0], labels); },
+                    {rand_input({4, 3}, 1, 2.0)}) < kTol);
     TD x = TD::from_vector({1.0, 2.0, 3.0}, {1, 3});
     double lse = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
     CHECK(cross_entropy(x, Tensor<int64_t>::from_vector({0}, {1})).item() == doctest::Approx(lse - 1.0).epsilon(1e-14));
-    CHECK_THROWS_WITH_AS(cross_entropy(x, Tensor<int64_t>::from_vector({3}, {1})), doctest::Contains("out of range"), Error);
+    CHECK_THROWS_WITH_AS(cross_entropy(x, Tensor<int64_t>::from_vector({3}, {1})), doctest::Contains("out of range"),
+                         Error);
 }
 
 TEST_CASE("engine: accumulation into .grad, shared subexpressions, no_grad, freed graph") {
     TD w = rand_input({3}, 1);
-    TD a = mul(w, w);         // w used twice in one node
-    TD l = sum(add(a, w));    // and again through another path
+    TD a = mul(w, w);       // w used twice in one node
+    TD l = sum(add(a, w));  // and again through another path
     l.backward();
     for (int i = 0; i < 3; ++i) CHECK(w.grad().data()[i] == doctest::Approx(2 * w.data()[i] + 1));
     // a second graph accumulates into the same .grad
@@ -338,7 +351,8 @@ TEST_CASE("cpu::gemm (OpenBLAS in this build when found) and cpu::eigen_gemm aga
                 }
             auto rel = [&](const std::vector<double>& got) {
                 double d = 0, r = 0;
-                for (size_t i = 0; i < got.size(); ++i) d += (got[i] - want[i]) * (got[i] - want[i]), r += want[i] * want[i];
+                for (size_t i = 0; i < got.size(); ++i)
+                    d += (got[i] - want[i]) * (got[i] - want[i]), r += want[i] * want[i];
                 return std::sqrt(d / r);
             };
             std::vector<double> c1 = C0, c2 = C0;
@@ -382,7 +396,8 @@ TEST_CASE("a graph that is never back-propagated is freed with its output (no re
     // An op whose backward node kept its own output alive (output -> grad_fn -> node -> output) leaked the
     // whole graph of every forward pass run with gradients on and no backward(), e.g. evaluation without
     // NoGradGuard. Found by LeakSanitizer in the sanitizer build (masked_softmax).
-    const TD x = rand_input({2, 3, 4}, 11), w = rand_input({4}, 12), b = rand_input({4}, 13), m = rand_input({5, 4}, 14);
+    const TD x = rand_input({2, 3, 4}, 11), w = rand_input({4}, 12), b = rand_input({4}, 13),
+             m = rand_input({5, 4}, 14);
     const Tensor<int64_t> mask = Tensor<int64_t>::ones({2, 4});
     const std::vector<std::pair<const char*, std::function<TD()>>> ops = {
         {"softmax", [&] { return softmax(x); }},

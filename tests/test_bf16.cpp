@@ -51,7 +51,10 @@ std::vector<double> bf16_vs_float(const std::string& name, F f, const std::vecto
         auto& [b, fl] = pairs[k];
         const std::string what = name + (k == 0 ? " output" : " gradient of input " + std::to_string(k - 1));
         REQUIRE_MESSAGE(b.defined() == fl.defined(), what);
-        if (!b.defined()) { errs.push_back(0); continue; }
+        if (!b.defined()) {
+            errs.push_back(0);
+            continue;
+        }
         errs.push_back(rel_error(values(b), values(fl)));
         if (exact) {
             auto bv = b.to_vector();
@@ -147,16 +150,21 @@ TEST_CASE("bf16 ops on the CPU: the float op on widened inputs, rounded once") {
 
     SUBCASE("one kernel each: bit for bit") {
         // One rounding to bf16: at most 2^-8 relative per element.
-        check_op("linear", [](const auto& x) { return linear(x[0], x[1], x[2]); },
-                 {rnd({2, 5, 40}, 1), rnd({17, 40}, 2, 0.2), rnd({17}, 3)}, true, 4e-3);
-        check_op("batched matmul", [](const auto& x) { return matmul(x[0], transpose(x[1], -1, -2)); },
-                 {rnd({3, 4, 9, 16}, 4), rnd({3, 4, 9, 16}, 5)}, true, 4e-3);
-        check_op("layer_norm", [](const auto& x) { return layer_norm(x[0], x[1], x[2], 1e-12); },
-                 {rnd({7, 40}, 7, 2.0), rnd({40}, 8), rnd({40}, 9)}, true, 4e-3);
-        check_op("gelu", [](const auto& x) { return gelu(x[0]); }, {rnd({301}, 10, 3.0)}, true, 4e-3);
-        check_op("relu", [](const auto& x) { return relu(x[0]); }, {rnd({301}, 11)}, true, 4e-3);
-        check_op("embedding", [&](const auto& x) { return embedding(x[0], emb_ids, 0); }, {rnd({13, 24}, 12)}, true,
-                 4e-3);
+        check_op(
+            "linear", [](const auto& x) { return linear(x[0], x[1], x[2]); },
+            {rnd({2, 5, 40}, 1), rnd({17, 40}, 2, 0.2), rnd({17}, 3)}, true, 4e-3);
+        check_op(
+            "batched matmul", [](const auto& x) { return matmul(x[0], transpose(x[1], -1, -2)); },
+            {rnd({3, 4, 9, 16}, 4), rnd({3, 4, 9, 16}, 5)}, true, 4e-3);
+        check_op(
+            "layer_norm", [](const auto& x) { return layer_norm(x[0], x[1], x[2], 1e-12); },
+            {rnd({7, 40}, 7, 2.0), rnd({40}, 8), rnd({40}, 9)}, true, 4e-3);
+        check_op(
+            "gelu", [](const auto& x) { return gelu(x[0]); }, {rnd({301}, 10, 3.0)}, true, 4e-3);
+        check_op(
+            "relu", [](const auto& x) { return relu(x[0]); }, {rnd({301}, 11)}, true, 4e-3);
+        check_op(
+            "embedding", [&](const auto& x) { return embedding(x[0], emb_ids, 0); }, {rnd({13, 24}, 12)}, true, 4e-3);
         auto drop = [](const auto& x) {
             manual_seed(9);
             return dropout(x[0], 0.1, true);
@@ -164,17 +172,20 @@ TEST_CASE("bf16 ops on the CPU: the float op on widened inputs, rounded once") {
         check_op("dropout", drop, {rnd({301}, 13)}, true, 4e-3);
     }
     SUBCASE("composed, or a backward that reads the rounded forward output: bf16 tolerance") {
-        check_op("masked softmax", [&](const auto& x) { return masked_softmax(x[0], key_mask); },
-                 {rnd({3, 4, 9, 9}, 6, 3.0)}, false, 2e-2);
-        check_op("add_layer_norm", [](const auto& x) { return add_layer_norm(x[0], x[1], x[2], x[3], 1e-12); },
-                 {rnd({7, 40}, 14), rnd({7, 40}, 15), rnd({40}, 16), rnd({40}, 17)}, false, 2e-2);
-        check_op("bias_gelu", [](const auto& x) { return bias_gelu(x[0], x[1]); }, {rnd({9, 24}, 18), rnd({24}, 19)},
-                 false, 2e-2);
+        check_op(
+            "masked softmax", [&](const auto& x) { return masked_softmax(x[0], key_mask); },
+            {rnd({3, 4, 9, 9}, 6, 3.0)}, false, 2e-2);
+        check_op(
+            "add_layer_norm", [](const auto& x) { return add_layer_norm(x[0], x[1], x[2], x[3], 1e-12); },
+            {rnd({7, 40}, 14), rnd({7, 40}, 15), rnd({40}, 16), rnd({40}, 17)}, false, 2e-2);
+        check_op(
+            "bias_gelu", [](const auto& x) { return bias_gelu(x[0], x[1]); }, {rnd({9, 24}, 18), rnd({24}, 19)}, false,
+            2e-2);
         auto attention = [&](const auto& x) {
             return scaled_dot_product_attention(x[0], x[1], x[2], key_mask, 0.0, false);
         };
-        check_op("attention", attention, {rnd({3, 2, 9, 16}, 20), rnd({3, 2, 9, 16}, 21), rnd({3, 2, 9, 16}, 22)}, false,
-                 2e-2);
+        check_op("attention", attention, {rnd({3, 2, 9, 16}, 20), rnd({3, 2, 9, 16}, 21), rnd({3, 2, 9, 16}, 22)},
+                 false, 2e-2);
     }
 }
 
@@ -241,8 +252,8 @@ TEST_CASE("MixedPrecision: bf16 copy of the master weights, float gradients, clo
     mp.gradients_to_master();
     for (auto& p : mp.model().parameters()) CHECK(!p.grad().defined());  // moved to the master
     const double grad_err = rel_error(all_grads(master), all_grads(ref));
-    MESSAGE("mixed precision vs fp32 (CPU, tiny DistilBERT): logits rel err " << logit_err
-            << ", all gradients rel err " << grad_err);
+    MESSAGE("mixed precision vs fp32 (CPU, tiny DistilBERT): logits rel err " << logit_err << ", all gradients rel err "
+                                                                              << grad_err);
     CHECK(logit_err <= 2e-2);
     CHECK(grad_err <= 3e-2);
 
@@ -293,7 +304,7 @@ TEST_CASE("MixedPrecision: 10 AdamW steps follow the fp32 run") {
     double w = 0;
     for (size_t i = 0; i < t_ref.size(); ++i) w = std::max(w, std::abs(t_mp[i] - t_ref[i]) / t_ref[i]);
     MESSAGE("10-step loss, fp32: " << t_ref.front() << " -> " << t_ref.back() << ", mixed precision: " << t_mp.front()
-            << " -> " << t_mp.back() << "; worst relative difference " << w);
+                                   << " -> " << t_mp.back() << "; worst relative difference " << w);
     CHECK(w <= 3e-2);
     CHECK(t_mp.back() < t_mp.front());
 }

@@ -34,7 +34,10 @@ using Rows = std::vector<std::vector<std::string>>;
 }  // namespace
 
 TEST_CASE("parse_delimited: RFC 4180 quoting, CRLF, blank lines, BOM") {
-    auto r = parse_delimited("\xEF\xBB\xBF" "a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\r\n\r\n\"multi\nline\",z\n,\nlast,", ',', true, "t.csv");
+    auto r = parse_delimited(
+        "\xEF\xBB\xBF"
+        "a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\r\n\r\n\"multi\nline\",z\n,\nlast,",
+        ',', true, "t.csv");
     CHECK(fields_of(r) == Rows{{"a", "b"}, {"x, y", "say \"hi\""}, {"multi\nline", "z"}, {"", ""}, {"last", ""}});
     CHECK(r[0].line == 1);
     CHECK(r[1].line == 2);
@@ -68,12 +71,13 @@ TEST_CASE("utf8_error_at") {
 }
 
 TEST_CASE("label names file") {
-    CHECK(read_label_names(data("labels.txt")) == std::vector<std::string>{"anger", "fear", "joy"});  // CRLF, trailing blank
+    CHECK(read_label_names(data("labels.txt")) ==
+          std::vector<std::string>{"anger", "fear", "joy"});  // CRLF, trailing blank
     CHECK(read_label_names(data("goemotions_mini/emotions.txt")) ==
           std::vector<std::string>{"admiration", "amusement", "anger", "neutral"});  // no final newline
     CHECK_THROWS_WITH_AS(read_label_names(data("empty.csv")), doctest::Contains("no label names"), Error);
-    CHECK_THROWS_WITH_AS(read_label_names(data("dup_labels.txt")), doctest::Contains("dup_labels.txt:3: duplicate label name 'joy'"),
-                         Error);
+    CHECK_THROWS_WITH_AS(read_label_names(data("dup_labels.txt")),
+                         doctest::Contains("dup_labels.txt:3: duplicate label name 'joy'"), Error);
     CHECK_THROWS_WITH_AS(read_label_names(data("missing.txt")), doctest::Contains("missing.txt"), Error);
 }
 
@@ -131,14 +135,15 @@ TEST_CASE("CSV with 0/1 label columns (multi-label)") {
     CHECK(d.texts[2] == "two\r\nlines");  // inside quotes the line break is data, CR included
     CHECK(d.labels[2] == std::vector<int>{0, 3});
     CHECK(d.texts[3] == "plain text with \"\"inner\"\" quotes");  // unquoted field: kept as is
-    CHECK(d.labels[3].empty());                                    // no emotion
+    CHECK(d.labels[3].empty());                                   // no emotion
     CHECK(d.texts[4].empty());
     CHECK_THROWS_WITH_AS(read_table(path, {.text_column = "body", .label_columns = {"joy"}}),
-                         doctest::Contains((path + ": no column 'body' in the header (columns: 'id', 'text',").c_str()), Error);
+                         doctest::Contains((path + ": no column 'body' in the header (columns: 'id', 'text',").c_str()),
+                         Error);
     CHECK_THROWS_WITH_AS(read_table(path, {.label_columns = {"joy", "love"}}), doctest::Contains("no column 'love'"),
                          Error);
-    CHECK_THROWS_WITH_AS(read_table(path, {.label_columns = {"id"}}), doctest::Contains(":3: column 'id': expected 0 or 1, found '2'"),
-                         Error);
+    CHECK_THROWS_WITH_AS(read_table(path, {.label_columns = {"id"}}),
+                         doctest::Contains(":3: column 'id': expected 0 or 1, found '2'"), Error);
     CHECK_THROWS_WITH_AS(read_table(path, {}), doctest::Contains("set exactly one of"), Error);
 }
 
@@ -159,8 +164,9 @@ TEST_CASE("CSV with a single label column (single-label), names inferred or give
 
 TEST_CASE("CSV row errors: junk after quotes, field counts, empty labels; unclosed quote and empty file") {
     const std::string path = data("bad_rows.csv");
-    CHECK_THROWS_WITH_AS(read_table(path, {.label_column = "label"}),
-                         doctest::Contains((path + ":3: unexpected character ' ' after the closing quote of field 1").c_str()), Error);
+    CHECK_THROWS_WITH_AS(
+        read_table(path, {.label_column = "label"}),
+        doctest::Contains((path + ":3: unexpected character ' ' after the closing quote of field 1").c_str()), Error);
     auto d = read_table(path, {.label_column = "label", .on_error = OnError::Skip});
     CHECK(d.texts == std::vector<std::string>{"ok", "fine"});
     CHECK(d.label_names == std::vector<std::string>{"joy", "sadness"});  // inferred from the good rows only
@@ -169,8 +175,8 @@ TEST_CASE("CSV row errors: junk after quotes, field counts, empty labels; unclos
     CHECK(d.report.skip_reasons[2] == path + ":5: column 'label' is empty (expected a label name or id)");
     CHECK_THROWS_WITH_AS(read_table(data("unclosed_quote.csv"), {.label_column = "label", .on_error = OnError::Skip}),
                          doctest::Contains("unclosed_quote.csv:3: quoted field is never closed"), Error);
-    CHECK_THROWS_WITH_AS(read_table(data("empty.csv"), {.label_column = "label"}), doctest::Contains("empty.csv: file is empty"),
-                         Error);
+    CHECK_THROWS_WITH_AS(read_table(data("empty.csv"), {.label_column = "label"}),
+                         doctest::Contains("empty.csv: file is empty"), Error);
     CHECK_THROWS_WITH_AS(read_table(data("labels.txt"), {.label_column = "label"}),
                          doctest::Contains("cannot tell the format from the extension '.txt'"), Error);
 }
@@ -188,8 +194,9 @@ TEST_CASE("TSV and JSONL with label lists") {
     CHECK(j.texts == std::vector<std::string>{"happy and scared", "just mad", "nothing", "string list"});
     CHECK(j.labels == std::vector<std::vector<int>>{{1, 2}, {0}, {}, {0, 2}});
     // Line 3 is blank; line 5's "anger" is not among these names.
-    CHECK_THROWS_WITH_AS(read_table(data("lists.jsonl"), {.label_list_column = "labels", .label_names = {"fear", "joy"}}),
-                         doctest::Contains("lists.jsonl:5: unknown label 'anger'"), Error);
+    CHECK_THROWS_WITH_AS(
+        read_table(data("lists.jsonl"), {.label_list_column = "labels", .label_names = {"fear", "joy"}}),
+        doctest::Contains("lists.jsonl:5: unknown label 'anger'"), Error);
 }
 
 TEST_CASE("seeded split, shuffling and permutations are deterministic") {

@@ -28,7 +28,6 @@ DistilBertConfig tiny_config() {
     return c;
 }
 
-
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 // Writes the given named tensors (float32) as model.safetensors + a config.json into dir.
@@ -79,9 +78,10 @@ TEST_CASE("config.json: bad values give errors naming the file and field") {
     TempDir d("cfg");
     auto expect_error = [&](const std::string& json_text, const std::string& field) {
         write_text(d / "config.json", json_text);
-        CHECK_THROWS_WITH_AS(DistilBertConfig::load(d / "config.json"),
-                             doctest::Contains(field.c_str()), Error);
-        try { DistilBertConfig::load(d / "config.json"); } catch (const Error& e) {
+        CHECK_THROWS_WITH_AS(DistilBertConfig::load(d / "config.json"), doctest::Contains(field.c_str()), Error);
+        try {
+            DistilBertConfig::load(d / "config.json");
+        } catch (const Error& e) {
             CHECK_MESSAGE(std::string(e.what()).find("config.json") != std::string::npos, e.what());
         }
     };
@@ -102,8 +102,9 @@ TEST_CASE("config.json: bad values give errors naming the file and field") {
 
 TEST_CASE("config.json round trip keeps labels, problem type and unknown keys") {
     TempDir d("cfgrt");
-    write_text(d / "config.json",
-               R"({"model_type": "distilbert", "dim": 32, "n_heads": 4, "hidden_dim": 8, "problem_type": "multi_label_classification",
+    write_text(
+        d / "config.json",
+        R"({"model_type": "distilbert", "dim": 32, "n_heads": 4, "hidden_dim": 8, "problem_type": "multi_label_classification",
                    "id2label": {"0": "joy", "1": "anger"}, "custom_key": [1, 2], "torch_dtype": "float32"})");
     auto c = DistilBertConfig::load(d / "config.json");
     CHECK(c.dim == 32);
@@ -149,14 +150,17 @@ TEST_CASE("from_pretrained: bare encoder names, MLM head ignored, fresh classifi
     tensors.emplace_back("vocab_projector.bias", Tensor<float>::zeros({50}));
     write_checkpoint(d, c, tensors);
 
-    auto m = DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.num_labels = 200, .problem = Problem::MultiLabel, .verbose = false});
+    auto m = DistilBertForSequenceClassification<float>::from_pretrained(
+        d.str(), {.num_labels = 200, .problem = Problem::MultiLabel, .verbose = false});
     const auto& r = m.load_report();
     CHECK(r.ignored.size() == 2);
     CHECK(r.unexpected.empty());
-    CHECK(r.initialized == std::vector<std::string>{"classifier.bias", "classifier.weight", "pre_classifier.bias", "pre_classifier.weight"});
+    CHECK(r.initialized == std::vector<std::string>{"classifier.bias", "classifier.weight", "pre_classifier.bias",
+                                                    "pre_classifier.weight"});
     CHECK(m.config.num_labels() == 200);
     CHECK(m.config.problem == Problem::MultiLabel);
-    CHECK(m.distilbert.embeddings.word_embeddings.weight.to_vector() == src.distilbert.embeddings.word_embeddings.weight.to_vector());
+    CHECK(m.distilbert.embeddings.word_embeddings.weight.to_vector() ==
+          src.distilbert.embeddings.word_embeddings.weight.to_vector());
     double s2 = 0;
     auto w = m.classifier.weight.to_vector();
     for (float v : w) s2 += double(v) * v;
@@ -193,7 +197,8 @@ TEST_CASE("from_pretrained: every missing and mis-shaped tensor is named") {
         std::string msg = e.what();
         CHECK(msg.find(d.str()) != std::string::npos);
         CHECK(msg.find(dropped) != std::string::npos);
-        CHECK(msg.find("embeddings.word_embeddings.weight: checkpoint [49, 16], model expects [50, 16]") != std::string::npos);
+        CHECK(msg.find("embeddings.word_embeddings.weight: checkpoint [49, 16], model expects [50, 16]") !=
+              std::string::npos);
         CHECK(msg.find("something.else") != std::string::npos);
     }
     CHECK_THROWS_WITH_AS(DistilBertForSequenceClassification<float>::from_pretrained(d / "missing_dir"),
@@ -227,7 +232,8 @@ TEST_CASE("forward: bad input ids, lengths and mask shapes are named errors; a f
     DistilBertForSequenceClassification<float> m(tiny_config());
     m.eval();
     auto ids = Tensor<int64_t>::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
-    CHECK_THROWS_WITH_AS(m(Tensor<int64_t>::from_vector({1, 50}, {1, 2})), doctest::Contains("token id 50 at [0, 1]"), Error);
+    CHECK_THROWS_WITH_AS(m(Tensor<int64_t>::from_vector({1, 50}, {1, 2})), doctest::Contains("token id 50 at [0, 1]"),
+                         Error);
     CHECK_THROWS_WITH_AS(m(Tensor<int64_t>::from_vector({1, -1}, {1, 2})), doctest::Contains("out of range"), Error);
     CHECK_THROWS_WITH_AS(m(Tensor<int64_t>::zeros({1, 13})), doctest::Contains("max_position_embeddings"), Error);
     CHECK_THROWS_WITH_AS(m(Tensor<int64_t>::zeros({6})), doctest::Contains("input_ids"), Error);

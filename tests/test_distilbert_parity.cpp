@@ -26,7 +26,9 @@ std::vector<double> as_double(const Tensor<T>& t) {
     return {v.begin(), v.end()};
 }
 
-struct Tolerances { double out, grad, kbias_abs, padded; };
+struct Tolerances {
+    double out, grad, kbias_abs, padded;
+};
 
 template <class T>
 void check_fixture(const std::string& name, const char* prec, Tolerances tol) {
@@ -48,9 +50,10 @@ void check_fixture(const std::string& name, const char* prec, Tolerances tol) {
     double e_hidden = rel_error(as_double(hidden), exp.read_as<double>(p + "last_hidden_state"));
     Tensor<T> logits = model(ids, mask);
     double e_logits = rel_error(as_double(logits), exp.read_as<double>(p + "logits"));
-    Tensor<T> loss = model.config.problem == Problem::MultiLabel
-                         ? model.loss(logits, Tensor<T>::from_vector(exp.read_as<T>("labels"), logits.shape()))
-                         : model.loss(logits, Tensor<int64_t>::from_vector(exp.read_as<int64_t>("labels"), {logits.size(0)}));
+    Tensor<T> loss =
+        model.config.problem == Problem::MultiLabel
+            ? model.loss(logits, Tensor<T>::from_vector(exp.read_as<T>("labels"), logits.shape()))
+            : model.loss(logits, Tensor<int64_t>::from_vector(exp.read_as<int64_t>("labels"), {logits.size(0)}));
     double ref_loss = exp.read_as<double>(p + "loss")[0];
     double e_loss = std::abs(double(loss.item()) - ref_loss) / std::abs(ref_loss);
     MESSAGE(tag, ": rel err last_hidden_state ", e_hidden, ", logits ", e_logits, ", loss ", e_loss);
@@ -73,7 +76,10 @@ void check_fixture(const std::string& name, const char* prec, Tolerances tol) {
         }
         double e = rel_error(got, ref);
         CHECK_MESSAGE(e <= tol.grad, pname, " rel err ", e);
-        if (e > worst) { worst = e; worst_name = pname; }
+        if (e > worst) {
+            worst = e;
+            worst_name = pname;
+        }
         ++n;
     }
     MESSAGE(tag, ": ", n, " parameter gradients, worst rel err ", worst, " (", worst_name, ")");

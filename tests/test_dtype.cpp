@@ -56,7 +56,11 @@ struct Compare {
     void add(float x, uint16_t g, uint16_t w, bool (*is_nan)(uint16_t)) {
         ++checked;
         bool ok = std::isnan(x) ? is_nan(g) && is_nan(w) : g == w;
-        if (!ok && bad++ == 0) { first_bad = x; got = g; want = w; }
+        if (!ok && bad++ == 0) {
+            first_bad = x;
+            got = g;
+            want = w;
+        }
     }
 };
 
@@ -134,7 +138,7 @@ TEST_CASE("from_float on random floats") {
     std::mt19937_64 rng(1234);
     Compare ch, cb;
     for (int i = 0; i < 2'000'000; ++i) {
-        float any = bits_float(uint32_t(rng()));                        // every exponent, NaNs included
+        float any = bits_float(uint32_t(rng()));                               // every exponent, NaNs included
         float near = bits_float(uint32_t(0x33000000u + rng() % 0x14800000u));  // [2^-25, ~2^16]: f16 territory
         if (rng() & 1) near = -near;
         f16_case(ch, any);
@@ -153,9 +157,9 @@ TEST_CASE("f16 edge cases") {
     CHECK(h(0.0f) == 0x0000);
     CHECK(h(-0.0f) == 0x8000);
     CHECK(h(1.0f) == 0x3C00);
-    CHECK(h(65504.0f) == 0x7BFF);                               // largest finite
-    CHECK(h(std::nextafter(65520.0f, 0.0f)) == 0x7BFF);         // just below the overflow tie
-    CHECK(h(65520.0f) == 0x7C00);                               // tie with "65536" rounds to even = inf
+    CHECK(h(65504.0f) == 0x7BFF);                        // largest finite
+    CHECK(h(std::nextafter(65520.0f, 0.0f)) == 0x7BFF);  // just below the overflow tie
+    CHECK(h(65520.0f) == 0x7C00);                        // tie with "65536" rounds to even = inf
     CHECK(h(-65520.0f) == 0xFC00);
     CHECK(h(1e6f) == 0x7C00);
     CHECK(h(FLT_MAX) == 0x7C00);
@@ -163,19 +167,19 @@ TEST_CASE("f16 edge cases") {
     CHECK(h(-INFINITY) == 0xFC00);
     CHECK(h(sub) == 0x0001);
     CHECK(h(-sub) == 0x8001);
-    CHECK(h(std::ldexp(1.0f, -25)) == 0x0000);                  // tie between 0 and 2^-24: even is 0
+    CHECK(h(std::ldexp(1.0f, -25)) == 0x0000);  // tie between 0 and 2^-24: even is 0
     CHECK(h(-std::ldexp(1.0f, -25)) == 0x8000);
     CHECK(h(std::nextafter(std::ldexp(1.0f, -25), 1.0f)) == 0x0001);
-    CHECK(h(1.5f * sub) == 0x0002);                             // tie between 1 and 2 units: even is 2
-    CHECK(h(2.5f * sub) == 0x0002);                             // tie between 2 and 3 units: even is 2
-    CHECK(h(std::ldexp(1.0f, -14)) == 0x0400);                  // smallest normal
-    CHECK(h(std::ldexp(1.0f, -14) - std::ldexp(1.0f, -25)) == 0x0400);  // tie 0x3FF/0x400: even is 0x400
+    CHECK(h(1.5f * sub) == 0x0002);                                         // tie between 1 and 2 units: even is 2
+    CHECK(h(2.5f * sub) == 0x0002);                                         // tie between 2 and 3 units: even is 2
+    CHECK(h(std::ldexp(1.0f, -14)) == 0x0400);                              // smallest normal
+    CHECK(h(std::ldexp(1.0f, -14) - std::ldexp(1.0f, -25)) == 0x0400);      // tie 0x3FF/0x400: even is 0x400
     CHECK(h(std::ldexp(1.0f, -14) - 3 * std::ldexp(1.0f, -25)) == 0x03FE);  // tie 0x3FE/0x3FF: even 0x3FE
-    CHECK(h(1.0f + std::ldexp(1.0f, -11)) == 0x3C00);           // tie: even is 1.0
-    CHECK(h(1.0f + 3 * std::ldexp(1.0f, -11)) == 0x3C02);       // tie: even is 1+2^-9
-    CHECK(h(std::ldexp(1.0f, -140)) == 0x0000);                 // float subnormal input
+    CHECK(h(1.0f + std::ldexp(1.0f, -11)) == 0x3C00);                       // tie: even is 1.0
+    CHECK(h(1.0f + 3 * std::ldexp(1.0f, -11)) == 0x3C02);                   // tie: even is 1+2^-9
+    CHECK(h(std::ldexp(1.0f, -140)) == 0x0000);                             // float subnormal input
     CHECK(is_f16_nan(h(NAN)));
-    CHECK(is_f16_nan(h(bits_float(0x7F800001u))));              // signalling NaN, payload in low bits
+    CHECK(is_f16_nan(h(bits_float(0x7F800001u))));  // signalling NaN, payload in low bits
     CHECK(is_f16_nan(h(bits_float(0xFFC00000u))));
     CHECK(f16::from_bits(0x0001).to_float() == sub);
     CHECK(f16::from_bits(0x7BFF).to_float() == 65504.0f);
@@ -187,19 +191,19 @@ TEST_CASE("bf16 edge cases") {
     CHECK(h(0.0f) == 0x0000);
     CHECK(h(-0.0f) == 0x8000);
     CHECK(h(1.0f) == 0x3F80);
-    CHECK(h(1.0f + std::ldexp(1.0f, -8)) == 0x3F80);            // tie: even is 1.0
-    CHECK(h(1.0f + 3 * std::ldexp(1.0f, -8)) == 0x3F82);        // tie: even is 1+2^-6
+    CHECK(h(1.0f + std::ldexp(1.0f, -8)) == 0x3F80);      // tie: even is 1.0
+    CHECK(h(1.0f + 3 * std::ldexp(1.0f, -8)) == 0x3F82);  // tie: even is 1+2^-6
     CHECK(h(std::nextafter(1.0f + std::ldexp(1.0f, -8), 2.0f)) == 0x3F81);
-    CHECK(h(FLT_MAX) == 0x7F80);                                // above max bf16 + half ulp: inf
-    CHECK(h(bits_float(0x7F7F7FFFu)) == 0x7F7F);                // just below that tie
-    CHECK(h(bits_float(0x7F7F8000u)) == 0x7F80);                // the tie itself: even is inf
+    CHECK(h(FLT_MAX) == 0x7F80);                  // above max bf16 + half ulp: inf
+    CHECK(h(bits_float(0x7F7F7FFFu)) == 0x7F7F);  // just below that tie
+    CHECK(h(bits_float(0x7F7F8000u)) == 0x7F80);  // the tie itself: even is inf
     CHECK(h(INFINITY) == 0x7F80);
     CHECK(h(-INFINITY) == 0xFF80);
-    CHECK(h(bits_float(0x00000001u)) == 0x0000);                // smallest float subnormal
-    CHECK(h(bits_float(0x00008000u)) == 0x0000);                // subnormal tie: even is 0
-    CHECK(h(bits_float(0x00018000u)) == 0x0002);                // subnormal tie: even is 2
+    CHECK(h(bits_float(0x00000001u)) == 0x0000);  // smallest float subnormal
+    CHECK(h(bits_float(0x00008000u)) == 0x0000);  // subnormal tie: even is 0
+    CHECK(h(bits_float(0x00018000u)) == 0x0002);  // subnormal tie: even is 2
     CHECK(is_bf16_nan(h(NAN)));
-    CHECK(is_bf16_nan(h(bits_float(0x7F800001u))));             // would become inf if just rounded
+    CHECK(is_bf16_nan(h(bits_float(0x7F800001u))));  // would become inf if just rounded
     CHECK(is_bf16_nan(h(bits_float(0xFF800001u))));
-    CHECK((h(bits_float(0xFF800001u)) & 0x8000) == 0x8000);     // NaN keeps its sign
+    CHECK((h(bits_float(0xFF800001u)) & 0x8000) == 0x8000);  // NaN keeps its sign
 }

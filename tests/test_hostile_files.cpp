@@ -14,8 +14,8 @@
 #include "test_util.hpp"
 
 using namespace temper;
-using temper::testing::TempDir;
 using nlohmann::json;
+using temper::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -73,11 +73,11 @@ TEST_CASE("checkpoint: a weight of the wrong dtype for the model names the tenso
     const std::string name = "distilbert.transformer.layer.0.ffn.lin1.weight";
     for (DType dt : {DType::I64, DType::I32, DType::U8, DType::BOOL, DType::F8_E4M3, DType::F8_E5M2}) {
         save_with_dtype(m, d.str(), name, dt);
-        const std::string msg = error_of([&] {
-            models::DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false});
-        });
+        const std::string msg = error_of(
+            [&] { models::DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false}); });
         CHECK_ERROR_HAS(msg, d / "model.safetensors");
-        CHECK_ERROR_HAS(msg, "tensor '" + name + "' has dtype " + std::string(dtype_name(dt)) + "; cannot read it as F32");
+        CHECK_ERROR_HAS(msg,
+                        "tensor '" + name + "' has dtype " + std::string(dtype_name(dt)) + "; cannot read it as F32");
     }
     // F16 / BF16 / F64 weights convert (HF checkpoints are often half precision).
     for (DType dt : {DType::F16, DType::BF16, DType::F64}) {
@@ -93,15 +93,16 @@ TEST_CASE("checkpoint: a model.safetensors cut short anywhere is an error saying
     const auto full = io::read_file(d / "model.safetensors");
     uint64_t header = 0;
     std::memcpy(&header, full.data(), 8);
-    const std::pair<size_t, const char*> cuts[] = {
-        {0, "too short for a safetensors file"},           {5, "too short for a safetensors file"},
-        {8 + header / 2, "runs past the end of the file"}, {8 + header, "out of range: data buffer has 0 bytes"},
-        {full.size() - 1, "out of range"},                 {full.size() - 4 * 8 * 8 - 3, "out of range"}};
+    const std::pair<size_t, const char*> cuts[] = {{0, "too short for a safetensors file"},
+                                                   {5, "too short for a safetensors file"},
+                                                   {8 + header / 2, "runs past the end of the file"},
+                                                   {8 + header, "out of range: data buffer has 0 bytes"},
+                                                   {full.size() - 1, "out of range"},
+                                                   {full.size() - 4 * 8 * 8 - 3, "out of range"}};
     for (auto [size, expected] : cuts) {
         io::write_file_atomic(d / "model.safetensors", std::span(full.data(), size));
-        const std::string msg = error_of([&] {
-            models::DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false});
-        });
+        const std::string msg = error_of(
+            [&] { models::DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false}); });
         CHECK_ERROR_HAS(msg, d / "model.safetensors");
         CHECK_ERROR_HAS(msg, expected);
     }
@@ -114,7 +115,8 @@ TEST_CASE("config.json: missing keys, another model's config and absurd sizes fa
     models::DistilBertForSequenceClassification<float> m(tiny_config(), 1);
     m.save_pretrained(d.str());
     auto load = [&] {
-        return error_of([&] { models::DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false}); });
+        return error_of(
+            [&] { models::DistilBertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false}); });
     };
     // Missing keys take distilbert-base's defaults (66M parameters): far more than this checkpoint holds.
     write_text(d / "config.json", R"({"n_heads": 2, "id2label": {"0": "a", "1": "b"}})");
@@ -165,7 +167,8 @@ TEST_CASE("vocab.txt: duplicates, missing special tokens and empty files name th
     CHECK_ERROR_HAS(msg, d / "vocab.txt" + ":6: duplicate token \"hello\" (first on line 3");
     // Trailing whitespace is trimmed as HF does, so "a " and "a" are the same token.
     CHECK_ERROR_HAS(error_for("[UNK]\n[CLS]\n[SEP]\na \na\r\n"), ":5: duplicate token \"a\" (first on line 4");
-    CHECK_ERROR_HAS(error_for("[PAD]\n[CLS]\n[SEP]\nhello\n"), d / "vocab.txt" + ": the unk token [UNK] is not in the vocabulary");
+    CHECK_ERROR_HAS(error_for("[PAD]\n[CLS]\n[SEP]\nhello\n"),
+                    d / "vocab.txt" + ": the unk token [UNK] is not in the vocabulary");
     CHECK_ERROR_HAS(error_for("[PAD]\n[UNK]\n[SEP]\n"), "the cls token [CLS] is not in the vocabulary");
     CHECK_ERROR_HAS(error_for(""), "is empty");
     CHECK_ERROR_HAS(error_of([&] { text::WordPiece::from_vocab_file(d / "absent.txt"); }), d / "absent.txt");
@@ -175,15 +178,19 @@ TEST_CASE("vocab.txt: duplicates, missing special tokens and empty files name th
 }
 
 TEST_CASE("tokenizer.json: ids far past the vocabulary, shared ids and non-integer ids are refused") {
-    const json good = {{"model", {{"type", "WordPiece"}, {"unk_token", "[UNK]"},
-                                  {"vocab", {{"[UNK]", 0}, {"[CLS]", 1}, {"[SEP]", 2}, {"a", 3}, {"##b", 4}}}}},
+    const json good = {{"model",
+                        {{"type", "WordPiece"},
+                         {"unk_token", "[UNK]"},
+                         {"vocab", {{"[UNK]", 0}, {"[CLS]", 1}, {"[SEP]", 2}, {"a", 3}, {"##b", 4}}}}},
                        {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
                        {"added_tokens", json::array({{{"id", 5}, {"content", "<x>"}, {"special", true}}})}};
     auto error_for = [](const json& j) { return error_of([&] { text::WordPiece::from_json(j, "t.json"); }); };
     CHECK(error_for(good).empty());
     json huge = good;
     huge["model"]["vocab"]["a"] = 1000000000000;  // would size a 10^12-entry table
-    CHECK_ERROR_HAS(error_for(huge), "t.json: model.vocab[\"a\"]: expected an id in [0, 5) (the vocabulary has 5 entries), found 1000000000000");
+    CHECK_ERROR_HAS(
+        error_for(huge),
+        "t.json: model.vocab[\"a\"]: expected an id in [0, 5) (the vocabulary has 5 entries), found 1000000000000");
     json shared = good;
     shared["model"]["vocab"]["a"] = 4;
     CHECK_ERROR_HAS(error_for(shared), "id 4 is also the id of");
@@ -195,12 +202,15 @@ TEST_CASE("tokenizer.json: ids far past the vocabulary, shared ids and non-integ
     CHECK_ERROR_HAS(error_for(fractional), "found 3.5");
     json added_huge = good;
     added_huge["added_tokens"][0]["id"] = 1000000000000;
-    CHECK_ERROR_HAS(error_for(added_huge), "t.json added_tokens: token \"<x>\": id 1000000000000 is past the vocabulary (expected an id below 6)");
+    CHECK_ERROR_HAS(
+        error_for(added_huge),
+        "t.json added_tokens: token \"<x>\": id 1000000000000 is past the vocabulary (expected an id below 6)");
     json added_float = good;  // a double far outside int64: converting it was undefined behaviour (UBSan)
     added_float["added_tokens"][0]["id"] = 1e300;
     CHECK_ERROR_HAS(error_for(added_float), "t.json added_tokens: field 'id': expected an integer");
     json type_id = good;
-    type_id["post_processor"] = {{"type", "TemplateProcessing"}, {"special_tokens", json::object()},
+    type_id["post_processor"] = {{"type", "TemplateProcessing"},
+                                 {"special_tokens", json::object()},
                                  {"single", json::array({{{"Sequence", {{"id", "A"}, {"type_id", -1}}}}})},
                                  {"pair", json::array()}};
     CHECK_ERROR_HAS(error_for(type_id), "field 'type_id': expected an integer in [0, 4294967295], found -1");
@@ -211,8 +221,10 @@ TEST_CASE("tokenizer.json: ids far past the vocabulary, shared ids and non-integ
 
 TEST_CASE("tokenizer.json: a huge max_input_chars_per_word and a very long word stay linear") {
     // WordPiece used to step the end of each piece down from the end of the word: quadratic in its length.
-    json j = {{"model", {{"type", "WordPiece"}, {"max_input_chars_per_word", 1000000000},
-                         {"vocab", {{"[UNK]", 0}, {"a", 1}, {"##a", 2}, {"aa", 3}, {"##aa", 4}}}}},
+    json j = {{"model",
+               {{"type", "WordPiece"},
+                {"max_input_chars_per_word", 1000000000},
+                {"vocab", {{"[UNK]", 0}, {"a", 1}, {"##a", 2}, {"aa", 3}, {"##aa", 4}}}}},
               {"pre_tokenizer", {{"type", "BertPreTokenizer"}}}};
     const auto tok = text::WordPiece::from_json(j, "t.json");
     const auto e = tok.encode(std::string(400000, 'a'), {.truncation = false, .padding = text::Padding::None});
@@ -247,7 +259,8 @@ TEST_CASE("datasets: hostile rows and files give file:line errors") {
     CHECK_ERROR_HAS(msg, d / "cols.tsv" + ":2: expected 2 tab-separated fields, found 3");
     msg = error_for("range.csv", "text,label\na,5\n", {.label_column = "label", .label_names = {"x", "y"}});
     CHECK_ERROR_HAS(msg, d / "range.csv" + ":2: label id 5 out of range: expected 0..1 (2 labels)");
-    msg = error_for("broken.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\", \"label\n", {.label_column = "label"});
+    msg = error_for("broken.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\", \"label\n",
+                    {.label_column = "label"});
     CHECK_ERROR_HAS(msg, d / "broken.jsonl" + ":2: not a valid JSON line");
     msg = error_for("types.jsonl", "{\"text\": 7, \"label\": \"x\"}\n", {.label_column = "label"});
     CHECK_ERROR_HAS(msg, d / "types.jsonl" + ":1: field 'text': expected a string, found 7");
@@ -281,7 +294,8 @@ TEST_CASE("datasets: hostile rows and files give file:line errors") {
 TEST_CASE("thresholds.json and AdamW state files: overflowing numbers and inconsistent metadata are errors") {
     TempDir d("state");
     write_text(d / "thresholds.json", R"({"thresholds": {"joy": 1e999}})");
-    CHECK_ERROR_HAS(error_of([&] { train::load_thresholds(d / "thresholds.json"); }), d / "thresholds.json" + ": not valid JSON");
+    CHECK_ERROR_HAS(error_of([&] { train::load_thresholds(d / "thresholds.json"); }),
+                    d / "thresholds.json" + ": not valid JSON");
     write_text(d / "thresholds.json", R"({"thresholds": {"joy": 1.5}})");
     CHECK_ERROR_HAS(error_of([&] { train::load_thresholds(d / "thresholds.json"); }),
                     "threshold for 'joy' must be a number in [0, 1], found 1.5");

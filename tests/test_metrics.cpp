@@ -20,7 +20,6 @@ using temper::testing::TempDir;
 
 namespace {
 
-
 // 4 samples, 3 labels.
 //   true: s0 {0,2}  s1 {1}  s2 {0,1}  s3 {}
 //   pred: s0 {0}    s1 {1}  s2 {0,2}  s3 {}
@@ -73,7 +72,7 @@ TEST_CASE("zero_division = 0 corner cases, labels without support stay in the ma
         CHECK(s.per_label[size_t(j)].recall == 0.0);
         CHECK(s.per_label[size_t(j)].f1 == 0.0);
     }
-    CHECK(s.macro.f1 == 0.25);       // (1 + 0 + 0 + 0) / 4, sklearn includes every label
+    CHECK(s.macro.f1 == 0.25);        // (1 + 0 + 0 + 0) / 4, sklearn includes every label
     CHECK(s.micro.precision == 0.5);  // tp 1, fp 1
     CHECK(s.micro.recall == 0.5);     // tp 1, fn 1
     CHECK(s.weighted.f1 == 0.5);      // supports 1, 0, 0, 1: (1*1 + 0*1) / 2
@@ -152,7 +151,7 @@ TEST_CASE("single-label: accuracy, confusion matrix, macro F1 over range(num_cla
     CHECK(s.per_label[2].f1 == 2.0 / 3);
     CHECK(s.per_label[3].f1 == 0.0);
     CHECK(s.macro.f1 == (((0.5 + 0.8) + 2.0 / 3) + 0.0) / 4);  // sklearn with labels=[0,1,2,3]
-    CHECK(s.micro.f1 == s.accuracy);                             // micro = accuracy for single-label
+    CHECK(s.micro.f1 == s.accuracy);                           // micro = accuracy for single-label
     CHECK(s.weighted.f1 == doctest::Approx((1 + 1.6 + 4.0 / 3) / 6).epsilon(1e-15));
     CHECK_THROWS_WITH_AS(single_label_scores({0, 4}, {0, 0}, 4), doctest::Contains("sample 1 has true class 4"), Error);
     CHECK_THROWS_AS(single_label_scores({0}, {0, 0}, 2), Error);
@@ -221,14 +220,15 @@ TEST_CASE("thresholds.json: atomic save, exact round trip, label checks") {
     TempDir tmp;
     const std::string path = tmp / "thresholds.json";
     save_thresholds(path, {"joy", "anger", "fear"}, {0.35, 0.5, 0.05});
-    CHECK(io::read_text_file(path) == "{\n  \"thresholds\": {\n    \"joy\": 0.35,\n    \"anger\": 0.5,\n    \"fear\": 0.05\n  }\n}\n");
+    CHECK(io::read_text_file(path) ==
+          "{\n  \"thresholds\": {\n    \"joy\": 0.35,\n    \"anger\": 0.5,\n    \"fear\": 0.05\n  }\n}\n");
     auto t = load_thresholds(path);
     CHECK(t.labels == std::vector<std::string>{"joy", "anger", "fear"});
     CHECK(t.values == std::vector<double>{0.35, 0.5, 0.05});
     auto o = load_thresholds(path, {"fear", "joy", "anger"});  // reordered to the model's labels
     CHECK(o.values == std::vector<double>{0.05, 0.35, 0.5});
-    CHECK_THROWS_WITH_AS(load_thresholds(path, {"joy", "anger", "surprise"}), doctest::Contains("no threshold for label 'surprise'"),
-                         Error);
+    CHECK_THROWS_WITH_AS(load_thresholds(path, {"joy", "anger", "surprise"}),
+                         doctest::Contains("no threshold for label 'surprise'"), Error);
     CHECK_THROWS_WITH_AS(load_thresholds(path, {"joy", "anger"}), doctest::Contains("has 3 thresholds"), Error);
     CHECK_THROWS_AS(save_thresholds(path, {"a"}, {1.5}), Error);
     CHECK_THROWS_AS(save_thresholds(path, {"a", "a"}, {0.1, 0.2}), Error);

@@ -78,7 +78,9 @@ struct Scenario {
             }
     }
     template <class U = T>
-    std::vector<U> get(const std::string& name) const { return st.read_as<U>(name); }
+    std::vector<U> get(const std::string& name) const {
+        return st.read_as<U>(name);
+    }
     bool has(const std::string& name) const { return st.find(name) != nullptr; }
 
     std::vector<ParamGroup<T>> groups() {
@@ -152,7 +154,8 @@ void run_steps(Scenario<T>& sc, AdamW<T>& opt, LinearWarmupDecay<AdamW<T>>* sche
                     const auto& st = opt.state(flat++);
                     r.state.add(st.exp_avg.to_vector(), sc.get("exp_avg." + suffix));
                     r.state.add(st.exp_avg_sq.to_vector(), sc.get("exp_avg_sq." + suffix));
-                    if (st.step != sc.st.template read_as<int64_t>("state_step." + suffix)[0]) ++r.step_count_mismatches;
+                    if (st.step != sc.st.template read_as<int64_t>("state_step." + suffix)[0])
+                        ++r.step_count_mismatches;
                 }
         }
     }
@@ -188,11 +191,10 @@ Result run_fixture(const std::string& file) {
 void report(const std::string& what, const Result& r) {
     MESSAGE(what, ": params max rel err ", r.params.max_rel, " (", r.params.differ, "/", r.params.total,
             " elements differ from torch), state max rel err ", r.state.max_rel, ", normwise ", r.state.max_normwise,
-            " (", r.state.differ, "/", r.state.total, " differ), clipped grads ", r.clipped.differ, "/", r.clipped.total, " differ (max rel ",
-            r.clipped.max_rel, "), total norm ", r.norm.differ, "/", r.norm.total, " differ (max rel ", r.norm.max_rel,
-            ")");
+            " (", r.state.differ, "/", r.state.total, " differ), clipped grads ", r.clipped.differ, "/",
+            r.clipped.total, " differ (max rel ", r.clipped.max_rel, "), total norm ", r.norm.differ, "/", r.norm.total,
+            " differ (max rel ", r.norm.max_rel, ")");
 }
-
 
 }  // namespace
 
@@ -309,12 +311,11 @@ TEST_CASE("AdamW: a parameter's state stays empty until it first has a gradient"
 
 TEST_CASE("decay_param_groups: no decay for biases and LayerNorm weights (HF rule)") {
     std::vector<std::pair<std::string, Tensor<float>>> named;
-    for (const char* n : {"distilbert.embeddings.word_embeddings.weight", "distilbert.embeddings.LayerNorm.weight",
-                          "distilbert.embeddings.LayerNorm.bias", "distilbert.transformer.layer.0.attention.q_lin.weight",
-                          "distilbert.transformer.layer.0.attention.q_lin.bias",
-                          "distilbert.transformer.layer.0.sa_layer_norm.weight",
-                          "distilbert.transformer.layer.0.output_layer_norm.weight", "pre_classifier.weight",
-                          "classifier.bias"})
+    for (const char* n :
+         {"distilbert.embeddings.word_embeddings.weight", "distilbert.embeddings.LayerNorm.weight",
+          "distilbert.embeddings.LayerNorm.bias", "distilbert.transformer.layer.0.attention.q_lin.weight",
+          "distilbert.transformer.layer.0.attention.q_lin.bias", "distilbert.transformer.layer.0.sa_layer_norm.weight",
+          "distilbert.transformer.layer.0.output_layer_norm.weight", "pre_classifier.weight", "classifier.bias"})
         named.emplace_back(n, Tensor<float>::zeros({2}));
     auto groups = decay_param_groups(named, 0.01);
     REQUIRE(groups.size() == 2);
@@ -336,8 +337,8 @@ TEST_CASE("AdamW rejects bad options, duplicate params, mismatched grads and for
     auto p = Tensor<float>::zeros({3}).set_requires_grad(true);
     using V = std::vector<Tensor<float>>;
     CHECK_THROWS_WITH_AS(AdamW<float>(V{p}, {.lr = -1}), doctest::Contains("invalid learning rate"), Error);
-    CHECK_THROWS_WITH_AS(AdamW<float>(V{p}, {.betas = {0.9, 1.0}}), doctest::Contains("invalid beta parameter at index 1"),
-                         Error);
+    CHECK_THROWS_WITH_AS(AdamW<float>(V{p}, {.betas = {0.9, 1.0}}),
+                         doctest::Contains("invalid beta parameter at index 1"), Error);
     CHECK_THROWS_WITH_AS(AdamW<float>(V{p}, {.eps = -1e-8}), doctest::Contains("invalid epsilon"), Error);
     CHECK_THROWS_WITH_AS(AdamW<float>(V{p}, {.weight_decay = std::nan("")}), doctest::Contains("weight_decay"), Error);
     CHECK_THROWS_WITH_AS(AdamW<float>(V{p, p}), doctest::Contains("more than once"), Error);
@@ -355,21 +356,25 @@ TEST_CASE("AdamW rejects bad options, duplicate params, mismatched grads and for
     AdamW<float> other(std::vector<ParamGroup<float>>{{.params = {q}, .names = {"w"}}});
     CHECK_THROWS_WITH_AS(other.load_state(tmp / "s.safetensors"), doctest::Contains("has shape [3]"), Error);
     AdamW<float> renamed(std::vector<ParamGroup<float>>{{.params = {p}, .names = {"v"}}});
-    CHECK_THROWS_WITH_AS(renamed.load_state(tmp / "s.safetensors"), doctest::Contains("is 'w' in the state file"), Error);
+    CHECK_THROWS_WITH_AS(renamed.load_state(tmp / "s.safetensors"), doctest::Contains("is 'w' in the state file"),
+                         Error);
     AdamW<float> two(std::vector<Tensor<float>>{p, q});
-    CHECK_THROWS_WITH_AS(two.load_state(tmp / "s.safetensors"), doctest::Contains("has 1 params in the state file"), Error);
+    CHECK_THROWS_WITH_AS(two.load_state(tmp / "s.safetensors"), doctest::Contains("has 1 params in the state file"),
+                         Error);
     io::save_safetensors(tmp / "plain.safetensors", {});
-    CHECK_THROWS_WITH_AS(opt.load_state(tmp / "plain.safetensors"), doctest::Contains("not an AdamW state file"), Error);
+    CHECK_THROWS_WITH_AS(opt.load_state(tmp / "plain.safetensors"), doctest::Contains("not an AdamW state file"),
+                         Error);
     CHECK_THROWS_WITH_AS(opt.load_state(tmp / "missing.safetensors"), doctest::Contains("missing.safetensors"), Error);
 }
 
 TEST_CASE("linear_warmup_decay_factor is HF's get_linear_schedule_with_warmup lambda") {
     // warmup 3, total 10: 0, 1/3, 2/3, then (10 - s) / 7 down to 0, and 0 past the end.
-    const double expected[] = {0.0, 1.0 / 3, 2.0 / 3, 1.0, 6.0 / 7, 5.0 / 7, 4.0 / 7, 3.0 / 7, 2.0 / 7, 1.0 / 7, 0.0, 0.0};
+    const double expected[] = {0.0,     1.0 / 3, 2.0 / 3, 1.0,     6.0 / 7, 5.0 / 7,
+                               4.0 / 7, 3.0 / 7, 2.0 / 7, 1.0 / 7, 0.0,     0.0};
     for (int s = 0; s < 12; ++s) CHECK(linear_warmup_decay_factor(s, 3, 10) == expected[s]);
-    CHECK(linear_warmup_decay_factor(0, 0, 4) == 1.0);   // no warmup: starts at full lr
+    CHECK(linear_warmup_decay_factor(0, 0, 4) == 1.0);  // no warmup: starts at full lr
     CHECK(linear_warmup_decay_factor(3, 0, 4) == 0.25);
-    CHECK(linear_warmup_decay_factor(5, 5, 5) == 0.0);   // total == warmup: max(1, 0) guards the division
+    CHECK(linear_warmup_decay_factor(5, 5, 5) == 0.0);  // total == warmup: max(1, 0) guards the division
     CHECK(linear_warmup_decay_factor(4, 5, 5) == 0.8);
 
     auto p = Tensor<double>::zeros({1}).set_requires_grad(true);

@@ -28,7 +28,6 @@ using temper::testing::TempDir;
 
 namespace {
 
-
 template <class T>
 std::span<const std::byte> as_bytes_of(const std::vector<T>& v) {
     return std::as_bytes(std::span<const T>(v));
@@ -98,7 +97,11 @@ std::string tensor(std::string_view name, std::string_view dtype, std::string_vi
 TEST_CASE("safetensors: round trip of every dtype, 0-rank and empty tensors, metadata") {
     TempDir tmp;
     std::mt19937 rng(7);
-    struct Spec { std::string name; DType dtype; std::vector<int64_t> shape; };
+    struct Spec {
+        std::string name;
+        DType dtype;
+        std::vector<int64_t> shape;
+    };
     std::vector<Spec> specs{{"a.odd", DType::I16, {7}}};  // 14 bytes: later tensors start unaligned
     for (int i = 0; i <= int(DType::F8_E5M2); ++i) {
         DType d = DType(i);
@@ -227,21 +230,21 @@ TEST_CASE("safetensors: read_as conversions") {
     std::vector<uint8_t> boolean{0, 1, 1, 0};
     std::vector<uint8_t> fp8{0x38};
     save_safetensors(tmp / "c.safetensors", {
-        {"f16", DType::F16, {65536}, as_bytes_of(all16)},
-        {"bf16", DType::BF16, {256, 256}, as_bytes_of(all16)},
-        {"f32", DType::F32, {6}, as_bytes_of(f32)},
-        {"f64", DType::F64, {4}, as_bytes_of(f64)},
-        {"i8", DType::I8, {4}, as_bytes_of(i8)},
-        {"u8", DType::U8, {2}, as_bytes_of(u8)},
-        {"i16", DType::I16, {2}, as_bytes_of(i16)},
-        {"u16", DType::U16, {2}, as_bytes_of(u16)},
-        {"i32", DType::I32, {2}, as_bytes_of(i32)},
-        {"u32", DType::U32, {2}, as_bytes_of(u32)},
-        {"i64", DType::I64, {2}, as_bytes_of(i64)},
-        {"u64", DType::U64, {2}, as_bytes_of(u64)},
-        {"bool", DType::BOOL, {4}, as_bytes_of(boolean)},
-        {"fp8", DType::F8_E4M3, {1}, as_bytes_of(fp8)},
-    });
+                                                {"f16", DType::F16, {65536}, as_bytes_of(all16)},
+                                                {"bf16", DType::BF16, {256, 256}, as_bytes_of(all16)},
+                                                {"f32", DType::F32, {6}, as_bytes_of(f32)},
+                                                {"f64", DType::F64, {4}, as_bytes_of(f64)},
+                                                {"i8", DType::I8, {4}, as_bytes_of(i8)},
+                                                {"u8", DType::U8, {2}, as_bytes_of(u8)},
+                                                {"i16", DType::I16, {2}, as_bytes_of(i16)},
+                                                {"u16", DType::U16, {2}, as_bytes_of(u16)},
+                                                {"i32", DType::I32, {2}, as_bytes_of(i32)},
+                                                {"u32", DType::U32, {2}, as_bytes_of(u32)},
+                                                {"i64", DType::I64, {2}, as_bytes_of(i64)},
+                                                {"u64", DType::U64, {2}, as_bytes_of(u64)},
+                                                {"bool", DType::BOOL, {4}, as_bytes_of(boolean)},
+                                                {"fp8", DType::F8_E4M3, {1}, as_bytes_of(fp8)},
+                                            });
     SafeTensors st = SafeTensors::open(tmp / "c.safetensors");
 
     SUBCASE("F16 and BF16 widen exactly to float and double") {
@@ -322,10 +325,10 @@ TEST_CASE("safetensors: read_as conversions") {
 
 TEST_CASE("safetensors: valid edge cases are accepted") {
     // Whitespace padding after the object, 0-rank tensor, empty tensors sharing an offset.
-    std::string h = obj(tensor("e1", "F32", "[0]", 0, 0), tensor("s", "I32", "[]", 0, 4),
-                        tensor("e0", "I8", "[0,0]", 0, 0), tensor("e2", "BF16", "[3,0]", 4, 4),
-                        tensor("v", "U8", "[2]", 4, 6), tensor("e3", "F64", "[0]", 6, 6)) +
-                    "  \n\t\r ";
+    std::string h =
+        obj(tensor("e1", "F32", "[0]", 0, 0), tensor("s", "I32", "[]", 0, 4), tensor("e0", "I8", "[0,0]", 0, 0),
+            tensor("e2", "BF16", "[3,0]", 4, 4), tensor("v", "U8", "[2]", 4, 6), tensor("e3", "F64", "[0]", 6, 6)) +
+        "  \n\t\r ";
     SafeTensors st = SafeTensors::from_bytes(make_file(h, 6), "ok");
     REQUIRE(st.tensors().size() == 6);
     CHECK(st.tensors()[0].name == "e0");  // equal offsets: ordered by name
@@ -361,26 +364,25 @@ TEST_CASE("safetensors: header length past end of file") {
 TEST_CASE("safetensors: header that is not a JSON object") {
     rejects("[]", 0, "JSON object");
     rejects("\"abc\"", 0, "JSON object");
-    rejects(" {}", 0, "JSON object");        // must start with '{' (no leading whitespace)
+    rejects(" {}", 0, "JSON object");  // must start with '{' (no leading whitespace)
     rejects("", 0, "empty header");
     rejects("\xEF\xBB\xBF{}", 0, "JSON object");  // byte-order mark
 }
 
 TEST_CASE("safetensors: invalid JSON") {
     rejects("{\"a\":", 0, "not valid JSON");
-    rejects("{} x", 0, "not valid JSON");                 // garbage after the object
-    rejects("{}\0\0\0\0"sv, 0, "NUL");                     // NUL is not padding
-    rejects("{}\0garbage"sv, 0, "NUL");                    // (nlohmann alone would stop at the NUL)
+    rejects("{} x", 0, "not valid JSON");  // garbage after the object
+    rejects("{}\0\0\0\0"sv, 0, "NUL");     // NUL is not padding
+    rejects("{}\0garbage"sv, 0, "NUL");    // (nlohmann alone would stop at the NUL)
     rejects("{\"a\0\":{}}"sv, 0, "NUL");
-    rejects("{\"\xff\":{}}", 0, "not valid JSON");        // invalid UTF-8 in a key
-    rejects("{\"a\":\"\xc3\"}", 0, "not valid JSON");      // truncated UTF-8 sequence
-    rejects("{/*c*/}", 0, "not valid JSON");              // no comments
+    rejects("{\"\xff\":{}}", 0, "not valid JSON");           // invalid UTF-8 in a key
+    rejects("{\"a\":\"\xc3\"}", 0, "not valid JSON");        // truncated UTF-8 sequence
+    rejects("{/*c*/}", 0, "not valid JSON");                 // no comments
     rejects("{\"__metadata__\":{},}", 0, "not valid JSON");  // trailing comma
 }
 
 TEST_CASE("safetensors: duplicate names and fields") {
-    rejects(obj(tensor("a", "F32", "[1]", 0, 4), tensor("a", "F32", "[1]", 4, 8)), 8,
-            "duplicate key 'a'");
+    rejects(obj(tensor("a", "F32", "[1]", 0, 4), tensor("a", "F32", "[1]", 4, 8)), 8, "duplicate key 'a'");
     rejects("{\"__metadata__\":{},\"__metadata__\":{}}", 0, "duplicate key '__metadata__'");
     rejects("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0, "duplicate key 'k'");
     rejects("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4,
@@ -406,10 +408,10 @@ TEST_CASE("safetensors: first tensor must begin at 0") {
 }
 
 TEST_CASE("safetensors: element count and byte size overflow") {
-    rejects(obj(tensor("a", "F32", "[4611686018427387904,4]", 0, 0)), 0, "overflow");     // numel 2^64
-    rejects(obj(tensor("a", "F32", "[4611686018427387904]", 0, 0)), 0, "overflow");       // bytes 2^64
-    rejects(obj(tensor("a", "U8", "[9223372036854775807,2]", 0, 0)), 0, "overflow");      // numel > int64
-    rejects(obj(tensor("a", "U8", "[18446744073709551615]", 0, 0)), 0, "too large");      // dim > int64
+    rejects(obj(tensor("a", "F32", "[4611686018427387904,4]", 0, 0)), 0, "overflow");             // numel 2^64
+    rejects(obj(tensor("a", "F32", "[4611686018427387904]", 0, 0)), 0, "overflow");               // bytes 2^64
+    rejects(obj(tensor("a", "U8", "[9223372036854775807,2]", 0, 0)), 0, "overflow");              // numel > int64
+    rejects(obj(tensor("a", "U8", "[18446744073709551615]", 0, 0)), 0, "too large");              // dim > int64
     rejects(obj(tensor("a", "U8", "[18446744073709551616]", 0, 0)), 0, "non-negative integers");  // > u64
 }
 

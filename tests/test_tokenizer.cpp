@@ -44,7 +44,6 @@ NormalizerOptions normalizer_options(const json& n) {
     return o;
 }
 
-
 // Compares one configuration's cases; returns the number of encodings that differ.
 size_t check_config(const WordPiece& tok, const json& fx, const std::string& label) {
     size_t compared = 0, failed = 0;
@@ -66,11 +65,14 @@ size_t check_config(const WordPiece& tok, const json& fx, const std::string& lab
             const Encoding e = pair ? tok.encode_pair(a, b, o) : tok.encode(a, o);
             std::string why;
             if (e.ids != r["ids"].get<std::vector<int64_t>>()) why = "ids";
-            const auto types = r.contains("type_ids") ? r["type_ids"].get<std::vector<int64_t>>() : std::vector<int64_t>(e.ids.size(), 0);
+            const auto types = r.contains("type_ids") ? r["type_ids"].get<std::vector<int64_t>>()
+                                                      : std::vector<int64_t>(e.ids.size(), 0);
             if (why.empty() && e.type_ids != types) why = "type_ids";
-            const bool all_ones = std::all_of(e.attention_mask.begin(), e.attention_mask.end(), [](int64_t m) { return m == 1; });
+            const bool all_ones =
+                std::all_of(e.attention_mask.begin(), e.attention_mask.end(), [](int64_t m) { return m == 1; });
             if (why.empty() && (e.attention_mask.size() != e.ids.size() || !all_ones)) why = "attention_mask";
-            if (why.empty() && r.contains("tokens") && e.tokens != r["tokens"].get<std::vector<std::string>>()) why = "tokens";
+            if (why.empty() && r.contains("tokens") && e.tokens != r["tokens"].get<std::vector<std::string>>())
+                why = "tokens";
             if (why.empty() && r.contains("offsets")) {
                 // Byte offsets -> code points, against the text each token came from.
                 const std::vector<size_t> got = temper::testing::hf_offsets(e, a, b, pair);
@@ -80,8 +82,8 @@ size_t check_config(const WordPiece& tok, const json& fx, const std::string& lab
             if (!why.empty() && ++failed <= 5) {
                 std::ostringstream ids;
                 for (auto id : e.ids) ids << id << ' ';
-                MESSAGE(label, " case ", c["name"].get<std::string>(), " #", i, " differs in ", why, ": ", show(a), pair ? " | " + show(b) : "",
-                        "\n  expected ", r.dump(), "\n  got ids ", ids.str());
+                MESSAGE(label, " case ", c["name"].get<std::string>(), " #", i, " differs in ", why, ": ", show(a),
+                        pair ? " | " + show(b) : "", "\n  expected ", r.dump(), "\n  got ids ", ids.str());
             }
         }
     }
@@ -92,7 +94,8 @@ size_t check_config(const WordPiece& tok, const json& fx, const std::string& lab
         const std::string skip = tok.decode(ids, true), keep = tok.decode(ids, false);
         ++compared;
         if ((skip != fx["decode"][i]["skip"] || keep != fx["decode"][i]["keep"]) && ++failed <= 5)
-            MESSAGE(label, " decode #", i, ": expected ", fx["decode"][i].dump(), " got ", show(skip), " / ", show(keep));
+            MESSAGE(label, " decode #", i, ": expected ", fx["decode"][i].dump(), " got ", show(skip), " / ",
+                    show(keep));
     }
     MESSAGE(label, ": ", compared - failed, "/", compared, " encodings and decodings identical to HF");
     return failed;
@@ -139,10 +142,12 @@ TEST_CASE("pair truncation matches HF's longest_first on a grid of lengths") {
         std::string a, b;
         for (size_t i = 0; i < la; ++i) a += "a ";
         for (size_t i = 0; i < lb; ++i) b += "b ";
-        const auto ids = tok.encode_pair(a, b, {.max_length = m, .padding = Padding::None, .add_special_tokens = special == 1}).ids;
+        const auto ids =
+            tok.encode_pair(a, b, {.max_length = m, .padding = Padding::None, .add_special_tokens = special == 1}).ids;
         const size_t got_a = std::count(ids.begin(), ids.end(), a_id), got_b = std::count(ids.begin(), ids.end(), b_id);
         if ((got_a != ka || got_b != kb) && ++failed <= 5)
-            MESSAGE("special tokens ", special, ", max_length ", m, ", lengths ", la, "+", lb, ": HF keeps ", ka, "+", kb, ", we keep ", got_a, "+", got_b);
+            MESSAGE("special tokens ", special, ", max_length ", m, ", lengths ", la, "+", lb, ": HF keeps ", ka, "+",
+                    kb, ", we keep ", got_a, "+", got_b);
     }
     CHECK(failed == 0);
     const size_t rows = fx["rows"].size();
@@ -163,8 +168,9 @@ TEST_CASE("the corpus covers what the issue asks for") {
     CHECK(empty);
     CHECK(longest > 100);
     CHECK(all.find('\0') != std::string::npos);
-    for (const char* needle : {"\u200b", "\u200d", "\ufeff", "\x01", "\ufffd", "\u00a0", "\u3000", "\u2028", "\t", "\u0130", "\u00df",
-                               "\u03a3", "\u0301", "\u4e2d", "\U0001F600", "\U0001F3FD", "\u05e9", "\u0645", "https://", "don't"})
+    for (const char* needle :
+         {"\u200b", "\u200d", "\ufeff", "\x01",   "\ufffd",     "\u00a0",     "\u3000", "\u2028", "\t",       "\u0130",
+          "\u00df", "\u03a3", "\u0301", "\u4e2d", "\U0001F600", "\U0001F3FD", "\u05e9", "\u0645", "https://", "don't"})
         CHECK_MESSAGE(all.find(needle) != std::string::npos, show(needle));
 }
 
@@ -183,9 +189,13 @@ TEST_CASE("invalid UTF-8: replacement characters, dropped by clean_text") {
         CHECK(e.offsets.back() == std::pair<size_t, size_t>{0, 0});
     }
     // Without clean_text the replacement character is kept and maps back to the invalid bytes.
-    BertNormalizer keep({.clean_text = false, .handle_chinese_chars = true, .strip_accents = false, .lowercase = false});
+    BertNormalizer keep(
+        {.clean_text = false, .handle_chinese_chars = true, .strip_accents = false, .lowercase = false});
     std::vector<NChar> out;
-    keep.normalize("a\xe2\x82" "b\xff", 0, 5, out);
+    keep.normalize(
+        "a\xe2\x82"
+        "b\xff",
+        0, 5, out);
     REQUIRE(out.size() == 4);
     CHECK(out[1].c == unicode::kReplacement);
     CHECK(out[1].start == 1);
@@ -196,7 +206,8 @@ TEST_CASE("invalid UTF-8: replacement characters, dropped by clean_text") {
 
 TEST_CASE("encode_batch: padding, truncation, masks, threads") {
     const auto tok = WordPiece::from_vocab_file(kDir + "vocab_uncased.txt");
-    const std::vector<std::string> texts = {"I really love this movie.", "", "Thank you so much for the kind words, they mean a lot to me!", "ok"};
+    const std::vector<std::string> texts = {"I really love this movie.", "",
+                                            "Thank you so much for the kind words, they mean a lot to me!", "ok"};
     const int64_t pad = *tok.token_to_id("[PAD]");
     CHECK(tok.pad_id() == pad);
 
@@ -246,7 +257,8 @@ TEST_CASE("encode_batch: padding, truncation, masks, threads") {
     CHECK(pairs.seq_len == 6);
     CHECK(pairs.token_type_ids == std::vector<int64_t>{0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1});
     CHECK(pairs.attention_mask == std::vector<int64_t>{1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1});
-    CHECK(pairs.encodings[0].ids == tok.encode_pair("love", "day", {.max_length = 6, .padding = Padding::MaxLength}).ids);
+    CHECK(pairs.encodings[0].ids ==
+          tok.encode_pair("love", "day", {.max_length = 6, .padding = Padding::MaxLength}).ids);
 
     CHECK_THROWS_AS(tok.encode("hello", {.max_length = 1}), temper::Error);
     CHECK_NOTHROW(tok.encode("hello", {.max_length = 2}));

@@ -26,7 +26,9 @@ const std::string kShared = std::string(TEMPER_SHARED_DIR) + "/data/";
 
 std::string expected_file() {
     if (const char* env = std::getenv("TEMPER_TOKENIZER_GOEMOTIONS")) return env;
-    return (fs::path(TEMPER_FIXTURES_DIR) / ".." / ".." / ".devdata" / "tokenizer" / "goemotions_bert-base-uncased.jsonl").string();
+    return (fs::path(TEMPER_FIXTURES_DIR) / ".." / ".." / ".devdata" / "tokenizer" /
+            "goemotions_bert-base-uncased.jsonl")
+        .string();
 }
 
 // Text column of a GoEmotions TSV, indexed by line number (as the Node script counts them).
@@ -38,7 +40,6 @@ std::map<size_t, std::string> read_texts(const std::string& path) {
         if (!line.empty()) texts[i] = line.substr(0, line.find('\t'));
     return texts;
 }
-
 
 }  // namespace
 
@@ -93,10 +94,12 @@ TEST_CASE("GoEmotions with bert-base-uncased: identical to HF tokenizers") {
         }
         (pair ? pairs : singles) += 1;
         tokens += e.ids.size();
-        if (!same && ++failed <= 5) MESSAGE("differs: ", nlohmann::json(a).dump(), pair ? " | " + nlohmann::json(b).dump() : "", "\n  HF ", line);
+        if (!same && ++failed <= 5)
+            MESSAGE("differs: ", nlohmann::json(a).dump(), pair ? " | " + nlohmann::json(b).dump() : "", "\n  HF ",
+                    line);
     }
     CHECK(singles > 50000);
     CHECK(failed == 0);
-    MESSAGE("GoEmotions: ", singles + pairs - failed, "/", singles + pairs, " encodings identical to HF (", singles, " texts, ", pairs,
-            " truncated pairs, ", tokens, " tokens)");
+    MESSAGE("GoEmotions: ", singles + pairs - failed, "/", singles + pairs, " encodings identical to HF (", singles,
+            " texts, ", pairs, " truncated pairs, ", tokens, " tokens)");
 }

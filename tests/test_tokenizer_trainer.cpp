@@ -90,7 +90,8 @@ TEST_CASE("trainer options") {
     // min_frequency above every pair count: alphabet only.
     o.min_frequency = 1000;
     const auto alpha = train_wordpiece(corpus, o);
-    for (size_t i = 3; i < alpha.size(); ++i) CHECK(unicode::count_code_points(alpha[i].substr(alpha[i].rfind('#') + 1)) == 1);
+    for (size_t i = 3; i < alpha.size(); ++i)
+        CHECK(unicode::count_code_points(alpha[i].substr(alpha[i].rfind('#') + 1)) == 1);
     o.vocab_size = 2;
     CHECK_THROWS_AS(train_wordpiece(corpus, o), temper::Error);
 }

@@ -67,11 +67,11 @@ TEST_CASE("UTF-8: invalid input gives one U+FFFD per maximal subpart") {
     using V = std::vector<char32_t>;
     CHECK(decode_all("\x80") == V{R});
     CHECK(decode_all("\xff\xfe") == V{R, R});
-    CHECK(decode_all("\xc0\xaf") == V{R, R});              // overlong: C0 is never valid
-    CHECK(decode_all("\xe0\x80\xaf") == V{R, R, R});       // overlong 3-byte form
-    CHECK(decode_all("\xed\xa0\x80") == V{R, R, R});       // surrogate
+    CHECK(decode_all("\xc0\xaf") == V{R, R});                // overlong: C0 is never valid
+    CHECK(decode_all("\xe0\x80\xaf") == V{R, R, R});         // overlong 3-byte form
+    CHECK(decode_all("\xed\xa0\x80") == V{R, R, R});         // surrogate
     CHECK(decode_all("\xf4\x90\x80\x80") == V{R, R, R, R});  // above U+10FFFF
-    CHECK(decode_all("\xe2\x82") == V{R});                  // truncated: one subpart
+    CHECK(decode_all("\xe2\x82") == V{R});                   // truncated: one subpart
     CHECK(decode_all("\xe2\x82x") == V{R, 'x'});
     CHECK(decode_all("\xf0\x9f\x98") == V{R});
     CHECK(decode_all("\xf0\x9f\x98\xe2\x82\xac") == V{R, 0x20AC});
@@ -94,8 +94,8 @@ TEST_CASE("tables: properties, decompositions, lowercase") {
     CHECK_FALSE(is_bert_control(0x378));  // unassigned: HF keeps it
     CHECK(is_punctuation('$'));
     CHECK(is_punctuation('^'));
-    CHECK(is_punctuation(0x00BF));  // ¿
-    CHECK(is_punctuation(0x166D));  // Po in Unicode 8.0, So today: HF's frozen table says punctuation
+    CHECK(is_punctuation(0x00BF));        // ¿
+    CHECK(is_punctuation(0x166D));        // Po in Unicode 8.0, So today: HF's frozen table says punctuation
     CHECK_FALSE(is_punctuation(0x061D));  // added in 14.0: unknown to HF's table
     CHECK_FALSE(is_punctuation(0x20AC));  // € is Sc
     CHECK(is_mark_nonspacing(0x301));
@@ -107,13 +107,13 @@ TEST_CASE("tables: properties, decompositions, lowercase") {
     CHECK_FALSE(is_chinese_char(0x3042));  // hiragana
 
     CHECK(decomposed(0xE9) == U"e\u0301");
-    CHECK(decomposed(0x1E69) == U"s\u0323\u0307");  // recursive and canonically ordered
+    CHECK(decomposed(0x1E69) == U"s\u0323\u0307");       // recursive and canonically ordered
     CHECK(decomposed(0xAC01) == U"\u1100\u1161\u11A8");  // Hangul LVT
     CHECK(decomposed(0xAC00) == U"\u1100\u1161");
     CHECK(decomposed(0x212B) == U"A\u030A");  // ANGSTROM SIGN
     CHECK(decomposed(0x1D160) == U"\U0001D158\U0001D165\U0001D16E");
     CHECK(decomposed(0x11938) == U"\U00011938");  // decomposes since Unicode 13; HF's NFD is 9.0
-    CHECK(decomposed(0xFB01) == U"\uFB01");      // compatibility only: not NFD
+    CHECK(decomposed(0xFB01) == U"\uFB01");       // compatibility only: not NFD
     CHECK(combining_class(0x301) == 230);
     CHECK(combining_class(0x316) == 220);
     CHECK(combining_class('a') == 0);
@@ -123,20 +123,23 @@ TEST_CASE("tables: properties, decompositions, lowercase") {
     CHECK(lower(0x3A3) == U"\u03C3");   // Σ: no final-sigma rule per character
     CHECK(lower(0x1E9E) == U"\u00DF");  // ẞ
     CHECK(lower(0xDF) == U"\u00DF");
-    CHECK(lower(0x13A0) == U"\uAB70");  // Cherokee
+    CHECK(lower(0x13A0) == U"\uAB70");       // Cherokee
     CHECK(lower(0x10400) == U"\U00010428");  // Deseret
-    CHECK(lower(0x1C90) == U"\u10D0");  // Georgian Mtavruli
-    CHECK(lower(0x1C5) == U"\u01C6");   // ǅ
-    CHECK(lower(0x212A) == U"k");       // KELVIN SIGN
-    CHECK(lower(0x2167) == U"\u2177");  // Ⅷ
-    CHECK(lower(0x24B6) == U"\u24D0");  // Ⓐ
-    CHECK(lower(0x101) == U"\u0101");   // already lowercase
+    CHECK(lower(0x1C90) == U"\u10D0");       // Georgian Mtavruli
+    CHECK(lower(0x1C5) == U"\u01C6");        // ǅ
+    CHECK(lower(0x212A) == U"k");            // KELVIN SIGN
+    CHECK(lower(0x2167) == U"\u2177");       // Ⅷ
+    CHECK(lower(0x24B6) == U"\u24D0");       // Ⓐ
+    CHECK(lower(0x101) == U"\u0101");        // already lowercase
 }
 
 TEST_CASE("normalizer: alignment of inserted, replaced and removed characters") {
     const BertNormalizer uncased;
     std::vector<NChar> out;
-    const std::string text = "\xc3\x89" "a\xe2\x80\x8b" "\xe4\xb8\xad";  // É a ZWSP 中
+    const std::string text =
+        "\xc3\x89"
+        "a\xe2\x80\x8b"
+        "\xe4\xb8\xad";  // É a ZWSP 中
     uncased.normalize(text, 0, text.size(), out);
     // É -> e (its combining acute is stripped), ZWSP removed, 中 surrounded by spaces.
     REQUIRE(out.size() == 5);
@@ -151,11 +154,13 @@ TEST_CASE("normalizer: alignment of inserted, replaced and removed characters") 
     CHECK(out[3].start == 6);
     CHECK(out[3].end == 9);
     CHECK(uncased.normalize_string("\xc4\xb0stanbul") == "istanbul");
-    const BertNormalizer lower_only({.clean_text = true, .handle_chinese_chars = true, .strip_accents = false, .lowercase = true});
+    const BertNormalizer lower_only(
+        {.clean_text = true, .handle_chinese_chars = true, .strip_accents = false, .lowercase = true});
     CHECK(lower_only.normalize_string("\xc4\xb0stanbul") == "i\xcc\x87stanbul");
     CHECK(uncased.strips_accents());
     CHECK_FALSE(lower_only.strips_accents());
-    const BertNormalizer cased({.clean_text = true, .handle_chinese_chars = true, .strip_accents = std::nullopt, .lowercase = false});
+    const BertNormalizer cased(
+        {.clean_text = true, .handle_chinese_chars = true, .strip_accents = std::nullopt, .lowercase = false});
     CHECK_FALSE(cased.strips_accents());  // strip_accents follows lowercase when unset
     CHECK(cased.normalize_string("Caf\xc3\xa9\tX\r\n") == "Caf\xc3\xa9 X  ");
 }
@@ -167,10 +172,14 @@ TEST_CASE("every code point behaves as in HF tokenizers") {
     std::vector<bool> skip(0x110000, false);
     for (uint32_t c : fx["skip"]) skip[c] = true;
 
-    const BertNormalizer uncased({.clean_text = true, .handle_chinese_chars = true, .strip_accents = true, .lowercase = true});
-    const BertNormalizer cased({.clean_text = true, .handle_chinese_chars = true, .strip_accents = false, .lowercase = false});
-    const BertNormalizer lower_only({.clean_text = false, .handle_chinese_chars = false, .strip_accents = false, .lowercase = true});
-    const BertNormalizer strip_only({.clean_text = false, .handle_chinese_chars = false, .strip_accents = true, .lowercase = false});
+    const BertNormalizer uncased(
+        {.clean_text = true, .handle_chinese_chars = true, .strip_accents = true, .lowercase = true});
+    const BertNormalizer cased(
+        {.clean_text = true, .handle_chinese_chars = true, .strip_accents = false, .lowercase = false});
+    const BertNormalizer lower_only(
+        {.clean_text = false, .handle_chinese_chars = false, .strip_accents = false, .lowercase = true});
+    const BertNormalizer strip_only(
+        {.clean_text = false, .handle_chinese_chars = false, .strip_accents = true, .lowercase = false});
     const char* names[] = {"uncased", "cased", "lowercase", "strip", "reorder", "pretok"};
     const std::string sep = "\xff";
     size_t blocks = 0, bad = 0;
@@ -204,7 +213,8 @@ TEST_CASE("every code point behaves as in HF tokenizers") {
         }
     }
     CHECK(bad == 0);
-    MESSAGE("every code point: ", blocks - bad, "/", blocks, " (feature, 4096-code-point block) hashes identical to HF; ", fx["skip"].size(),
+    MESSAGE("every code point: ", blocks - bad, "/", blocks,
+            " (feature, 4096-code-point block) hashes identical to HF; ", fx["skip"].size(),
             " code points assigned after UCD 15.0 excluded (HF lowercases them, our tables do not know them)");
     // Those excluded code points are indeed unknown to our tables: lowercase leaves them alone.
     for (uint32_t c : fx["skip"]) CHECK(lower(c) == std::u32string(1, c));

@@ -168,13 +168,17 @@ TEST_CASE("parallel_for visits every index once and hands an exception back to t
     for (int64_t threads : {0, 1, 2, 3}) {
         CAPTURE(threads);
         std::vector<std::atomic<int>> seen(1000);
-        cpu::parallel_for(1000, 1 << 10, [&](int64_t i) { seen[size_t(i)]++; }, threads);
+        cpu::parallel_for(
+            1000, 1 << 10, [&](int64_t i) { seen[size_t(i)]++; }, threads);
         int ok = 0;
         for (auto& s : seen) ok += s.load() == 1;
         CHECK(ok == 1000);
-        CHECK_THROWS_WITH_AS(cpu::parallel_for(1000, 1 << 10, [](int64_t i) {
-                                 if (i == 777) throw std::runtime_error("row 777 is bad");
-                             }, threads),
+        CHECK_THROWS_WITH_AS(cpu::parallel_for(
+                                 1000, 1 << 10,
+                                 [](int64_t i) {
+                                     if (i == 777) throw std::runtime_error("row 777 is bad");
+                                 },
+                                 threads),
                              "row 777 is bad", std::runtime_error);
     }
 }

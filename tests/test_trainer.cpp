@@ -37,7 +37,8 @@ Setup make_setup() {
         all.labels.push_back(ex.labels);
     }
     Setup s{train::split_dataset(all, {.train = 0.7, .dev = 0.15, .test = 0.15}, 5), text::WordPiece(), {}};
-    s.tok = text::WordPiece::from_vocab(text::train_wordpiece(s.split.train.texts, {.vocab_size = 200, .min_frequency = 2}));
+    s.tok = text::WordPiece::from_vocab(
+        text::train_wordpiece(s.split.train.texts, {.vocab_size = 200, .min_frequency = 2}));
     s.cfg.vocab_size = int64_t(s.tok.vocab_size());
     s.cfg.dim = 16;
     s.cfg.n_layers = 1;
@@ -63,8 +64,16 @@ std::vector<std::string> lines_of(const std::string& path) {
 }
 
 train::TrainerOptions base_options(const std::string& dir) {
-    return {.run_dir = dir, .epochs = 2, .batch_size = 16, .grad_accum = 2, .max_length = 48, .lr = 3e-3,
-            .warmup_ratio = 0.2, .eval_every = 3, .seed = 9, .progress = false};
+    return {.run_dir = dir,
+            .epochs = 2,
+            .batch_size = 16,
+            .grad_accum = 2,
+            .max_length = 48,
+            .lr = 3e-3,
+            .warmup_ratio = 0.2,
+            .eval_every = 3,
+            .seed = 9,
+            .progress = false};
 }
 
 }  // namespace
@@ -86,7 +95,7 @@ TEST_CASE("stop + resume gives the same losses, metrics and weights as one strai
     auto rest = base_options(part.run_dir);
     rest.resume = true;
     models::DistilBertForSequenceClassification<float> c(s.cfg, 77);  // different init: resume must overwrite it
-    manual_seed(12345);                                              // and restore the dropout stream
+    manual_seed(12345);                                               // and restore the dropout stream
     auto rc = train::Trainer<float>(c, s.tok, s.split.train, s.split.dev, rest).fit();
     CHECK(rc.steps == ra.steps);
     CHECK(rc.best_step == ra.best_step);
@@ -95,7 +104,8 @@ TEST_CASE("stop + resume gives the same losses, metrics and weights as one strai
     CHECK(la.size() == 12 + 4);  // a train line per step, an eval line every 3 steps
     CHECK(la == lc);
     auto pa = a.named_parameters(), pc = c.named_parameters();
-    for (size_t i = 0; i < pa.size(); ++i) CHECK_MESSAGE(pa[i].second.to_vector() == pc[i].second.to_vector(), pa[i].first);
+    for (size_t i = 0; i < pa.size(); ++i)
+        CHECK_MESSAGE(pa[i].second.to_vector() == pc[i].second.to_vector(), pa[i].first);
     fs::remove_all(straight.run_dir);
     fs::remove_all(part.run_dir);
 }
@@ -111,7 +121,8 @@ TEST_CASE("run directory: best/ is an HF checkpoint with thresholds and vocab; p
                           "last/optimizer.safetensors", "last/trainer_state.json"})
         CHECK_MESSAGE(fs::exists(fs::path(o.run_dir) / f), f);
     CHECK_FALSE(fs::exists(fs::path(o.run_dir) / "best.tmp"));
-    auto loaded = models::DistilBertForSequenceClassification<float>::from_pretrained(o.run_dir + "/best", {.verbose = false});
+    auto loaded =
+        models::DistilBertForSequenceClassification<float>::from_pretrained(o.run_dir + "/best", {.verbose = false});
     CHECK(loaded.config.labels == s.cfg.labels);
     CHECK(loaded.config.problem == models::Problem::MultiLabel);
     auto th = train::load_thresholds(o.run_dir + "/best/thresholds.json", s.cfg.labels);
@@ -204,7 +215,9 @@ TEST_CASE("too little free space for the checkpoints is an error naming the dire
     CHECK_NOTHROW(io::require_free_space(dir, 1, "checkpoints"));
     CHECK_THROWS_WITH_AS(io::require_free_space(dir, uint64_t(1) << 62, "checkpoints (best/ and last/)"),
                          doctest::Contains((dir + ": checkpoints (best/ and last/) need about 4398046511104 MiB, but "
-                                                  "only").c_str()), Error);
+                                                  "only")
+                                               .c_str()),
+                         Error);
     fs::remove_all(dir);
 }
 
@@ -363,8 +376,10 @@ TEST_CASE("kill -9 at random times during training never leaves a checkpoint tha
     train::Trainer<float>(fin, s.tok, s.split.train, s.split.dev, k).fit();
     CHECK(eval_losses(k.run_dir) == ref_losses);
     auto pa = ref.named_parameters(), pb = fin.named_parameters();
-    for (size_t i = 0; i < pa.size(); ++i) CHECK_MESSAGE(pa[i].second.to_vector() == pb[i].second.to_vector(), pa[i].first);
-    for (const char* left : {"best.tmp", "best.old", "last.tmp", "last.old"}) CHECK_FALSE(fs::exists(fs::path(k.run_dir) / left));
+    for (size_t i = 0; i < pa.size(); ++i)
+        CHECK_MESSAGE(pa[i].second.to_vector() == pb[i].second.to_vector(), pa[i].first);
+    for (const char* left : {"best.tmp", "best.old", "last.tmp", "last.old"})
+        CHECK_FALSE(fs::exists(fs::path(k.run_dir) / left));
     fs::remove_all(o.run_dir);
     fs::remove_all(k.run_dir);
 }
@@ -423,8 +438,9 @@ TEST_CASE("TrainStepGraph on the CPU: the same steps as a hand-written loop, bit
     CHECK_NOTHROW(graph(Tensor<int64_t>::zeros({2, 6}), {}, Tensor<float>::zeros({2, 4})));
 }
 
-TEST_CASE("Trainer with cuda_graph: fixed-shape steps through TrainStepGraph (eager on the CPU), short last batch "
-          "eagerly; option errors") {
+TEST_CASE(
+    "Trainer with cuda_graph: fixed-shape steps through TrainStepGraph (eager on the CPU), short last batch "
+    "eagerly; option errors") {
     Setup s = make_setup();
     models::DistilBertForSequenceClassification<float> model(s.cfg, 9);
     auto o = base_options(tmp_dir("graph"));
@@ -483,15 +499,15 @@ TEST_CASE("Trainer with bf16 mixed precision: trains close to fp32, fp32 checkpo
     for (size_t i = 0; i < la.size(); ++i) worst = std::max(worst, std::abs(lb[i] - la[i]) / la[i]);
     const double dev_a = ta.evaluate(s.split.dev).loss, dev_b = tb.evaluate(s.split.dev).loss;
     MESSAGE("bf16 vs fp32 training (" << la.size() << " steps): worst relative train-loss difference " << worst
-            << "; dev loss of the best models " << dev_b << " vs " << dev_a);
+                                      << "; dev loss of the best models " << dev_b << " vs " << dev_a);
     CHECK(worst <= 5e-2);
     CHECK(worst > 0);  // the bf16 copy did run: fp32 alone would repeat the losses exactly
     CHECK(lb.back() < lb.front());
     CHECK(std::abs(dev_b - dev_a) / dev_a <= 5e-2);
 
     // best/ holds fp32 weights (the master), which load into a plain float model.
-    auto loaded = models::DistilBertForSequenceClassification<float>::from_pretrained(
-        straight.run_dir + "/best", {.verbose = false});
+    auto loaded = models::DistilBertForSequenceClassification<float>::from_pretrained(straight.run_dir + "/best",
+                                                                                      {.verbose = false});
     auto pb = b.named_parameters(), pl = loaded.named_parameters();
     bool some_not_bf16 = false;  // fp32 master weights: not all representable in bf16
     for (size_t i = 0; i < pb.size(); ++i) {

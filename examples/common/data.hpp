@@ -15,7 +15,8 @@ namespace examples {
 inline temper::train::Dataset read_data(const std::string& path, const temper::train::TableOptions& o) {
     temper::train::Dataset d = temper::train::read_table(path, o);
     if (d.report.skipped > 0) {
-        std::fprintf(stderr, "warning: %s: skipped %lld malformed rows, e.g.\n", path.c_str(), (long long)d.report.skipped);
+        std::fprintf(stderr, "warning: %s: skipped %lld malformed rows, e.g.\n", path.c_str(),
+                     (long long)d.report.skipped);
         for (const auto& r : d.report.skip_reasons) std::fprintf(stderr, "  %s\n", r.c_str());
     }
     return d;

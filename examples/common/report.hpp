@@ -13,7 +13,8 @@
 namespace examples {
 
 // Multi-label scores of already computed probabilities at the given per-label thresholds.
-inline temper::train::ClassificationScores scores_at(const temper::train::EvalResult& r, const temper::train::Dataset& d,
+inline temper::train::ClassificationScores scores_at(const temper::train::EvalResult& r,
+                                                     const temper::train::Dataset& d,
                                                      const std::vector<double>& thresholds) {
     using namespace temper::train;
     return multilabel_scores(to_indicator(d.labels, d.num_labels()), apply_threshold(r.probs, thresholds));
@@ -27,7 +28,8 @@ inline void print_multilabel(const std::string& title, const temper::train::Clas
 
 inline void print_thresholds(const std::vector<std::string>& names, const std::vector<double>& th) {
     std::printf("\nper-label thresholds tuned on dev:");
-    for (size_t j = 0; j < names.size(); ++j) std::printf("%s %s %.2f", j % 6 == 0 ? "\n " : ",", names[j].c_str(), th[j]);
+    for (size_t j = 0; j < names.size(); ++j)
+        std::printf("%s %s %.2f", j % 6 == 0 ? "\n " : ",", names[j].c_str(), th[j]);
     std::printf("\n");
 }
 
@@ -56,8 +58,7 @@ inline void print_single_label(const std::string& title, const temper::train::Cl
 inline std::string label_counts(const temper::train::Dataset& d) {
     const auto c = d.label_counts();
     std::string out;
-    for (size_t j = 0; j < c.size(); ++j)
-        out += (j ? ", " : "") + d.label_names[j] + " " + std::to_string(c[j]);
+    for (size_t j = 0; j < c.size(); ++j) out += (j ? ", " : "") + d.label_names[j] + " " + std::to_string(c[j]);
     return out;
 }
 

@@ -35,14 +35,17 @@ int main(int argc, char** argv) {
     examples::add_model_options(app, margs);
     examples::add_train_options(app, targs);
     app.add_option("--threshold", threshold, "decision threshold on each label's sigmoid probability")
-        ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
     app.add_flag("--tune-thresholds", tune,
                  "also tune one threshold per label on dev (saved as thresholds.json with the model)");
-    app.add_flag("--pos-weight", use_pos_weight, "weight positive targets by negatives/positives per label (BCE pos_weight)");
+    app.add_flag("--pos-weight", use_pos_weight,
+                 "weight positive targets by negatives/positives per label (BCE pos_weight)");
     app.add_flag("--skip-bad-rows", skip_bad, "drop malformed rows with a warning instead of stopping");
 
     return examples::run_main(app, argc, argv, [&] {
-        const train::TableOptions o{.text_column = text_column, .label_columns = labels,
+        const train::TableOptions o{.text_column = text_column,
+                                    .label_columns = labels,
                                     .on_error = skip_bad ? train::OnError::Skip : train::OnError::Throw};
         const train::Dataset all = examples::read_data(data, o);
         train::Splits s = examples::split_or_read(all, dev, test, o, targs.seed);

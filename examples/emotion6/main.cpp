@@ -64,11 +64,14 @@ int main(int argc, char** argv) {
         ->delimiter(',');
     examples::add_model_options(app, margs);
     examples::add_train_options(app, targs);
-    app.add_flag("--no-balance", no_balance, "train on the split as it is (default: undersample it to the smallest class)");
+    app.add_flag("--no-balance", no_balance,
+                 "train on the split as it is (default: undersample it to the smallest class)");
     app.add_flag("--skip-bad-rows", skip_bad, "drop malformed rows with a warning instead of stopping");
 
     return examples::run_main(app, argc, argv, [&] {
-        const train::TableOptions o{.text_column = text_column, .label_column = label_column, .label_names = labels,
+        const train::TableOptions o{.text_column = text_column,
+                                    .label_column = label_column,
+                                    .label_names = labels,
                                     .on_error = skip_bad ? train::OnError::Skip : train::OnError::Throw};
         train::Dataset all = examples::read_data(data, o);
         if (labels.empty()) all = with_default_names(std::move(all));

@@ -33,12 +33,15 @@ int main(int argc, char** argv) {
     examples::add_model_options(app, margs);
     examples::add_train_options(app, targs);
     app.add_option("--threshold", threshold, "decision threshold on each label's sigmoid probability")
-        ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
     app.add_flag("--no-tune-thresholds", no_tune,
                  "keep the fixed threshold (default: tune one threshold per label on dev, saved as thresholds.json)");
-    app.add_flag("--pos-weight", use_pos_weight, "weight positive targets by negatives/positives per label (BCE pos_weight)");
+    app.add_flag("--pos-weight", use_pos_weight,
+                 "weight positive targets by negatives/positives per label (BCE pos_weight)");
     app.add_option("--limit-eval", limit_eval, "use only the first N dev and test examples (0: all), for quick runs")
-        ->check(CLI::NonNegativeNumber)->capture_default_str();
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
     app.add_flag("--skip-bad-rows", skip_bad, "drop malformed rows with a warning instead of stopping");
 
     return examples::run_main(app, argc, argv, [&] {

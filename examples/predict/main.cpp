@@ -34,16 +34,18 @@ struct Predictor {
     const text::WordPiece& tok;
     std::vector<double> thresholds;  // multi-label only
     size_t max_length = 128;
-    size_t top = 0;                   // labels shown per text (0: all)
+    size_t top = 0;  // labels shown per text (0: all)
     bool json = false;
 
     bool multi_label() const { return model.config.problem == models::Problem::MultiLabel; }
 
     void run(const std::vector<std::string>& texts) {
         if (texts.empty()) return;
-        text::BatchEncoding enc = tok.encode_batch(
-            texts, {.max_length = max_length, .truncation = true, .padding = text::Padding::Longest,
-                    .add_special_tokens = true, .num_threads = 0});
+        text::BatchEncoding enc = tok.encode_batch(texts, {.max_length = max_length,
+                                                           .truncation = true,
+                                                           .padding = text::Padding::Longest,
+                                                           .add_special_tokens = true,
+                                                           .num_threads = 0});
         const text::ModelInputs in = text::model_inputs(enc);
         const auto probs = models::probabilities(model(in.input_ids, in.attention_mask), model.config.problem);
         for (size_t b = 0; b < texts.size(); ++b) print(texts[b], probs[b]);
@@ -64,8 +66,10 @@ private:
         if (json) {
             nlohmann::ordered_json j = {{"text", text}, {"probs", nlohmann::ordered_json::object()}};
             for (size_t k = 0; k < shown; ++k) j["probs"][names[order[k]]] = std::round(p[order[k]] * 1e4) / 1e4;
-            if (multi_label()) j["detected"] = detected;
-            else j["label"] = detected[0];
+            if (multi_label())
+                j["detected"] = detected;
+            else
+                j["label"] = detected[0];
             std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
             return;
         }
@@ -90,36 +94,47 @@ int main(int argc, char** argv) {
     double threshold = -1;
     int64_t top = 0, max_length = 128, batch_size = 32;
     bool json = false;
-    app.add_option("--model", model_dir, "checkpoint directory (config.json, model.safetensors, vocab.txt or tokenizer.json)")
+    app.add_option("--model", model_dir,
+                   "checkpoint directory (config.json, model.safetensors, vocab.txt or tokenizer.json)")
         ->required();
     app.add_option("texts", texts, "texts to classify; none or '-': one text per line from stdin");
     app.add_option("--threshold", threshold,
                    "multi-label decision threshold for every label (default: thresholds.json in --model, else 0.5)")
         ->check(CLI::Range(0.0, 1.0));
-    app.add_option("--top", top, "show only the K most likely labels (0: all)")->check(CLI::NonNegativeNumber)
+    app.add_option("--top", top, "show only the K most likely labels (0: all)")
+        ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     app.add_option("--max-length", max_length, "tokens per text, [CLS] and [SEP] included (longer texts are truncated)")
-        ->check(CLI::Range(2, 1 << 20))->capture_default_str();
-    app.add_option("--batch-size", batch_size, "stdin lines classified together")->check(CLI::Range(1, 65536))
+        ->check(CLI::Range(2, 1 << 20))
+        ->capture_default_str();
+    app.add_option("--batch-size", batch_size, "stdin lines classified together")
+        ->check(CLI::Range(1, 65536))
         ->capture_default_str();
     app.add_flag("--json", json, "one JSON object per text: {\"text\", \"probs\" (sorted), \"detected\" or \"label\"}");
 
     return examples::run_main(app, argc, argv, [&] {
         text::WordPiece tok = text::WordPiece::from_pretrained(model_dir);
-        Classifier model = Classifier::from_pretrained(model_dir, {.num_labels = std::nullopt, .problem = std::nullopt,
-                                                                   .labels = {}, .seed = 42, .verbose = true});
+        Classifier model = Classifier::from_pretrained(
+            model_dir,
+            {.num_labels = std::nullopt, .problem = std::nullopt, .labels = {}, .seed = 42, .verbose = true});
         model.eval();
         NoGradGuard no_grad;
-        Predictor pr{.model = model, .tok = tok, .thresholds = {},
+        Predictor pr{.model = model,
+                     .tok = tok,
+                     .thresholds = {},
                      .max_length = size_t(std::min<int64_t>(max_length, model.config.max_position_embeddings)),
-                     .top = size_t(top), .json = json};
+                     .top = size_t(top),
+                     .json = json};
         if (pr.multi_label()) {
             const std::string path = (std::filesystem::path(model_dir) / "thresholds.json").string();
             const size_t L = size_t(model.config.num_labels());
-            if (threshold >= 0) pr.thresholds.assign(L, threshold);
-            else if (std::filesystem::exists(path)) pr.thresholds = train::load_thresholds(path, model.config.labels).values;
+            if (threshold >= 0)
+                pr.thresholds.assign(L, threshold);
+            else if (std::filesystem::exists(path))
+                pr.thresholds = train::load_thresholds(path, model.config.labels).values;
             else {
-                std::fprintf(stderr, "note: %s not found; using threshold 0.5 (set one with --threshold)\n", path.c_str());
+                std::fprintf(stderr, "note: %s not found; using threshold 0.5 (set one with --threshold)\n",
+                             path.c_str());
                 pr.thresholds.assign(L, 0.5);
             }
         }

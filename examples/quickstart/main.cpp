@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
     uint64_t seed = 1234;
     std::string run_dir = "runs/quickstart";
     bool quiet = false;
-    app.add_option("--examples", examples, "generated examples (80/10/10 train/dev/test split)")->check(CLI::Range(100, 10000000));
+    app.add_option("--examples", examples, "generated examples (80/10/10 train/dev/test split)")
+        ->check(CLI::Range(100, 10000000));
     app.add_option("--epochs", epochs, "training epochs")->check(CLI::Range(1, 1000));
     app.add_option("--batch-size", batch, "batch size")->check(CLI::Range(1, 4096));
     app.add_option("--layers", layers, "transformer layers")->check(CLI::Range(1, 24));
@@ -73,8 +74,15 @@ int main(int argc, char** argv) {
                     (long long)dim, (long long)heads, (long long)model.num_parameters());
 
         // 4. Fine-tune.
-        train::TrainerOptions opt{.run_dir = run_dir, .epochs = epochs, .batch_size = batch, .max_length = 64,
-                                  .lr = lr, .weight_decay = 0.01, .warmup_ratio = 0.1, .seed = seed, .progress = !quiet};
+        train::TrainerOptions opt{.run_dir = run_dir,
+                                  .epochs = epochs,
+                                  .batch_size = batch,
+                                  .max_length = 64,
+                                  .lr = lr,
+                                  .weight_decay = 0.01,
+                                  .warmup_ratio = 0.1,
+                                  .seed = seed,
+                                  .progress = !quiet};
         train::Trainer<float> trainer(model, tok, split.train, split.dev, opt);
         train::TrainResult res = trainer.fit();
 
@@ -84,19 +92,18 @@ int main(int argc, char** argv) {
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::printf("\ntest set (%zu sentences), per-label thresholds tuned on dev:\n%s", split.test.size(),
                     train::classification_report(test.scores, all.label_names).c_str());
-        std::printf("\nexact-match accuracy %.4f, micro-F1 %.4f, macro-F1 %.4f (target >= %.2f) in %.1f s; best dev "
-                    "macro-F1 %.4f at step %lld\n",
-                    test.scores.accuracy, test.scores.micro.f1, test.macro_f1(), target, secs, res.best_macro_f1,
-                    (long long)res.best_step);
+        std::printf(
+            "\nexact-match accuracy %.4f, micro-F1 %.4f, macro-F1 %.4f (target >= %.2f) in %.1f s; best dev "
+            "macro-F1 %.4f at step %lld\n",
+            test.scores.accuracy, test.scores.micro.f1, test.macro_f1(), target, secs, res.best_macro_f1,
+            (long long)res.best_step);
         std::printf("checkpoint: %s/best (HF format: config.json, model.safetensors, vocab.txt, thresholds.json)\n",
                     run_dir.c_str());
 
         // 6. Predictions on sentences the generator did not write.
         const std::vector<std::string> samples = {
-            "I am thrilled because my best friend is visiting",
-            "honestly i was terrified when the storm got worse",
-            "they lied to me again and I am furious, but also a bit sad",
-            "wow, I never expected that, I am speechless",
+            "I am thrilled because my best friend is visiting", "honestly i was terrified when the storm got worse",
+            "they lied to me again and I am furious, but also a bit sad", "wow, I never expected that, I am speechless",
             "the house feels so empty since my grandmother left"};
         model.eval();
         NoGradGuard ng;

@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
     try {
         const Device dev = parse_device(where);
         if (dev.is_cuda() && cuda::device_count() == 0) {
-            std::printf("skipped: no CUDA GPU here; the GPU consumer was built and linked, and runs where there is one\n");
+            std::printf(
+                "skipped: no CUDA GPU here; the GPU consumer was built and linked, and runs where there is one\n");
             return 0;
         }
         std::printf("device: %s\n", dev.str().c_str());
@@ -57,7 +58,8 @@ int main(int argc, char** argv) {
         const text::ModelInputs in = text::model_inputs(batch, dev);
         const Tensor<int64_t>& ids = in.input_ids;
         const Tensor<int64_t>& mask = in.attention_mask;
-        expect(B == 3 && S > 4 && batch.input_ids[0] == *tok.token_to_id("[CLS]"), "tokenized into [3, S] with [CLS] first");
+        expect(B == 3 && S > 4 && batch.input_ids[0] == *tok.token_to_id("[CLS]"),
+               "tokenized into [3, S] with [CLS] first");
 
         // Forward in eval mode: [B, num_labels], finite.
         model.eval();

@@ -9,8 +9,9 @@
 
 int main(int argc, char** argv) {
     if (!temper::cuda::is_available()) {
-        std::printf("SKIPPED: no CUDA GPU on this machine; GPU tests run on a machine with one "
-                    "(scripts/test-gpu.sh)\n");
+        std::printf(
+            "SKIPPED: no CUDA GPU on this machine; GPU tests run on a machine with one "
+            "(scripts/test-gpu.sh)\n");
         return 77;
     }
     doctest::Context ctx(argc, argv);

@@ -27,7 +27,8 @@ template <class T>
 class DeviceBuffer {
 public:
     explicit DeviceBuffer(size_t n, size_t offset = 0)
-        : n_(n), base_(static_cast<T*>(cuda::device_alloc((n + offset) * sizeof(T), Device::cuda(0)))),
+        : n_(n),
+          base_(static_cast<T*>(cuda::device_alloc((n + offset) * sizeof(T), Device::cuda(0)))),
           p_(base_ + offset) {}
     explicit DeviceBuffer(const std::vector<T>& host, size_t offset = 0) : DeviceBuffer(host.size(), offset) {
         upload(host);
@@ -70,7 +71,8 @@ std::vector<T> random_vector(size_t n, uint64_t seed, double lo = -2.0, double h
 
 // Relative error bound for the whole output, ||out - ref|| / ||ref||: 1e-5 in float (the kernels sum in
 // float, the CPU in double), 1e-12 in double.
-template <class T> constexpr double kTol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+template <class T>
+constexpr double kTol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
 
 // Checks every element of out against ref: the relative error of the whole output is at most tol, no
 // element is more than 100 * tol * (|ref| + rms(ref)) off (so one wrong element cannot hide in a large
@@ -91,7 +93,10 @@ void check_close(const std::vector<T>& out, const std::vector<T>& ref, const std
         const double e = std::fabs(o - r);
         diff2 += e * e;
         ref2 += r * r;
-        if (e > max_abs) { max_abs = e; worst = i; }
+        if (e > max_abs) {
+            max_abs = e;
+            worst = i;
+        }
     }
     const double rms = finite ? std::sqrt(ref2 / double(finite)) : 0.0;
     size_t far = 0;
@@ -100,8 +105,8 @@ void check_close(const std::vector<T>& out, const std::vector<T>& ref, const std
         if (std::isfinite(o) && std::isfinite(r) && std::fabs(o - r) > 100 * tol * (std::fabs(r) + rms)) ++far;
     }
     const double rel = ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
-    MESSAGE(what, ": ", out.size(), " elements, relative error ", rel, ", max abs error ", max_abs, " (element ",
-            worst, ")");
+    MESSAGE(what, ": ", out.size(), " elements, relative error ", rel, ", max abs error ", max_abs, " (element ", worst,
+            ")");
     CHECK_MESSAGE(nonfinite == 0, what, ": ", nonfinite, " non-finite mismatches");
     CHECK_MESSAGE(rel <= tol, what, ": relative error ", rel, " > ", tol);
     CHECK_MESSAGE(far == 0, what, ": ", far, " elements far off (worst: element ", worst, ", ", double(out[worst]),

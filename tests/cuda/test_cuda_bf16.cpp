@@ -116,7 +116,8 @@ TEST_CASE("mixed precision DistilBERT: GPU vs CPU, and bf16 vs fp32") {
     // One relative error over all gradients together (single small gradients can be cancellation noise).
     auto all_grads = [](Classifier& m) {
         std::vector<float> v;
-        for (auto& p : m.parameters()) for (float g : p.grad().to_vector()) v.push_back(g);
+        for (auto& p : m.parameters())
+            for (float g : p.grad().to_vector()) v.push_back(g);
         return v;
     };
     const double grad_dev = rel_error(all_grads(gpu_master), all_grads(cpu_master));
@@ -125,8 +126,8 @@ TEST_CASE("mixed precision DistilBERT: GPU vs CPU, and bf16 vs fp32") {
     // measured under the CUDA simulator); the GPU's must match the CPU's.
     const double cpu_grad_bf16 = rel_error(all_grads(cpu_master), all_grads(cpu_fp32));
     MESSAGE("mixed precision logits: GPU vs CPU rel err " << dev_err << ", bf16 vs fp32 (GPU) " << bf16_err
-            << "; gradients: GPU vs CPU " << grad_dev << ", bf16 vs fp32 " << grad_bf16 << " (on the CPU "
-            << cpu_grad_bf16 << ")");
+                                                          << "; gradients: GPU vs CPU " << grad_dev << ", bf16 vs fp32 "
+                                                          << grad_bf16 << " (on the CPU " << cpu_grad_bf16 << ")");
     CHECK(dev_err <= 2e-2);
     CHECK(bf16_err <= 3e-2);
     CHECK(grad_dev <= 3e-2);
@@ -182,8 +183,8 @@ TEST_CASE("mixed precision training on the GPU: 10 steps follow the CPU and fp32
         vs_fp32 = std::max(vs_fp32, std::abs(tg[i] - tf[i]) / tf[i]);
     }
     MESSAGE("bf16 10-step loss: GPU " << tg.front() << " ... " << tg.back() << "; worst relative difference vs the "
-            << "CPU's bf16 " << dev << ", vs fp32 on the GPU " << vs_fp32 << "; cudaMalloc calls in steps 4-10: "
-            << steady);
+                                      << "CPU's bf16 " << dev << ", vs fp32 on the GPU " << vs_fp32
+                                      << "; cudaMalloc calls in steps 4-10: " << steady);
     CHECK(steady == 0);
     CHECK(dev <= 2e-2);
     CHECK(vs_fp32 <= 3e-2);

@@ -131,8 +131,8 @@ TEST_CASE("cuda::Graph: capturing work that waits for the GPU is a clear error, 
     const Device gpu = Device::cuda(0);
     Tensor<float> x = random_tensor<float>({1000}, 6).to(gpu);
     cuda::Graph g;
-    CHECK_THROWS_WITH_AS(g.capture(gpu, [&] { (void)sum(x).item(); }), doctest::Contains("while capturing a CUDA graph"),
-                         Error);
+    CHECK_THROWS_WITH_AS(g.capture(gpu, [&] { (void)sum(x).item(); }),
+                         doctest::Contains("while capturing a CUDA graph"), Error);
     CHECK_FALSE(g.captured());
     CHECK(cuda::allocator_stats().bytes_graph_free == 0);
     // the stream is no longer capturing: ordinary work runs and syncs
@@ -142,7 +142,8 @@ TEST_CASE("cuda::Graph: capturing work that waits for the GPU is a clear error, 
     CHECK(sum(x).item() == doctest::Approx(sum(x.to(Device::cpu())).item()).epsilon(1e-5));
 }
 
-TEST_CASE("InferenceGraph: logits equal the eager forward bit for bit, with and without padding, both attention paths") {
+TEST_CASE(
+    "InferenceGraph: logits equal the eager forward bit for bit, with and without padding, both attention paths") {
     using Model = models::DistilBertForSequenceClassification<float>;
     for (int64_t heads : {2, 8}) {
         Model m(tiny_config(heads), 11);
@@ -230,7 +231,10 @@ TEST_CASE("TrainStepGraph: replayed training steps equal eager steps bit for bit
             if (i == 3) mallocs = cuda::allocator_stats().cuda_mallocs;  // replays from step 2 on
             const float lg = step(ids, mask, targets).item();
             CHECK(default_generator().offset() == offset_after_eager);  // the replay advanced it as eagerly
-            MESSAGE("heads " << heads << ", step " << i << (i == 0 ? " (eager)" : i == 1 ? " (captured)" : " (replay)")
+            MESSAGE("heads " << heads << ", step " << i
+                             << (i == 0   ? " (eager)"
+                                 : i == 1 ? " (captured)"
+                                          : " (replay)")
                              << ": loss " << le << " vs " << lg << ", grad norm " << norm << " vs "
                              << step.grad_norm().item());
             CHECK(le == lg);

@@ -32,7 +32,10 @@ TEST_CASE("DistilBERT forward and backward: GPU vs CPU, eval mode") {
         REQUIRE(pg[i].second.grad().defined());
         double e = rel_error(pg[i].second.grad().to_vector(), pc[i].second.grad().to_vector());
         if (pc[i].first.find("k_lin.bias") != std::string::npos) continue;  // true gradient is 0: rounding noise only
-        if (e > worst) { worst = e; worst_name = pc[i].first; }
+        if (e > worst) {
+            worst = e;
+            worst_name = pc[i].first;
+        }
     }
     MESSAGE("GPU vs CPU: logits rel err " << logit_err << ", loss " << loss_g.item() << " vs " << loss_c.item()
                                           << ", worst gradient rel err " << worst << " (" << worst_name << ")");
@@ -77,7 +80,7 @@ TEST_CASE("DistilBERT training on the GPU: 10 steps with dropout, AdamW and clip
     double worst = 0;
     for (size_t i = 0; i < traj_c.size(); ++i) worst = std::max(worst, std::abs(traj_g[i] - traj_c[i]) / traj_c[i]);
     MESSAGE("10-step loss trajectory, CPU: " << traj_c.front() << " ... " << traj_c.back() << "; worst relative "
-                                            << "difference GPU vs CPU " << worst);
+                                             << "difference GPU vs CPU " << worst);
     CHECK(worst <= 1e-5);
     CHECK(traj_c.back() < traj_c.front());  // it trains
     // k_lin.bias is left out, as in the eval test: its true gradient is exactly 0 (a key bias adds the same

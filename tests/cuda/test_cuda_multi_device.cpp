@@ -60,8 +60,8 @@ StepResult train_on(Device dev) {
 TEST_CASE("a model on cuda:1 trains while cuda:0 is current, bit for bit as on cuda:0") {
     if (!two_gpus()) return;
     const StepResult on0 = train_on(Device::cuda(0)), on1 = train_on(Device::cuda(1));
-    MESSAGE("3 steps: loss " << on0.loss << " on cuda:0, " << on1.loss << " on cuda:1; grad norm " << on0.norm
-                             << ", " << on1.norm);
+    MESSAGE("3 steps: loss " << on0.loss << " on cuda:0, " << on1.loss << " on cuda:1; grad norm " << on0.norm << ", "
+                             << on1.norm);
     CHECK(on0.loss == on1.loss);
     CHECK(on0.norm == on1.norm);
     REQUIRE(on0.params.size() == on1.params.size());

@@ -8,7 +8,10 @@ using namespace temper::testing;
 
 TEST_CASE("matmul on the GPU: 2-D, batched, transposed views, shared right operand, odd sizes") {
     using T = float;
-    struct Case { Shape a, b; bool ta, tb; };
+    struct Case {
+        Shape a, b;
+        bool ta, tb;
+    };
     for (Case c : {Case{{7, 13}, {13, 5}, false, false}, Case{{3, 33, 17}, {3, 17, 65}, false, false},
                    Case{{2, 4, 31, 9}, {9, 129}, false, false}, Case{{13, 7}, {13, 5}, true, false},
                    Case{{7, 13}, {5, 13}, false, true}, Case{{2, 17, 33}, {2, 65, 17}, true, true}}) {
@@ -18,8 +21,8 @@ TEST_CASE("matmul on the GPU: 2-D, batched, transposed views, shared right opera
             return matmul(a, b);
         };
         auto r = cpu_vs_gpu<T>(f, {random_tensor<T>(c.a, 1), random_tensor<T>(c.b, 2)});
-        expect_close(r, 1e-5, "matmul " + shape_str(c.a) + (c.ta ? "^T" : "") + " @ " + shape_str(c.b) +
-                                  (c.tb ? "^T" : ""));
+        expect_close(r, 1e-5,
+                     "matmul " + shape_str(c.a) + (c.ta ? "^T" : "") + " @ " + shape_str(c.b) + (c.tb ? "^T" : ""));
     }
 }
 
@@ -31,8 +34,8 @@ TEST_CASE("linear on the GPU, with and without bias, in float and double") {
         expect_close(r, 1e-5, bias ? "linear float (bias)" : "linear float");
     }
     auto fd = [](const std::vector<Tensor<double>>& x) { return linear(x[0], x[1], x[2]); };
-    auto rd = cpu_vs_gpu<double>(fd, {random_tensor<double>({11, 24}, 6), random_tensor<double>({7, 24}, 7),
-                                      random_tensor<double>({7}, 8)});
+    auto rd = cpu_vs_gpu<double>(
+        fd, {random_tensor<double>({11, 24}, 6), random_tensor<double>({7, 24}, 7), random_tensor<double>({7}, 8)});
     expect_close(rd, 1e-12, "linear double");
 }
 
@@ -43,8 +46,8 @@ TEST_CASE("math modes: TF32 and BF16 GEMMs stay within their documented error, s
         cuda::set_math_mode(mode);
         auto r = cpu_vs_gpu<float>(f, in);
         cuda::set_math_mode(cuda::MathMode::Strict);
-        MESSAGE(std::string(cuda::math_mode_name(mode)) << " GEMM 128x768x256: output rel err " << r.out_err
-                                            << ", gradients " << r.worst_grad());
+        MESSAGE(std::string(cuda::math_mode_name(mode))
+                << " GEMM 128x768x256: output rel err " << r.out_err << ", gradients " << r.worst_grad());
         CHECK(r.out_err <= tol);
         CHECK(r.out_err > 1e-7);  // the mode really changed the arithmetic
     }
@@ -53,10 +56,10 @@ TEST_CASE("math modes: TF32 and BF16 GEMMs stay within their documented error, s
 
 TEST_CASE("views on the GPU: reshape, transpose, slice, select, contiguous, and gradient accumulation") {
     auto f = [](const std::vector<Tensor<float>>& x) {
-        Tensor<float> t = transpose(reshape(x[0], {3, 4, 10}), 0, 2);     // [10, 4, 3] strided
-        Tensor<float> s = slice(t, 0, 2, 9);                               // [7, 4, 3]
-        Tensor<float> c = contiguous(select(s, 1, 2));                     // [7, 3]
-        return matmul(transpose(c, 0, 1), slice(x[0], 0, 0, 7));           // [3, 10]; x[0] used twice
+        Tensor<float> t = transpose(reshape(x[0], {3, 4, 10}), 0, 2);  // [10, 4, 3] strided
+        Tensor<float> s = slice(t, 0, 2, 9);                           // [7, 4, 3]
+        Tensor<float> c = contiguous(select(s, 1, 2));                 // [7, 3]
+        return matmul(transpose(c, 0, 1), slice(x[0], 0, 0, 7));       // [3, 10]; x[0] used twice
     };
     auto r = cpu_vs_gpu<float>(f, {random_tensor<float>({12, 10}, 11)});
     expect_close(r, 1e-5, "views");
@@ -65,9 +68,9 @@ TEST_CASE("views on the GPU: reshape, transpose, slice, select, contiguous, and 
 TEST_CASE("add / sub / mul with broadcasting, scale, sum, mean on the GPU") {
     using T = float;
     auto f = [](const std::vector<Tensor<T>>& x) {
-        Tensor<T> y = add(x[0], x[1]);                  // [4, 5, 33] + [33] (bias)
-        y = sub(y, x[2]);                               // - [4, 1, 33]
-        y = mul(y, transpose(x[3], 0, 1));              // * [5, 33]^T^T strided
+        Tensor<T> y = add(x[0], x[1]);      // [4, 5, 33] + [33] (bias)
+        y = sub(y, x[2]);                   // - [4, 1, 33]
+        y = mul(y, transpose(x[3], 0, 1));  // * [5, 33]^T^T strided
         return scale(y, T(0.75));
     };
     auto r = cpu_vs_gpu<T>(f, {random_tensor<T>({4, 5, 33}, 1), random_tensor<T>({33}, 2),
@@ -95,8 +98,8 @@ TEST_CASE("gelu, relu, masked_softmax and layer_norm on the GPU") {
     expect_close(cpu_vs_gpu<T>(fs, {random_tensor<T>({3, 2, 37, 37}, 8, 3.0)}), 1e-5, "masked_softmax");
 
     auto fl = [](const std::vector<Tensor<T>>& x) { return layer_norm(x[0], x[1], x[2], 1e-12); };
-    expect_close(cpu_vs_gpu<T>(fl, {random_tensor<T>({2, 45, 768}, 9), random_tensor<T>({768}, 10),
-                                     random_tensor<T>({768}, 11)}),
+    expect_close(cpu_vs_gpu<T>(
+                     fl, {random_tensor<T>({2, 45, 768}, 9), random_tensor<T>({768}, 10), random_tensor<T>({768}, 11)}),
                  1e-5, "layer_norm");
 }
 
@@ -106,19 +109,19 @@ TEST_CASE("fused add_layer_norm and bias_gelu on the GPU (the transformer block'
     for (int64_t d : {768, 130}) {
         auto fl = [](const std::vector<Tensor<T>>& x) { return add_layer_norm(x[0], x[1], x[2], x[3], 1e-12); };
         expect_close(cpu_vs_gpu<T>(fl, {random_tensor<T>({2, 45, d}, 12), random_tensor<T>({2, 45, d}, 13),
-                                         random_tensor<T>({d}, 14), random_tensor<T>({d}, 15)}),
+                                        random_tensor<T>({d}, 14), random_tensor<T>({d}, 15)}),
                      1e-5, "add_layer_norm d=" + std::to_string(d));
     }
     auto ft = [](const std::vector<Tensor<T>>& x) {
         return add_layer_norm(transpose(x[0], 0, 1), x[1], x[2], x[3], 1e-5);
     };
     expect_close(cpu_vs_gpu<T>(ft, {random_tensor<T>({33, 17}, 16), random_tensor<T>({17, 33}, 17),
-                                     random_tensor<T>({33}, 18), random_tensor<T>({33}, 19)}),
+                                    random_tensor<T>({33}, 18), random_tensor<T>({33}, 19)}),
                  1e-5, "add_layer_norm, transposed operand");
     auto fs = [](const std::vector<Tensor<T>>& x) { return add_layer_norm(x[0], x[0], x[1], x[2], 1e-5); };
-    expect_close(cpu_vs_gpu<T>(fs, {random_tensor<T>({9, 64}, 20), random_tensor<T>({64}, 21),
-                                     random_tensor<T>({64}, 22)}),
-                 1e-5, "add_layer_norm(a, a)");
+    expect_close(
+        cpu_vs_gpu<T>(fs, {random_tensor<T>({9, 64}, 20), random_tensor<T>({64}, 21), random_tensor<T>({64}, 22)}),
+        1e-5, "add_layer_norm(a, a)");
     for (int64_t cols : {3072, 257, 1}) {
         auto fg = [](const std::vector<Tensor<T>>& x) { return bias_gelu(x[0], x[1]); };
         expect_close(cpu_vs_gpu<T>(fg, {random_tensor<T>({3, 41, cols}, 23), random_tensor<T>({cols}, 24)}), 1e-5,

@@ -43,7 +43,8 @@ TEST_CASE("the caching allocator reuses freed blocks of the same size") {
     for (int i = 0; i < 10; ++i) {
         auto a = Tensor<float>::empty({1024, 1024}, Device::cuda());
         auto b = Tensor<float>::empty({1000, 1024}, Device::cuda());  // 3.9 MiB rounds up to the same 4 MiB
-        (void)a; (void)b;
+        (void)a;
+        (void)b;
     }
     // a reuses the warm-up block; b needs one more the first time round, then nothing new.
     CHECK(cuda::allocator_stats().cuda_mallocs - before == 1);

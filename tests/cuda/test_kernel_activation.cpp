@@ -18,7 +18,8 @@ TEST_CASE_TEMPLATE("gelu forward and backward", T, float, double) {
         std::string tag = " n=";
         tag += std::to_string(n);
         std::vector<T> x = test::random_vector<T>(size_t(n), seed++, -6.0, 6.0);
-        std::vector<T> dy = test::random_vector<T>(size_t(n), seed++), y_ref(static_cast<size_t>(n)), dx_ref(static_cast<size_t>(n));
+        std::vector<T> dy = test::random_vector<T>(size_t(n), seed++), y_ref(static_cast<size_t>(n)),
+                       dx_ref(static_cast<size_t>(n));
         cpu::gelu_forward(x.data(), y_ref.data(), n);
         cpu::gelu_backward(x.data(), dy.data(), dx_ref.data(), n);
         DeviceBuffer<T> dx_in(x), d_dy(dy), d_y(static_cast<size_t>(n)), d_dx(static_cast<size_t>(n));
@@ -42,7 +43,8 @@ TEST_CASE_TEMPLATE("relu forward and backward are exact, with gradient 0 at 0", 
         tag += std::to_string(n);
         std::vector<T> x = test::random_vector<T>(size_t(n), seed++, -1.0, 1.0);
         for (size_t i = 0; i < x.size(); i += 5) x[i] = T(0);
-        std::vector<T> dy = test::random_vector<T>(size_t(n), seed++), y_ref(static_cast<size_t>(n)), dx_ref(static_cast<size_t>(n));
+        std::vector<T> dy = test::random_vector<T>(size_t(n), seed++), y_ref(static_cast<size_t>(n)),
+                       dx_ref(static_cast<size_t>(n));
         cpu::relu_forward(x.data(), y_ref.data(), n);
         cpu::relu_backward(x.data(), dy.data(), dx_ref.data(), n);
         DeviceBuffer<T> dx_in(x), d_dy(dy), d_y(static_cast<size_t>(n)), d_dx(static_cast<size_t>(n));
@@ -68,7 +70,8 @@ TEST_CASE_TEMPLATE("bias + gelu forward and backward, with the bias gradient", T
 
         std::vector<T> pre_ref(n), y_ref(n), dx_ref(n), dbias_ref(static_cast<size_t>(cols));
         for (int64_t r = 0; r < rows; ++r)
-            for (int64_t j = 0; j < cols; ++j) pre_ref[size_t(r * cols + j)] = x[size_t(r * cols + j)] + bias[size_t(j)];
+            for (int64_t j = 0; j < cols; ++j)
+                pre_ref[size_t(r * cols + j)] = x[size_t(r * cols + j)] + bias[size_t(j)];
         cpu::gelu_forward(pre_ref.data(), y_ref.data(), int64_t(n));
         cpu::gelu_backward(pre_ref.data(), dy.data(), dx_ref.data(), int64_t(n));
         for (int64_t j = 0; j < cols; ++j) {
@@ -82,8 +85,7 @@ TEST_CASE_TEMPLATE("bias + gelu forward and backward, with the bias gradient", T
         test::check_close(d_pre.download(), pre_ref, "bias_gelu pre " + name.str(), 0.0);  // x + bias: bit-exact
         test::check_close(d_y.download(), y_ref, "bias_gelu forward " + name.str());
         DeviceBuffer<T> d_y2(n);  // without saving pre (inference)
-        cuda::bias_gelu_forward(d_x.get(), d_bias.get(), static_cast<T*>(nullptr), d_y2.get(), rows, cols,
-                                test::gpu());
+        cuda::bias_gelu_forward(d_x.get(), d_bias.get(), static_cast<T*>(nullptr), d_y2.get(), rows, cols, test::gpu());
         test::check_close(d_y2.download(), y_ref, "bias_gelu forward, no pre " + name.str());
 
         DeviceBuffer<T> d_dy(dy), d_dx(n), d_dbias(std::vector<T>(size_t(cols), T(1e30)));

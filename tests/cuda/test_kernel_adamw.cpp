@@ -68,7 +68,7 @@ TEST_CASE_TEMPLATE("multi-tensor AdamW is bit-identical to cpu::adamw_update for
             for (size_t j = 0; j < k; ++j) {
                 const std::vector<T> g = gradient<T>(n[j], uint64_t(1000 * step) + j);
                 dg[j]->upload(g);
-                const double wd = j % 2 ? 0.0 : 0.01;  // decay and no-decay groups alternate
+                const double wd = j % 2 ? 0.0 : 0.01;                  // decay and no-decay groups alternate
                 const double lr = 1e-3 * (1.0 - 0.05 * double(step));  // a schedule: lr changes every step
                 const auto s = cpu::adamw_scalars<T>(lr, cfg.beta1, 0.999, 1e-8, wd, step, cfg.lerp);
                 cpu::adamw_update(p[j].data(), g.data(), m[j].data(), v[j].data(), n[j], s);
@@ -78,13 +78,13 @@ TEST_CASE_TEMPLATE("multi-tensor AdamW is bit-identical to cpu::adamw_update for
             for (size_t j = 0; j < k; ++j) {
                 const bool ok = bit_identical(dp[j]->download(), p[j]) && bit_identical(dm[j]->download(), m[j]) &&
                                 bit_identical(dv[j]->download(), v[j]);
-                CHECK_MESSAGE(ok, "beta1 ", cfg.beta1, " lerp ", cfg.lerp, " step ", step, " tensor ", j, " (",
-                              n[j], " elements)");
+                CHECK_MESSAGE(ok, "beta1 ", cfg.beta1, " lerp ", cfg.lerp, " step ", step, " tensor ", j, " (", n[j],
+                              " elements)");
                 same = same && ok;
             }
         }
-        MESSAGE("AdamW beta1 ", cfg.beta1, " lerp ", cfg.lerp, ", ", k, " tensors, 10 steps: ",
-                same ? "bit-identical" : "DIFFERENT");
+        MESSAGE("AdamW beta1 ", cfg.beta1, " lerp ", cfg.lerp, ", ", k,
+                " tensors, 10 steps: ", same ? "bit-identical" : "DIFFERENT");
     }
 }
 
@@ -124,8 +124,8 @@ void check_clip(const std::vector<int64_t>& n, double max_norm, uint64_t seed, d
     cuda::clip_grad_norm(ptrs.data(), n.data(), n.size(), max_norm, total.get(), test::gpu());
     const double got = total.download()[0];
     const double rel = std::fabs(got - ref_total) / ref_total;
-    MESSAGE(n.size(), " tensors, max_norm ", max_norm, ": total ", got, " vs CPU ", ref_total, " (relative error ",
-            rel, got == ref_total ? ", bit-identical)" : ")");
+    MESSAGE(n.size(), " tensors, max_norm ", max_norm, ": total ", got, " vs CPU ", ref_total, " (relative error ", rel,
+            got == ref_total ? ", bit-identical)" : ")");
     CHECK(rel <= test::kTol<T>);
     std::vector<T> out, ref;
     for (size_t j = 0; j < n.size(); ++j) {
@@ -139,11 +139,11 @@ void check_clip(const std::vector<int64_t>& n, double max_norm, uint64_t seed, d
 }  // namespace
 
 TEST_CASE_TEMPLATE("clip_grad_norm on the GPU matches optim::clip_grad_norm", T, float, double) {
-    check_clip<T>({1}, 0.1, 1);                                   // one element, clipped
-    check_clip<T>({0, 7, 8192, 8193, 100003}, 1.0, 2);           // clipped; an empty gradient
-    check_clip<T>({0, 7, 8192, 8193, 100003}, 1e6, 3);           // not clipped: untouched
-    check_clip<T>(tensor_sizes(130, 4), 0.5, 5);                  // more tensors than one launch takes
-    check_clip<T>(tensor_sizes(300, 6), 3.0, 7, 1e-3);            // small gradients, not clipped
+    check_clip<T>({1}, 0.1, 1);                         // one element, clipped
+    check_clip<T>({0, 7, 8192, 8193, 100003}, 1.0, 2);  // clipped; an empty gradient
+    check_clip<T>({0, 7, 8192, 8193, 100003}, 1e6, 3);  // not clipped: untouched
+    check_clip<T>(tensor_sizes(130, 4), 0.5, 5);        // more tensors than one launch takes
+    check_clip<T>(tensor_sizes(300, 6), 3.0, 7, 1e-3);  // small gradients, not clipped
 
     // No gradients: total 0.
     DeviceBuffer<double> total(std::vector<double>{42.0});

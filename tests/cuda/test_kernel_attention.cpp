@@ -36,9 +36,12 @@ std::vector<int64_t> make_mask(int64_t B, int64_t S, uint64_t seed) {
         const int64_t kept = 1 + int64_t(rng() % uint64_t(S));
         for (int64_t j = 0; j < S; ++j) {
             int64_t& v = m[size_t(b * S + j)];
-            if (b == 1) v = 0;
-            else if (b == 0 || b == 2) v = j < kept;
-            else v = int64_t(rng() % 3 != 0);
+            if (b == 1)
+                v = 0;
+            else if (b == 0 || b == 2)
+                v = j < kept;
+            else
+                v = int64_t(rng() % 3 != 0);
         }
     }
     return m;
@@ -136,8 +139,8 @@ GpuRun<T> run_gpu(const DeviceBuffer<T>& q, const DeviceBuffer<T>& k, const Devi
                   uint64_t offset) {
     const size_t n = q.size(), rows = size_t(sh.B * sh.H * sh.S);
     DeviceBuffer<T> out(n), lse(rows), dq(n), dk(n), dv(n);
-    cuda::attention_forward(q.get(), k.get(), v.get(), mask, sh.B, sh.H, sh.S, kD, scale, sh.p, seed, offset,
-                            out.get(), lse.get(), test::gpu());
+    cuda::attention_forward(q.get(), k.get(), v.get(), mask, sh.B, sh.H, sh.S, kD, scale, sh.p, seed, offset, out.get(),
+                            lse.get(), test::gpu());
     cuda::attention_backward(q.get(), k.get(), v.get(), mask, sh.B, sh.H, sh.S, kD, scale, sh.p, seed, offset,
                              out.get(), lse.get(), dout.get(), dq.get(), dk.get(), dv.get(), test::gpu());
     return {out.download(), lse.download(), dq.download(), dk.download(), dv.download()};
@@ -236,17 +239,16 @@ TEST_CASE("fused attention: deterministic (two runs give identical bits)") {
 
 TEST_CASE("fused attention: head dim other than 64 and bad dropout are errors; empty shapes launch nothing") {
     float* none = nullptr;
-    CHECK_THROWS_AS(cuda::attention_forward<float>(none, none, none, nullptr, 1, 1, 4, 32, 1.0f, 0.0, 0, 0, none,
-                                                   none, test::gpu()),
+    CHECK_THROWS_AS(cuda::attention_forward<float>(none, none, none, nullptr, 1, 1, 4, 32, 1.0f, 0.0, 0, 0, none, none,
+                                                   test::gpu()),
                     Error);
-    CHECK_THROWS_AS(cuda::attention_forward<float>(none, none, none, nullptr, 1, 1, 4, 64, 1.0f, 1.0, 0, 0, none,
-                                                   none, test::gpu()),
+    CHECK_THROWS_AS(cuda::attention_forward<float>(none, none, none, nullptr, 1, 1, 4, 64, 1.0f, 1.0, 0, 0, none, none,
+                                                   test::gpu()),
                     Error);
     CHECK_THROWS_AS(cuda::attention_backward<float>(none, none, none, nullptr, 1, 1, 4, 128, 1.0f, 0.0, 0, 0, none,
                                                     none, none, none, none, none, test::gpu()),
                     Error);
-    cuda::attention_forward<float>(none, none, none, nullptr, 0, 12, 128, 64, 1.0f, 0.0, 0, 0, none, none,
-                                   test::gpu());
+    cuda::attention_forward<float>(none, none, none, nullptr, 0, 12, 128, 64, 1.0f, 0.0, 0, 0, none, none, test::gpu());
     cuda::attention_backward<float>(none, none, none, nullptr, 2, 12, 0, 64, 1.0f, 0.1, 0, 0, none, none, none, none,
                                     none, none, test::gpu());
     test::gpu_sync();

@@ -132,11 +132,11 @@ TEST_CASE_TEMPLATE("add / sub / mul: same shape and trailing-block (bias) fast p
 
 TEST_CASE_TEMPLATE("add / sub / mul: general broadcasting of strided views", T, float, double) {
     check_binary(contiguous_view<T>({4, 1, 6}, 20), contiguous_view<T>({3, 1}, 21));
-    check_binary(contiguous_view<T>({6}, 22), contiguous_view<T>({5, 1}, 23));              // a broadcast
-    check_binary(contiguous_view<T>({1, 33}, 24), contiguous_view<T>({5, 33}, 25));         // a is the bias
-    check_binary(make_view<T>({6, 7}, {1, 6}, 26), contiguous_view<T>({7}, 27));             // a transposed
-    check_binary(make_view<T>({3, 4}, {0, 1}, 28), contiguous_view<T>({3, 4}, 29));          // a expanded
-    check_binary(contiguous_view<T>({5, 8}, 30), make_view<T>({8}, {2}, 31));                // b sliced
+    check_binary(contiguous_view<T>({6}, 22), contiguous_view<T>({5, 1}, 23));       // a broadcast
+    check_binary(contiguous_view<T>({1, 33}, 24), contiguous_view<T>({5, 33}, 25));  // a is the bias
+    check_binary(make_view<T>({6, 7}, {1, 6}, 26), contiguous_view<T>({7}, 27));     // a transposed
+    check_binary(make_view<T>({3, 4}, {0, 1}, 28), contiguous_view<T>({3, 4}, 29));  // a expanded
+    check_binary(contiguous_view<T>({5, 8}, 30), make_view<T>({8}, {2}, 31));        // b sliced
     check_binary(contiguous_view<T>({2, 1, 2, 1, 2, 1, 2, 3}, 32), contiguous_view<T>({1, 3, 1, 2, 1, 2, 1, 3}, 33));
     check_binary(make_view<T>({65, 130, 3}, {1, 195, 65}, 34), contiguous_view<T>({130, 1}, 35));
 }
@@ -145,9 +145,8 @@ TEST_CASE("add: empty outputs launch nothing; rank above 8 on the general path i
     cuda::add<float>(nullptr, {0, 3}, {3, 1}, nullptr, {3}, {1}, nullptr, test::gpu());
     const Shape a9 = {2, 1, 1, 1, 1, 1, 1, 1, 2};
     DeviceBuffer<float> a(4), b(3), out(12);
-    CHECK_THROWS_AS(cuda::add<float>(a.get(), a9, contiguous_strides(a9), b.get(), {3, 1}, {1, 1}, out.get(),
-                                     test::gpu()),
-                    Error);
+    CHECK_THROWS_AS(
+        cuda::add<float>(a.get(), a9, contiguous_strides(a9), b.get(), {3, 1}, {1, 1}, out.get(), test::gpu()), Error);
     CHECK_THROWS_AS(cuda::add<float>(a.get(), {2, 2}, {2, 1}, b.get(), {3}, {1}, out.get(), test::gpu()), Error);
     test::gpu_sync();
 }
@@ -191,13 +190,30 @@ TEST_CASE_TEMPLATE("sum of all elements", T, float, double) {
 }
 
 TEST_CASE_TEMPLATE("sum_to_shape: the backward of broadcasting", T, float, double) {
-    const std::vector<std::pair<Shape, Shape>> cases = {
-        {{5, 7}, {7}},         {{5, 7}, {1, 7}},       {{5, 7}, {5, 1}},         {{5, 7}, {}},
-        {{5, 7}, {1, 1}},      {{5, 7}, {5, 7}},       {{1, 1, 7}, {7}},         {{2, 1, 3}, {1, 1, 3}},
-        {{4, 3, 6}, {4, 1, 6}}, {{4, 3, 6}, {3, 1}},   {{4, 3, 6}, {1, 3, 1}},   {{4, 3, 6}, {6}},
-        {{4, 3, 6}, {4, 1, 1}}, {{4, 3, 6}, {3, 6}},   {{2, 3, 4, 5}, {3, 1, 5}}, {{2, 3, 4, 5}, {2, 1, 4, 1}},
-        {{4096, 768}, {768}},  {{32, 128, 768}, {768}}, {{3, 100003}, {3, 1}},  {{1000003}, {1}},
-        {{33, 2, 65}, {33, 1, 65}}, {{0, 5}, {5}},     {{5, 0}, {5, 1}},         {{0, 5}, {0, 5}}};
+    const std::vector<std::pair<Shape, Shape>> cases = {{{5, 7}, {7}},
+                                                        {{5, 7}, {1, 7}},
+                                                        {{5, 7}, {5, 1}},
+                                                        {{5, 7}, {}},
+                                                        {{5, 7}, {1, 1}},
+                                                        {{5, 7}, {5, 7}},
+                                                        {{1, 1, 7}, {7}},
+                                                        {{2, 1, 3}, {1, 1, 3}},
+                                                        {{4, 3, 6}, {4, 1, 6}},
+                                                        {{4, 3, 6}, {3, 1}},
+                                                        {{4, 3, 6}, {1, 3, 1}},
+                                                        {{4, 3, 6}, {6}},
+                                                        {{4, 3, 6}, {4, 1, 1}},
+                                                        {{4, 3, 6}, {3, 6}},
+                                                        {{2, 3, 4, 5}, {3, 1, 5}},
+                                                        {{2, 3, 4, 5}, {2, 1, 4, 1}},
+                                                        {{4096, 768}, {768}},
+                                                        {{32, 128, 768}, {768}},
+                                                        {{3, 100003}, {3, 1}},
+                                                        {{1000003}, {1}},
+                                                        {{33, 2, 65}, {33, 1, 65}},
+                                                        {{0, 5}, {5}},
+                                                        {{5, 0}, {5, 1}},
+                                                        {{0, 5}, {0, 5}}};
     uint64_t seed = 60;
     for (const auto& [g_shape, out_shape] : cases) {
         CAPTURE(shape_str(g_shape));

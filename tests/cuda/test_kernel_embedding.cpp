@@ -64,13 +64,13 @@ void check_embedding(Shape3 s, int64_t padding_idx, uint64_t seed) {
 
 TEST_CASE_TEMPLATE("embedding forward and backward are bit-identical to the CPU op", T, float, double) {
     const Shape3 shapes[] = {
-        {1, 1, 1},          // smallest
-        {7, 5, 13},         // odd, every row hit several times
-        {3000, 768, 4096},  // DistilBERT width, several rows per block
-        {512, 768, 4096},   // position embeddings: one row per block, 8 hits each
-        {100000, 64, 4096}, // 64 rows per block (every bit of the touched mask)
-        {5, 12000, 50},     // rows wider than the accumulator: several column slices
-        {9, 3, 1000},       // far more ids than rows: many 256-id tiles, long per-row sums
+        {1, 1, 1},           // smallest
+        {7, 5, 13},          // odd, every row hit several times
+        {3000, 768, 4096},   // DistilBERT width, several rows per block
+        {512, 768, 4096},    // position embeddings: one row per block, 8 hits each
+        {100000, 64, 4096},  // 64 rows per block (every bit of the touched mask)
+        {5, 12000, 50},      // rows wider than the accumulator: several column slices
+        {9, 3, 1000},        // far more ids than rows: many 256-id tiles, long per-row sums
     };
     uint64_t seed = 1;
     for (const Shape3& s : shapes) {

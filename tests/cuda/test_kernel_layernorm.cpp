@@ -29,8 +29,8 @@ void check_layernorm(int64_t rows, int64_t d, uint64_t seed, size_t offset = 0) 
     std::vector<T> gamma = test::random_vector<T>(size_t(d), seed + 1, 0.5, 1.5);
     std::vector<T> beta = test::random_vector<T>(size_t(d), seed + 2, -0.5, 0.5);
     std::vector<T> y_ref(n), mean_ref(static_cast<size_t>(rows)), rstd_ref(static_cast<size_t>(rows));
-    cpu::layernorm_forward(x.data(), gamma.data(), beta.data(), y_ref.data(), mean_ref.data(), rstd_ref.data(), rows,
-                           d, kEps);
+    cpu::layernorm_forward(x.data(), gamma.data(), beta.data(), y_ref.data(), mean_ref.data(), rstd_ref.data(), rows, d,
+                           kEps);
 
     DeviceBuffer<T> dx_in(x, offset), dgamma_in(gamma, offset), dbeta_in(beta, offset), dy_out(n, offset);
     DeviceBuffer<T> dmean(static_cast<size_t>(rows)), drstd(static_cast<size_t>(rows));
@@ -42,7 +42,8 @@ void check_layernorm(int64_t rows, int64_t d, uint64_t seed, size_t offset = 0) 
 
     // Backward from the reference mean and rstd, so it is checked on its own. dgamma / dbeta start as
     // garbage: the kernel must overwrite them, as the CPU does.
-    std::vector<T> dy = test::random_vector<T>(n, seed + 3), dx_ref(n), dgamma_ref(static_cast<size_t>(d)), dbeta_ref(static_cast<size_t>(d));
+    std::vector<T> dy = test::random_vector<T>(n, seed + 3), dx_ref(n), dgamma_ref(static_cast<size_t>(d)),
+                   dbeta_ref(static_cast<size_t>(d));
     cpu::layernorm_backward(x.data(), gamma.data(), mean_ref.data(), rstd_ref.data(), dy.data(), dx_ref.data(),
                             dgamma_ref.data(), dbeta_ref.data(), rows, d);
     DeviceBuffer<T> d_mean(mean_ref), d_rstd(rstd_ref), d_dy(dy, offset), d_dx(n, offset);
@@ -79,8 +80,8 @@ void check_residual(int64_t rows, int64_t d, uint64_t seed, size_t offset = 0) {
     std::vector<T> beta = test::random_vector<T>(size_t(d), seed + 3, -0.5, 0.5);
     std::vector<T> x(n), y_ref(n), mean_ref(static_cast<size_t>(rows)), rstd_ref(static_cast<size_t>(rows));
     for (size_t i = 0; i < n; ++i) x[i] = a[i] + b[i];
-    cpu::layernorm_forward(x.data(), gamma.data(), beta.data(), y_ref.data(), mean_ref.data(), rstd_ref.data(), rows,
-                           d, kEps);
+    cpu::layernorm_forward(x.data(), gamma.data(), beta.data(), y_ref.data(), mean_ref.data(), rstd_ref.data(), rows, d,
+                           kEps);
 
     DeviceBuffer<T> da(a, offset), db(b, offset), dg(gamma, offset), dbt(beta, offset), dsum(n, offset), dy(n, offset);
     DeviceBuffer<T> dmean(static_cast<size_t>(rows)), drstd(static_cast<size_t>(rows));
@@ -98,8 +99,9 @@ void check_residual(int64_t rows, int64_t d, uint64_t seed, size_t offset = 0) {
     test::check_close(dy.download(), y_ref, "layernorm residual in place y " + shape);
 }
 
-const std::vector<std::pair<int64_t, int64_t>> kShapes = {
-    {1, 1}, {1, 2}, {1, 768}, {3, 1}, {5, 7}, {17, 33}, {64, 100}, {2, 4096}, {3, 4097}, {129, 768}, {4096, 768}, {1000, 3}};
+const std::vector<std::pair<int64_t, int64_t>> kShapes = {{1, 1},    {1, 2},     {1, 768},    {3, 1},
+                                                          {5, 7},    {17, 33},   {64, 100},   {2, 4096},
+                                                          {3, 4097}, {129, 768}, {4096, 768}, {1000, 3}};
 
 }  // namespace
 

@@ -37,8 +37,8 @@ void check_bce(int64_t rows, int64_t c, bool with_pw, uint64_t seed) {
     std::vector<T> x, y, pw;
     bce_inputs(rows, c, seed, x, y, pw);
     const int64_t n = rows * c;
-    const std::string what = "bce [" + std::to_string(rows) + ", " + std::to_string(c) + "]" +
-                             (with_pw ? " pos_weight" : "");
+    const std::string what =
+        "bce [" + std::to_string(rows) + ", " + std::to_string(c) + "]" + (with_pw ? " pos_weight" : "");
 
     // CPU: loss, gradient for upstream 1, gradient for upstream 0.5.
     auto cpu = [&](T upstream, T& loss, std::vector<T>& grad) {
@@ -145,11 +145,9 @@ TEST_CASE_TEMPLATE("cross_entropy with every row ignored: NaN loss (0 / 0, as to
 
 TEST_CASE("loss launchers reject what the CPU op rejects") {
     DeviceBuffer<float> a(4), b(4), loss(1);
-    CHECK_THROWS_AS(cuda::bce_with_logits_forward<float>(a.get(), b.get(), nullptr, 0, 1, loss.get(),
-                                                         test::gpu()),
+    CHECK_THROWS_AS(cuda::bce_with_logits_forward<float>(a.get(), b.get(), nullptr, 0, 1, loss.get(), test::gpu()),
                     Error);  // empty input
-    CHECK_THROWS_AS(cuda::bce_with_logits_forward<float>(a.get(), b.get(), a.get(), 4, 3, loss.get(),
-                                                         test::gpu()),
+    CHECK_THROWS_AS(cuda::bce_with_logits_forward<float>(a.get(), b.get(), a.get(), 4, 3, loss.get(), test::gpu()),
                     Error);  // 4 elements are not rows of 3 labels
     CHECK_THROWS_AS(cuda::cross_entropy_forward<float>(a.get(), nullptr, 4, 0, -100, loss.get(), test::gpu()),
                     Error);  // no classes

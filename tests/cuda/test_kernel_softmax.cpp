@@ -24,9 +24,12 @@ std::vector<int64_t> make_mask(int64_t B, int64_t S, uint64_t seed) {
     for (int64_t b = 0; b < B; ++b)
         for (int64_t j = 0; j < S; ++j) {
             int64_t& v = m[size_t(b * S + j)];
-            if (b == 0) v = j < kept;
-            else if (b == 1) v = 0;
-            else if (b >= 3) v = int64_t(rng() % 3 != 0);
+            if (b == 0)
+                v = j < kept;
+            else if (b == 1)
+                v = 0;
+            else if (b >= 3)
+                v = int64_t(rng() % 3 != 0);
         }
     return m;
 }
@@ -34,8 +37,8 @@ std::vector<int64_t> make_mask(int64_t B, int64_t S, uint64_t seed) {
 // Forward and backward of one [rows, cols] problem. offset = 1 starts every buffer one element into its
 // allocation (misaligned: the scalar path even when cols is a multiple of the pack).
 template <class T>
-void check_softmax(int64_t rows, int64_t cols, int64_t rows_per_batch, const std::vector<int64_t>* mask,
-                   uint64_t seed, size_t offset = 0) {
+void check_softmax(int64_t rows, int64_t cols, int64_t rows_per_batch, const std::vector<int64_t>* mask, uint64_t seed,
+                   size_t offset = 0) {
     const T scale = T(0.125);
     const size_t n = size_t(rows * cols);
     const int64_t* hmask = mask ? mask->data() : nullptr;
@@ -48,8 +51,8 @@ void check_softmax(int64_t rows, int64_t cols, int64_t rows_per_batch, const std
     DeviceBuffer<T> dx_in(x, offset), dy_out(n, offset);
     std::unique_ptr<DeviceBuffer<int64_t>> dmask;
     if (mask) dmask = std::make_unique<DeviceBuffer<int64_t>>(*mask);
-    cuda::masked_softmax_forward(dx_in.get(), dy_out.get(), dmask ? dmask->get() : nullptr, rows, cols,
-                                 rows_per_batch, scale, test::gpu());
+    cuda::masked_softmax_forward(dx_in.get(), dy_out.get(), dmask ? dmask->get() : nullptr, rows, cols, rows_per_batch,
+                                 scale, test::gpu());
     const std::vector<T> y = dy_out.download();
     test::check_close(y, y_ref, "softmax forward " + shape);
 
@@ -73,8 +76,8 @@ void check_softmax(int64_t rows, int64_t cols, int64_t rows_per_batch, const std
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("masked softmax: attention shapes [B, H, S, S], S = 1..512, padded and fully masked items", T,
-                   float, double) {
+TEST_CASE_TEMPLATE("masked softmax: attention shapes [B, H, S, S], S = 1..512, padded and fully masked items", T, float,
+                   double) {
     const int64_t B = 4, H = 2;
     uint64_t seed = 100;
     for (int64_t S : {1, 2, 3, 4, 5, 7, 8, 31, 32, 33, 63, 64, 100, 127, 128, 129, 255, 256, 257, 384, 511, 512}) {
@@ -104,8 +107,7 @@ TEST_CASE("masked softmax: empty shapes launch nothing and bad rows_per_batch is
     cuda::masked_softmax_forward<float>(nullptr, nullptr, nullptr, 0, 16, 1, 1.0f, test::gpu());
     cuda::masked_softmax_backward<float>(nullptr, nullptr, nullptr, nullptr, 16, 0, 1, 1.0f, test::gpu());
     DeviceBuffer<int64_t> mask(std::vector<int64_t>(4, 1));
-    CHECK_THROWS_AS(cuda::masked_softmax_forward<float>(nullptr, nullptr, mask.get(), 4, 4, 0, 1.0f,
-                                                        test::gpu()),
+    CHECK_THROWS_AS(cuda::masked_softmax_forward<float>(nullptr, nullptr, mask.get(), 4, 4, 0, 1.0f, test::gpu()),
                     Error);
     test::gpu_sync();
 }

@@ -43,8 +43,9 @@ void accumulate(Tensor<T>& acc, const Tensor<T>& g, HeldStorages& held) {
 
 template <class T>
 void run_backward(const Tensor<T>& root, const Tensor<T>& grad_output) {
-    check(root.requires_grad(), "backward(): the tensor does not require grad (no parameter or input requiring "
-                                "grad contributed to it, or it was computed under NoGradGuard)");
+    check(root.requires_grad(),
+          "backward(): the tensor does not require grad (no parameter or input requiring "
+          "grad contributed to it, or it was computed under NoGradGuard)");
     Tensor<T> seed = grad_output;
     if (!seed.defined()) {
         check(root.numel() == 1, "backward(): a gradient must be given for a non-scalar output of shape ",
@@ -95,7 +96,8 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& grad_output) {
         // Released since the graph was walked: a cast's backward ran this graph from another root (a tensor
         // reaching the loss both directly and through a cast). Its gradient would be lost: stop instead.
         if (fn->released)
-            fail("backward(): op ", fn->name(), " was already back-propagated by a cast's backward (a tensor "
+            fail("backward(): op ", fn->name(),
+                 " was already back-propagated by a cast's backward (a tensor "
                  "reaches the output both directly and through cast(); cast it once and use the cast result)");
         std::vector<Tensor<T>> in_grads = fn->backward(g);
         for (size_t k = 0; k < fn->inputs.size(); ++k) {

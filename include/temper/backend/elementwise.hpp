@@ -25,22 +25,28 @@ void binary(BinaryOp op, const T* a, const Shape& a_shape, const Shape& a_stride
 // out_shape broadcasts. Deterministic on both devices.
 template <class T>
 void sum_to_shape(const T* g, const Shape& g_shape, T* out, const Shape& out_shape, Device dev) {
-    if (dev.is_cuda()) cuda::sum_to_shape(g, g_shape, out, out_shape, dev);
-    else cpu::sum_to_shape(g, g_shape, out, out_shape);
+    if (dev.is_cuda())
+        cuda::sum_to_shape(g, g_shape, out, out_shape, dev);
+    else
+        cpu::sum_to_shape(g, g_shape, out, out_shape);
 }
 
 // y = x * s over n dense elements (y may be x).
 template <class T>
 void scale(const T* x, T* y, T s, int64_t n, Device dev) {
-    if (dev.is_cuda()) cuda::scale(x, y, s, n, dev);
-    else cpu::scale(x, y, s, n);
+    if (dev.is_cuda())
+        cuda::scale(x, y, s, n, dev);
+    else
+        cpu::scale(x, y, s, n);
 }
 
 // acc += x over n dense elements: the same bits on both devices.
 template <class T>
 void add_inplace(T* acc, const T* x, int64_t n, Device dev) {
-    if (dev.is_cuda()) cuda::add_inplace(acc, x, n, dev);
-    else cpu::add_inplace(acc, x, n);
+    if (dev.is_cuda())
+        cuda::add_inplace(acc, x, n, dev);
+    else
+        cpu::add_inplace(acc, x, n);
 }
 
 // out[0] = (sum of the n dense elements of x) / divisor, out on dev: in double on the CPU, a fixed-order tree in
@@ -55,8 +61,10 @@ void sum(const T* x, int64_t n, double divisor, T* out, Device dev) {
 // y = act(x), dx = dy * act'(x) over n dense elements (y may be x, dx may be dy).
 template <class T>
 void activation_forward(Activation act, const T* x, T* y, int64_t n, Device dev) {
-    if (dev.is_cuda()) (act == Activation::GELU ? cuda::gelu_forward<T> : cuda::relu_forward<T>)(x, y, n, dev);
-    else (act == Activation::GELU ? cpu::gelu_forward<T> : cpu::relu_forward<T>)(x, y, n);
+    if (dev.is_cuda())
+        (act == Activation::GELU ? cuda::gelu_forward<T> : cuda::relu_forward<T>)(x, y, n, dev);
+    else
+        (act == Activation::GELU ? cpu::gelu_forward<T> : cpu::relu_forward<T>)(x, y, n);
 }
 template <class T>
 void activation_backward(Activation act, const T* x, const T* dy, T* dx, int64_t n, Device dev) {
@@ -69,15 +77,19 @@ void activation_backward(Activation act, const T* x, const T* dy, T* dx, int64_t
 // pre = x + bias (nullptr: not kept), y = gelu(pre); x [rows, cols], bias [cols].
 template <class T>
 void bias_gelu_forward(const T* x, const T* bias, T* pre, T* y, int64_t rows, int64_t cols, Device dev) {
-    if (dev.is_cuda()) cuda::bias_gelu_forward(x, bias, pre, y, rows, cols, dev);
-    else cpu::bias_gelu_forward(x, bias, pre, y, rows, cols);
+    if (dev.is_cuda())
+        cuda::bias_gelu_forward(x, bias, pre, y, rows, cols, dev);
+    else
+        cpu::bias_gelu_forward(x, bias, pre, y, rows, cols);
 }
 
 // dx = dy * gelu'(pre), dbias = column sums of dx (overwritten; deterministic on both devices).
 template <class T>
 void bias_gelu_backward(const T* pre, const T* dy, T* dx, T* dbias, int64_t rows, int64_t cols, Device dev) {
-    if (dev.is_cuda()) cuda::bias_gelu_backward(pre, dy, dx, dbias, rows, cols, dev);
-    else cpu::bias_gelu_backward(pre, dy, dx, dbias, rows, cols);
+    if (dev.is_cuda())
+        cuda::bias_gelu_backward(pre, dy, dx, dbias, rows, cols, dev);
+    else
+        cpu::bias_gelu_backward(pre, dy, dx, dbias, rows, cols);
 }
 
 }  // namespace temper::backend

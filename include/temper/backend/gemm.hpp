@@ -13,9 +13,9 @@ namespace temper::backend {
 // Row-major C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b] for b < batch, pointers advancing by the strides
 // (0: one matrix shared by every batch).
 template <class T>
-void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-                          int64_t lda, int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C,
-                          int64_t ldc, int64_t stride_c, int64_t batch, Device dev) {
+void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                          int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C, int64_t ldc,
+                          int64_t stride_c, int64_t batch, Device dev) {
     if (dev.is_cuda())
         cuda::gemm_strided_batched(dev, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
                                    ldc, stride_c, batch);

@@ -18,8 +18,10 @@ inline bool graphs_available(Device dev) { return dev.is_cuda(); }
 inline void copy_graph_inputs(Tensor<int64_t>& graph_ids, Tensor<int64_t>& graph_mask, const Tensor<int64_t>& ids,
                               const Tensor<int64_t>& mask) {
     graph_ids.copy_(ids);
-    if (mask.defined()) graph_mask.copy_(mask);
-    else fill(graph_mask.data(), int64_t(1), graph_mask.numel(), graph_mask.device());
+    if (mask.defined())
+        graph_mask.copy_(mask);
+    else
+        fill(graph_mask.data(), int64_t(1), graph_mask.numel(), graph_mask.device());
 }
 
 }  // namespace temper::backend

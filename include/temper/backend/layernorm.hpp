@@ -11,8 +11,10 @@ namespace temper::backend {
 template <class T>
 void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, compute_t<T>* mean, compute_t<T>* rstd,
                        int64_t rows, int64_t d, double eps, Device dev) {
-    if (dev.is_cuda()) cuda::layernorm_forward(x, gamma, beta, y, mean, rstd, rows, d, eps, dev);
-    else cpu::layernorm_forward(x, gamma, beta, y, mean, rstd, rows, d, eps);
+    if (dev.is_cuda())
+        cuda::layernorm_forward(x, gamma, beta, y, mean, rstd, rows, d, eps, dev);
+    else
+        cpu::layernorm_forward(x, gamma, beta, y, mean, rstd, rows, d, eps);
 }
 
 // x = a + b written to sum_out, then y = LayerNorm(x) as layernorm_forward.
@@ -20,16 +22,20 @@ template <class T>
 void layernorm_residual_forward(const T* a, const T* b, const T* gamma, const T* beta, T* sum_out, T* y,
                                 compute_t<T>* mean, compute_t<T>* rstd, int64_t rows, int64_t d, double eps,
                                 Device dev) {
-    if (dev.is_cuda()) cuda::layernorm_residual_forward(a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, eps, dev);
-    else cpu::layernorm_residual_forward(a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, eps);
+    if (dev.is_cuda())
+        cuda::layernorm_residual_forward(a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, eps, dev);
+    else
+        cpu::layernorm_residual_forward(a, b, gamma, beta, sum_out, y, mean, rstd, rows, d, eps);
 }
 
 // dx per row; dgamma and dbeta overwritten with the column sums.
 template <class T>
 void layernorm_backward(const T* x, const T* gamma, const compute_t<T>* mean, const compute_t<T>* rstd, const T* dy,
                         T* dx, T* dgamma, T* dbeta, int64_t rows, int64_t d, Device dev) {
-    if (dev.is_cuda()) cuda::layernorm_backward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, d, dev);
-    else cpu::layernorm_backward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, d);
+    if (dev.is_cuda())
+        cuda::layernorm_backward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, d, dev);
+    else
+        cpu::layernorm_backward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, d);
 }
 
 }  // namespace temper::backend

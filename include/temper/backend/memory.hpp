@@ -25,15 +25,19 @@ inline void* allocate(size_t bytes, Device dev) {
 }
 
 inline void deallocate(void* p, size_t bytes, Device dev) noexcept {
-    if (dev.is_cuda()) cuda::device_free(p);
-    else detail::host_allocator().deallocate(p, bytes);
+    if (dev.is_cuda())
+        cuda::device_free(p);
+    else
+        detail::host_allocator().deallocate(p, bytes);
 }
 
 // out[i] = value for i < n.
 template <class T>
 void fill(T* out, T value, int64_t n, Device dev) {
-    if (dev.is_cuda()) cuda::fill(out, value, n, dev);
-    else std::fill_n(out, n, value);
+    if (dev.is_cuda())
+        cuda::fill(out, value, n, dev);
+    else
+        std::fill_n(out, n, value);
 }
 
 // out[i] = i for i < n.
@@ -53,23 +57,29 @@ void convert(const From* in, To* out, int64_t n, Device dev) {
 // The view (src, shape, strides) to dense dst in row-major order, on one device.
 template <class T>
 void copy_strided(const T* src, const Shape& shape, const Shape& strides, T* dst, Device dev) {
-    if (dev.is_cuda()) cuda::copy_strided(src, shape, strides, dst, dev);
-    else cpu::copy_strided(src, shape, strides, dst);
+    if (dev.is_cuda())
+        cuda::copy_strided(src, shape, strides, dst, dev);
+    else
+        cpu::copy_strided(src, shape, strides, dst);
 }
 
 // Dense src into the view (dst, shape, strides), on one device.
 template <class T>
 void copy_into_strided(const T* src, T* dst, const Shape& shape, const Shape& strides, Device dev) {
-    if (dev.is_cuda()) cuda::copy_into_strided(src, dst, shape, strides, dev);
-    else cpu::copy_into_strided(src, dst, shape, strides);
+    if (dev.is_cuda())
+        cuda::copy_into_strided(src, dst, shape, strides, dev);
+    else
+        cpu::copy_into_strided(src, dst, shape, strides);
 }
 
 // bytes from src on src_dev to dst on dst_dev, in stream order on the GPU (cuda::copy); a copy to the host
 // waits for the GPU, one from the host may return before it has landed.
 inline void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
     if (bytes == 0) return;
-    if (dst_dev.is_cpu() && src_dev.is_cpu()) std::memcpy(dst, src, bytes);
-    else cuda::copy(dst, dst_dev, src, src_dev, bytes);
+    if (dst_dev.is_cpu() && src_dev.is_cpu())
+        std::memcpy(dst, src, bytes);
+    else
+        cuda::copy(dst, dst_dev, src, src_dev, bytes);
 }
 
 // Waits for the work queued on dev (nothing to wait for on the CPU).

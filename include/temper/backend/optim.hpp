@@ -32,8 +32,9 @@ template <class T>
 void clip_grad_norm(T* const* grads, const int64_t* n, size_t count, double max_norm, double* total_norm,
                     bool error_if_nonfinite, Device dev) {
     if (dev.is_cpu()) return cpu::clip_grad_norm(grads, n, count, max_norm, total_norm, error_if_nonfinite);
-    check(!error_if_nonfinite, "clip_grad_norm: error_if_nonfinite is not available for GPU gradients; check "
-                               "std::isfinite on the returned norm instead");
+    check(!error_if_nonfinite,
+          "clip_grad_norm: error_if_nonfinite is not available for GPU gradients; check "
+          "std::isfinite on the returned norm instead");
     cuda::clip_grad_norm(grads, n, count, max_norm, total_norm, dev);
 }
 

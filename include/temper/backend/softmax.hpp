@@ -11,16 +11,20 @@ namespace temper::backend {
 template <class T>
 void masked_softmax_forward(const T* x, T* y, const int64_t* mask, int64_t rows, int64_t cols, int64_t rows_per_batch,
                             T scale, Device dev) {
-    if (dev.is_cuda()) cuda::masked_softmax_forward(x, y, mask, rows, cols, rows_per_batch, scale, dev);
-    else cpu::masked_softmax_forward(x, y, mask, rows, cols, rows_per_batch, scale);
+    if (dev.is_cuda())
+        cuda::masked_softmax_forward(x, y, mask, rows, cols, rows_per_batch, scale, dev);
+    else
+        cpu::masked_softmax_forward(x, y, mask, rows, cols, rows_per_batch, scale);
 }
 
 // dx = scale * y * (dy - sum_j dy * y) per row, 0 at masked keys.
 template <class T>
 void masked_softmax_backward(const T* y, const T* dy, T* dx, const int64_t* mask, int64_t rows, int64_t cols,
                              int64_t rows_per_batch, T scale, Device dev) {
-    if (dev.is_cuda()) cuda::masked_softmax_backward(y, dy, dx, mask, rows, cols, rows_per_batch, scale, dev);
-    else cpu::masked_softmax_backward(y, dy, dx, mask, rows, cols, rows_per_batch, scale);
+    if (dev.is_cuda())
+        cuda::masked_softmax_backward(y, dy, dx, mask, rows, cols, rows_per_batch, scale, dev);
+    else
+        cpu::masked_softmax_backward(y, dy, dx, mask, rows, cols, rows_per_batch, scale);
 }
 
 }  // namespace temper::backend

@@ -34,7 +34,9 @@ inline Device parse_device(const std::string& s) {
     if (s == "cpu") return Device::cpu();
     if (s == "cuda") return Device::cuda(0);
     if (s.rfind("cuda:", 0) == 0) {
-        try { return Device::cuda(std::stoi(s.substr(5))); } catch (...) {}
+        try {
+            return Device::cuda(std::stoi(s.substr(5)));
+        } catch (...) {}
     }
     fail("unknown device '", s, "': expected cpu, cuda or cuda:N");
 }

@@ -19,23 +19,41 @@ enum class DType : uint8_t { BOOL, U8, I8, I16, U16, F16, BF16, I32, U32, F32, F
 
 inline constexpr size_t dtype_size(DType d) {
     switch (d) {
-        case DType::BOOL: case DType::U8: case DType::I8: case DType::F8_E4M3: case DType::F8_E5M2: return 1;
-        case DType::I16: case DType::U16: case DType::F16: case DType::BF16: return 2;
-        case DType::I32: case DType::U32: case DType::F32: return 4;
-        case DType::F64: case DType::I64: case DType::U64: return 8;
+        case DType::BOOL:
+        case DType::U8:
+        case DType::I8:
+        case DType::F8_E4M3:
+        case DType::F8_E5M2: return 1;
+        case DType::I16:
+        case DType::U16:
+        case DType::F16:
+        case DType::BF16: return 2;
+        case DType::I32:
+        case DType::U32:
+        case DType::F32: return 4;
+        case DType::F64:
+        case DType::I64:
+        case DType::U64: return 8;
     }
     return 0;
 }
 
 inline constexpr std::string_view dtype_name(DType d) {
     switch (d) {
-        case DType::BOOL: return "BOOL";       case DType::U8: return "U8";
-        case DType::I8: return "I8";           case DType::I16: return "I16";
-        case DType::U16: return "U16";         case DType::F16: return "F16";
-        case DType::BF16: return "BF16";       case DType::I32: return "I32";
-        case DType::U32: return "U32";         case DType::F32: return "F32";
-        case DType::F64: return "F64";         case DType::I64: return "I64";
-        case DType::U64: return "U64";         case DType::F8_E4M3: return "F8_E4M3";
+        case DType::BOOL: return "BOOL";
+        case DType::U8: return "U8";
+        case DType::I8: return "I8";
+        case DType::I16: return "I16";
+        case DType::U16: return "U16";
+        case DType::F16: return "F16";
+        case DType::BF16: return "BF16";
+        case DType::I32: return "I32";
+        case DType::U32: return "U32";
+        case DType::F32: return "F32";
+        case DType::F64: return "F64";
+        case DType::I64: return "I64";
+        case DType::U64: return "U64";
+        case DType::F8_E4M3: return "F8_E4M3";
         case DType::F8_E5M2: return "F8_E5M2";
     }
     return "?";
@@ -47,14 +65,26 @@ inline std::optional<DType> dtype_from_name(std::string_view s) {
     return std::nullopt;
 }
 
-TEMPER_HD inline uint32_t float_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-TEMPER_HD inline float bits_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+TEMPER_HD inline uint32_t float_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+TEMPER_HD inline float bits_float(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
 
 // bfloat16: the top 16 bits of an IEEE float, rounded to nearest-even. NaN stays a (quiet) NaN.
 struct bf16 {
     uint16_t bits = 0;
 
-    TEMPER_HD static constexpr bf16 from_bits(uint16_t b) { bf16 h; h.bits = b; return h; }
+    TEMPER_HD static constexpr bf16 from_bits(uint16_t b) {
+        bf16 h;
+        h.bits = b;
+        return h;
+    }
     TEMPER_HD static bf16 from_float(float f) {
         uint32_t u = float_bits(f);
         if ((u & 0x7FFFFFFFu) > 0x7F800000u) return from_bits(uint16_t((u >> 16) | 0x0040u));
@@ -104,14 +134,18 @@ TEMPER_HD inline bool operator>=(bf16 a, bf16 b) { return float(a) >= float(b); 
 struct f16 {
     uint16_t bits = 0;
 
-    TEMPER_HD static constexpr f16 from_bits(uint16_t b) { f16 h; h.bits = b; return h; }
+    TEMPER_HD static constexpr f16 from_bits(uint16_t b) {
+        f16 h;
+        h.bits = b;
+        return h;
+    }
     TEMPER_HD static f16 from_float(float f) {
         uint32_t x = float_bits(f);
         const uint32_t sign = (x >> 16) & 0x8000u;
         x &= 0x7FFFFFFFu;
         if (x > 0x7F800000u) return from_bits(uint16_t(sign | 0x7E00u | ((x >> 13) & 0x3FFu)));  // NaN
         if (x >= 0x477FF000u) return from_bits(uint16_t(sign | 0x7C00u));  // >= 65520 rounds to inf
-        if (x >= 0x38800000u) {  // normal half: |f| >= 2^-14
+        if (x >= 0x38800000u) {                                            // normal half: |f| >= 2^-14
             uint32_t mant = x & 0x7FFFFFu;
             uint32_t h = ((((x >> 23) - 127u + 15u)) << 10) | (mant >> 13);
             uint32_t rem = mant & 0x1FFFu;
@@ -133,7 +167,10 @@ struct f16 {
             if (m == 0) return bits_float(sign);
             // normalise the subnormal: value = m * 2^-24
             int shift = 0;
-            while (!(m & 0x400u)) { m <<= 1; ++shift; }
+            while (!(m & 0x400u)) {
+                m <<= 1;
+                ++shift;
+            }
             m &= 0x3FFu;
             return bits_float(sign | (uint32_t(127 - 15 + 1 - shift) << 23) | (m << 13));
         }
@@ -145,24 +182,50 @@ struct f16 {
 };
 
 // True for the 16-bit float types. Tensors compute with bf16 (its kernels work in float); f16 is a file format.
-template <class T> inline constexpr bool is_half_v = std::is_same_v<T, bf16> || std::is_same_v<T, f16>;
+template <class T>
+inline constexpr bool is_half_v = std::is_same_v<T, bf16> || std::is_same_v<T, f16>;
 // The two arithmetic types of an element type T:
 //   compute_t<T>  what arithmetic on T elements runs in, per-row statistics are kept in, and the GPU's
 //                 reductions accumulate in: float for the 16-bit types, else T;
 //   wide_t<T>     what the CPU's reductions accumulate in: double for every type, so that the CPU kernels are
 //                 the reference the GPU's compute_t sums are checked against.
-template <class T> using compute_t = std::conditional_t<is_half_v<T>, float, T>;
-template <class T> using wide_t = double;
+template <class T>
+using compute_t = std::conditional_t<is_half_v<T>, float, T>;
+template <class T>
+using wide_t = double;
 
-template <class T> struct dtype_of_t;
-template <> struct dtype_of_t<float> { static constexpr DType value = DType::F32; };
-template <> struct dtype_of_t<double> { static constexpr DType value = DType::F64; };
-template <> struct dtype_of_t<bf16> { static constexpr DType value = DType::BF16; };
-template <> struct dtype_of_t<f16> { static constexpr DType value = DType::F16; };
-template <> struct dtype_of_t<int64_t> { static constexpr DType value = DType::I64; };
-template <> struct dtype_of_t<int32_t> { static constexpr DType value = DType::I32; };
-template <> struct dtype_of_t<uint8_t> { static constexpr DType value = DType::U8; };
-template <class T> inline constexpr DType dtype_of = dtype_of_t<T>::value;
+template <class T>
+struct dtype_of_t;
+template <>
+struct dtype_of_t<float> {
+    static constexpr DType value = DType::F32;
+};
+template <>
+struct dtype_of_t<double> {
+    static constexpr DType value = DType::F64;
+};
+template <>
+struct dtype_of_t<bf16> {
+    static constexpr DType value = DType::BF16;
+};
+template <>
+struct dtype_of_t<f16> {
+    static constexpr DType value = DType::F16;
+};
+template <>
+struct dtype_of_t<int64_t> {
+    static constexpr DType value = DType::I64;
+};
+template <>
+struct dtype_of_t<int32_t> {
+    static constexpr DType value = DType::I32;
+};
+template <>
+struct dtype_of_t<uint8_t> {
+    static constexpr DType value = DType::U8;
+};
+template <class T>
+inline constexpr DType dtype_of = dtype_of_t<T>::value;
 
 }  // namespace temper
 

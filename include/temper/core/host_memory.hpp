@@ -20,10 +20,10 @@
 namespace temper {
 
 struct HostMemoryStats {
-    size_t bytes_in_use = 0;  // held by live tensors
-    size_t peak_in_use = 0;   // since the last reset_peak_host_memory()
-    size_t allocations = 0;   // tensor allocations so far (served from the cache or not)
-    size_t bytes_cached = 0;  // freed blocks kept for reuse
+    size_t bytes_in_use = 0;    // held by live tensors
+    size_t peak_in_use = 0;     // since the last reset_peak_host_memory()
+    size_t allocations = 0;     // tensor allocations so far (served from the cache or not)
+    size_t bytes_cached = 0;    // freed blocks kept for reuse
     size_t os_allocations = 0;  // allocations that had to go to malloc
 };
 
@@ -120,8 +120,7 @@ public:
 private:
     static void raise_to(std::atomic<size_t>& max, size_t value) {
         size_t seen = max.load(std::memory_order_relaxed);
-        while (value > seen && !max.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
-        }
+        while (value > seen && !max.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {}
     }
 
     mutable std::mutex mu_;

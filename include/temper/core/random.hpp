@@ -9,7 +9,9 @@
 
 namespace temper {
 
-struct Philox4 { uint32_t x[4]; };
+struct Philox4 {
+    uint32_t x[4];
+};
 
 // One Philox4x32 round on the counter words with round key (k0, k1), and the key schedule's step.
 TEMPER_HD inline void philox_round(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t& c3, uint32_t k0, uint32_t k1) {
@@ -85,13 +87,20 @@ struct PhiloxPosition {
 class Generator {
 public:
     explicit Generator(uint64_t seed = 0) : seed_(seed) {}
-    void manual_seed(uint64_t seed) { seed_ = seed; offset_ = 0; }
+    void manual_seed(uint64_t seed) {
+        seed_ = seed;
+        offset_ = 0;
+    }
     uint64_t seed() const { return seed_; }
     uint64_t offset() const { return offset_; }
     void set_offset(uint64_t off) { offset_ = off; }
 
     // Reserves blocks for n numbers; returns the offset of the first block.
-    uint64_t reserve(uint64_t n) { uint64_t off = offset_; offset_ += (n + 3) / 4; return off; }
+    uint64_t reserve(uint64_t n) {
+        uint64_t off = offset_;
+        offset_ += (n + 3) / 4;
+        return off;
+    }
 
     // reserve(n) as a PhiloxPosition: while a device base is set, relative to the offset it was set at.
     PhiloxPosition reserve_position(uint64_t n) {

@@ -42,8 +42,10 @@ inline std::ostream& operator<<(std::ostream& os, const ShapeOf& s) {
 inline int64_t shape_numel(const Shape& s) {
     int64_t n = 1;
     for (int64_t d : s) {
-        if (d < 0) fail("shape ", shape_str(s), " has a negative extent");  // not check(): keep the hot path string-free
-        if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) fail("shape ", shape_str(s), " has too many elements");
+        if (d < 0)
+            fail("shape ", shape_str(s), " has a negative extent");  // not check(): keep the hot path string-free
+        if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+            fail("shape ", shape_str(s), " has too many elements");
         n *= d;
     }
     return n;
@@ -52,7 +54,10 @@ inline int64_t shape_numel(const Shape& s) {
 inline Shape contiguous_strides(const Shape& s) {
     Shape st(s.size());
     int64_t acc = 1;
-    for (size_t i = s.size(); i-- > 0;) { st[i] = acc; acc *= s[i]; }
+    for (size_t i = s.size(); i-- > 0;) {
+        st[i] = acc;
+        acc *= s[i];
+    }
     return st;
 }
 

@@ -20,8 +20,12 @@
 
 namespace temper {
 
-template <class T> class Tensor;
-namespace autograd { template <class T> struct Node; }
+template <class T>
+class Tensor;
+namespace autograd {
+template <class T>
+struct Node;
+}
 
 template <class T>
 struct TensorImpl {
@@ -29,8 +33,8 @@ struct TensorImpl {
     Shape shape, strides;
     int64_t offset = 0;
     bool requires_grad = false;
-    std::shared_ptr<TensorImpl<T>> grad;             // accumulated gradient of a leaf
-    std::shared_ptr<autograd::Node<T>> grad_fn;      // set on tensors produced by a differentiable op
+    std::shared_ptr<TensorImpl<T>> grad;         // accumulated gradient of a leaf
+    std::shared_ptr<autograd::Node<T>> grad_fn;  // set on tensors produced by a differentiable op
 };
 
 template <class T>
@@ -146,8 +150,10 @@ public:
     void copy_(const Tensor& src) {
         check(src.shape() == shape(), "copy_: shape ", shape_of(src.shape()), " does not match ", shape_of(shape()));
         check(is_contiguous(), "copy_: destination must be contiguous");
-        if (src.device() == device()) src.copy_strided(data());
-        else src.to(device()).copy_strided(data());
+        if (src.device() == device())
+            src.copy_strided(data());
+        else
+            src.to(device()).copy_strided(data());
     }
     // Writes the elements in row-major order to dst (numel() elements, on this tensor's device), whatever
     // the strides.
@@ -190,7 +196,8 @@ private:
         int64_t off = 0;
         size_t d = 0;
         for (int64_t i : idx) {
-            check(i >= 0 && i < shape()[d], "at(): index ", i, " out of range for dimension ", d, " of size ", shape()[d]);
+            check(i >= 0 && i < shape()[d], "at(): index ", i, " out of range for dimension ", d, " of size ",
+                  shape()[d]);
             off += i * strides()[d++];
         }
         return off;
@@ -201,8 +208,10 @@ private:
 
 template <class T>
 void Tensor<T>::copy_strided(T* dst) const {
-    if (is_contiguous()) backend::copy(dst, device(), data(), device(), size_t(numel()) * sizeof(T));
-    else backend::copy_strided(data(), shape(), strides(), dst, device());
+    if (is_contiguous())
+        backend::copy(dst, device(), data(), device(), size_t(numel()) * sizeof(T));
+    else
+        backend::copy_strided(data(), shape(), strides(), dst, device());
 }
 
 template <class T>

@@ -31,13 +31,13 @@ namespace temper::cpu {
 // torch's Python code does and rounded to T once (torch rounds Python scalars to the tensor type).
 template <class T>
 struct AdamWScalars {
-    T decay = 1;                  // 1 - lr * weight_decay
+    T decay = 1;  // 1 - lr * weight_decay
     T beta1 = 0, one_minus_beta1 = 0;
     T beta2 = 0, one_minus_beta2 = 0;
     T bias_correction2_sqrt = 1;  // sqrt(1 - beta2^step)
     T eps = 0;
-    T neg_step_size = 0;          // -lr / (1 - beta1^step)
-    bool lerp = true;             // first moment by lerp (torch >= 2.0) or mul+add (torch 1.x)
+    T neg_step_size = 0;  // -lr / (1 - beta1^step)
+    bool lerp = true;     // first moment by lerp (torch >= 2.0) or mul+add (torch 1.x)
 };
 
 template <class T>
@@ -83,9 +83,12 @@ void adamw_chunk(T* __restrict p, const T* __restrict g, T* __restrict m, T* __r
     alignas(64) T root[kAdamWChunk];
     const T w = s.one_minus_beta1;
     for (int64_t i = 0; i < n; ++i) {
-        if constexpr (kRule == FirstMoment::lerp_small_weight) m[i] = std::fma(w, g[i] - m[i], m[i]);
-        else if constexpr (kRule == FirstMoment::lerp_large_weight) m[i] = std::fma(w - T(1), g[i] - m[i], g[i]);
-        else m[i] = std::fma(g[i], w, m[i] * s.beta1);
+        if constexpr (kRule == FirstMoment::lerp_small_weight)
+            m[i] = std::fma(w, g[i] - m[i], m[i]);
+        else if constexpr (kRule == FirstMoment::lerp_large_weight)
+            m[i] = std::fma(w - T(1), g[i] - m[i], g[i]);
+        else
+            m[i] = std::fma(g[i], w, m[i] * s.beta1);
         v[i] = std::fma(s.one_minus_beta2 * g[i], g[i], v[i] * s.beta2);
     }
     for (int64_t i = 0; i < n; ++i) root[i] = std::sqrt(v[i]);

@@ -112,9 +112,8 @@ void column_sums(const T* m, int64_t rows, int64_t cols, T* out) {
 // vectorised erf (a rational approximation within a few ulp for float; std::erf for double) and exp.
 template <class T>
 void gelu_forward(const T* x, T* y, int64_t n) {
-    map_blocks(x, y, n, 20, [](const auto& v) -> Block<T> {
-        return T(0.5) * v * (T(1) + (v * T(0.70710678118654752440)).erf());
-    });
+    map_blocks(x, y, n, 20,
+               [](const auto& v) -> Block<T> { return T(0.5) * v * (T(1) + (v * T(0.70710678118654752440)).erf()); });
 }
 template <class T>
 void gelu_backward(const T* x, const T* dy, T* dx, int64_t n) {

@@ -28,22 +28,32 @@ void eigen_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T a
     using MMap = Eigen::Map<Mat, 0, Eigen::OuterStride<>>;
     MMap c(C, M, N, Eigen::OuterStride<>(ldc));
     if (K == 0) {
-        if (beta == T(0)) c.setZero(); else c *= beta;
+        if (beta == T(0))
+            c.setZero();
+        else
+            c *= beta;
         return;
     }
     // A is stored [M,K] (or [K,M] when transposed), B [K,N] (or [N,K]).
     CMap a(A, trans_a ? K : M, trans_a ? M : K, Eigen::OuterStride<>(lda));
     CMap b(B, trans_b ? N : K, trans_b ? K : N, Eigen::OuterStride<>(ldb));
-    if (beta == T(0)) c.setZero(); else if (beta != T(1)) c *= beta;
-    if (!trans_a && !trans_b) c.noalias() += alpha * (a * b);
-    else if (!trans_a && trans_b) c.noalias() += alpha * (a * b.transpose());
-    else if (trans_a && !trans_b) c.noalias() += alpha * (a.transpose() * b);
-    else c.noalias() += alpha * (a.transpose() * b.transpose());
+    if (beta == T(0))
+        c.setZero();
+    else if (beta != T(1))
+        c *= beta;
+    if (!trans_a && !trans_b)
+        c.noalias() += alpha * (a * b);
+    else if (!trans_a && trans_b)
+        c.noalias() += alpha * (a * b.transpose());
+    else if (trans_a && !trans_b)
+        c.noalias() += alpha * (a.transpose() * b);
+    else
+        c.noalias() += alpha * (a.transpose() * b.transpose());
 }
 
 template <class T>
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-          const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+          int64_t ldb, T beta, T* C, int64_t ldc) {
     if (M == 0 || N == 0) return;
 #if defined(TEMPER_WITH_BLAS)
     // CBLAS takes int sizes; larger problems (never DistilBERT's) stay on Eigen.
@@ -86,9 +96,9 @@ inline void gemm<bf16>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
 // run one whole product per thread, which beats splitting each small one across threads; inside the parallel
 // loop Eigen and OpenBLAS run single-threaded.
 template <class T>
-void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-                          int64_t lda, int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C,
-                          int64_t ldc, int64_t stride_c, int64_t batch) {
+void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                          int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C, int64_t ldc,
+                          int64_t stride_c, int64_t batch) {
     auto one = [&](int64_t i) {
         gemm<T>(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta, C + i * stride_c,
                 ldc);

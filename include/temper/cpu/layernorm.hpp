@@ -58,7 +58,10 @@ void layernorm_backward(const T* x, const T* gamma, const compute_t<T>* mean, co
             dg[size_t(j)] += wide_t<T>(dy[r * d + j]) * xhat;
             db[size_t(j)] += dy[r * d + j];
         }
-    for (int64_t j = 0; j < d; ++j) { dgamma[j] = T(dg[size_t(j)]); dbeta[j] = T(db[size_t(j)]); }
+    for (int64_t j = 0; j < d; ++j) {
+        dgamma[j] = T(dg[size_t(j)]);
+        dbeta[j] = T(db[size_t(j)]);
+    }
 }
 
 // bf16: widened to float; the statistics are float already (compute_t).

@@ -31,8 +31,7 @@ void bce_with_logits_backward(const T* x, const T* y, const T* pos_weight, int64
     for (int64_t i = 0; i < n; ++i) {
         const double xi = x[i], yi = y[i];
         const double sig = 1.0 / (1.0 + std::exp(-xi));
-        const double d =
-            pos_weight ? (1 - yi) + (1 + (double(pos_weight[i % c]) - 1) * yi) * (sig - 1) : sig - yi;
+        const double d = pos_weight ? (1 - yi) + (1 + (double(pos_weight[i % c]) - 1) * yi) * (sig - 1) : sig - yi;
         dx[i] = T(d * scale);
     }
 }

@@ -15,8 +15,8 @@
 namespace temper::cpu {
 
 template <class T>
-void masked_softmax_forward(const T* x, T* y, const int64_t* mask, int64_t rows, int64_t cols,
-                            int64_t rows_per_batch, T scale) {
+void masked_softmax_forward(const T* x, T* y, const int64_t* mask, int64_t rows, int64_t cols, int64_t rows_per_batch,
+                            T scale) {
     const T lowest = std::numeric_limits<T>::lowest();
     parallel_for(rows, cols * 8, [&](int64_t r) {
         const T* xr = x + r * cols;
@@ -52,8 +52,7 @@ void masked_softmax_backward(const T* y, const T* dy, T* dx, const int64_t* mask
         const int64_t* mr = mask ? mask + (r / rows_per_batch) * cols : nullptr;
         wide_t<T> dot = 0;
         for (int64_t j = 0; j < cols; ++j) dot += wide_t<T>(dyr[j]) * yr[j];
-        for (int64_t j = 0; j < cols; ++j)
-            dxr[j] = (mr && mr[j] == 0) ? T(0) : T(scale * yr[j] * (dyr[j] - T(dot)));
+        for (int64_t j = 0; j < cols; ++j) dxr[j] = (mr && mr[j] == 0) ? T(0) : T(scale * yr[j] * (dyr[j] - T(dot)));
     });
 }
 

@@ -25,11 +25,11 @@
 namespace temper::cuda {
 
 struct AllocatorStats {
-    size_t bytes_in_use = 0;    // handed out to tensors now
-    size_t bytes_cached = 0;    // held in free lists
+    size_t bytes_in_use = 0;      // handed out to tensors now
+    size_t bytes_cached = 0;      // held in free lists
     size_t bytes_graph_free = 0;  // free blocks reserved for captured CUDA graphs (their private pools)
     size_t peak_in_use = 0;
-    size_t cuda_mallocs = 0;    // calls to cudaMalloc so far
+    size_t cuda_mallocs = 0;  // calls to cudaMalloc so far
 };
 
 class CachingAllocator {
@@ -194,8 +194,10 @@ private:
     // "4194304" or "3.9": a double streamed as is would print 4.1943e+06.
     static std::string mib(size_t bytes) {
         char b[32];
-        if (bytes % (size_t(1) << 20) == 0) std::snprintf(b, sizeof b, "%zu", bytes >> 20);
-        else std::snprintf(b, sizeof b, "%.1f", double(bytes) / double(1 << 20));
+        if (bytes % (size_t(1) << 20) == 0)
+            std::snprintf(b, sizeof b, "%zu", bytes >> 20);
+        else
+            std::snprintf(b, sizeof b, "%.1f", double(bytes) / double(1 << 20));
         return b;
     }
 

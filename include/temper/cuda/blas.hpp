@@ -50,10 +50,20 @@ inline cublasHandle_t blas_handle(Device dev) {
     return h;
 }
 
-template <class T> struct BlasType;
-template <> struct BlasType<float> { static constexpr cudaDataType_t value = CUDA_R_32F; };
-template <> struct BlasType<double> { static constexpr cudaDataType_t value = CUDA_R_64F; };
-template <> struct BlasType<bf16> { static constexpr cudaDataType_t value = CUDA_R_16BF; };
+template <class T>
+struct BlasType;
+template <>
+struct BlasType<float> {
+    static constexpr cudaDataType_t value = CUDA_R_32F;
+};
+template <>
+struct BlasType<double> {
+    static constexpr cudaDataType_t value = CUDA_R_64F;
+};
+template <>
+struct BlasType<bf16> {
+    static constexpr cudaDataType_t value = CUDA_R_16BF;
+};
 
 template <class T>
 cublasComputeType_t compute_type() {
@@ -69,9 +79,9 @@ cublasComputeType_t compute_type() {
 // Row-major, as cpu::gemm: C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b] for b < batch, with A, B, C
 // advancing by stride_a, stride_b, stride_c elements per batch (stride 0 shares one matrix).
 template <class T>
-void gemm_strided_batched(Device dev, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
-                          const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta,
-                          T* C, int64_t ldc, int64_t stride_c, int64_t batch) {
+void gemm_strided_batched(Device dev, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                          int64_t lda, int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C,
+                          int64_t ldc, int64_t stride_c, int64_t batch) {
     if (M == 0 || N == 0 || batch == 0) return;
     const DeviceGuard guard(dev);  // cuBLAS runs on the current device, which must be the handle's
     constexpr int64_t kMaxInt = 2147483647;

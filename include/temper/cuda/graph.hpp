@@ -105,7 +105,9 @@ public:
             cudaSetDevice(dev_.index);
             if (exec_) {
                 cudaStream_t s = nullptr;
-                try { s = stream(dev_); } catch (...) {}
+                try {
+                    s = stream(dev_);
+                } catch (...) {}
                 if (s) cudaStreamSynchronize(s);
                 cudaGraphExecDestroy(exec_);
                 exec_ = nullptr;

@@ -18,8 +18,9 @@
 namespace temper::cuda {
 
 [[noreturn]] inline void no_backend() {
-    fail("this build of temper has no CUDA backend: build with the CMake option TEMPER_WITH_CUDA and link "
-         "temper::cuda");
+    fail(
+        "this build of temper has no CUDA backend: build with the CMake option TEMPER_WITH_CUDA and link "
+        "temper::cuda");
 }
 
 // One parameter for adamw_update_multi: device pointers to param, grad, exp_avg, exp_avg_sq (n elements
@@ -43,6 +44,9 @@ constexpr int kClipTensorsPerLaunch = 128;
 }  // namespace temper::cuda
 
 // With the backend a declaration; without it, a body that raises the error (parameters unused).
+// (clang-format 14 would read TEMPER_CUDA_LAUNCHER as the start of a statement and indent every
+// declaration after it.)
+// clang-format off
 #if defined(TEMPER_WITH_CUDA)
 #define TEMPER_CUDA_LAUNCHER ;
 #else
@@ -272,4 +276,5 @@ void clip_grad_norm(T* const* grads, const int64_t* n, size_t count, double max_
 #if !defined(TEMPER_WITH_CUDA)
 #pragma GCC diagnostic pop
 #endif
+// clang-format on
 #undef TEMPER_CUDA_LAUNCHER

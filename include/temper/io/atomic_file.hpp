@@ -35,8 +35,14 @@ struct Fd {
     explicit Fd(int f) : fd(f) {}
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
-    ~Fd() { if (fd >= 0) ::close(fd); }
-    int release() { int f = fd; fd = -1; return f; }
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+    int release() {
+        int f = fd;
+        fd = -1;
+        return f;
+    }
 };
 
 // Writes all of data, retrying on short writes and EINTR. Returns 0 or an errno value.

@@ -24,8 +24,9 @@ public:
         namespace fs = std::filesystem;
         Checkpoint ck;
         ck.dir_ = dir;
-        check(fs::is_directory(dir), dir, ": not a directory (expected a HF checkpoint directory with config.json and "
-                                          "model.safetensors)");
+        check(fs::is_directory(dir), dir,
+              ": not a directory (expected a HF checkpoint directory with config.json and "
+              "model.safetensors)");
         fs::path single = fs::path(dir) / "model.safetensors", index = fs::path(dir) / "model.safetensors.index.json";
         if (fs::exists(single)) {
             ck.files_.push_back(std::make_unique<SafeTensors>(SafeTensors::open(single.string())));
@@ -33,8 +34,9 @@ public:
         } else if (fs::exists(index)) {
             ck.open_sharded(index.string());
         } else if (fs::exists(fs::path(dir) / "pytorch_model.bin")) {
-            fail(dir, ": has only pytorch_model.bin (a pickle); temper reads safetensors. Convert it once with "
-                      "transformers: AutoModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)");
+            fail(dir,
+                 ": has only pytorch_model.bin (a pickle); temper reads safetensors. Convert it once with "
+                 "transformers: AutoModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)");
         } else {
             fail(dir, ": no model.safetensors or model.safetensors.index.json found");
         }
@@ -68,16 +70,17 @@ private:
               ": field 'weight_map': expected an object {tensor name: shard file}");
         std::map<std::string, size_t> shard_ids;
         for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-            check(it.value().is_string(), index_path, ": field 'weight_map': entry '", it.key(), "' is not a file name");
+            check(it.value().is_string(), index_path, ": field 'weight_map': entry '", it.key(),
+                  "' is not a file name");
             std::string file = it.value().get<std::string>();
             check(file.find('/') == std::string::npos && file.find("..") == std::string::npos, index_path,
                   ": field 'weight_map': shard '", file, "' must be a plain file name inside the directory");
             auto [pos, inserted] = shard_ids.emplace(file, files_.size());
             if (inserted)
-                files_.push_back(std::make_unique<SafeTensors>(
-                    SafeTensors::open((std::filesystem::path(dir_) / file).string())));
-            check(files_[pos->second]->find(it.key()) != nullptr, index_path, ": tensor '", it.key(),
-                  "' is mapped to ", file, " but that file does not contain it");
+                files_.push_back(
+                    std::make_unique<SafeTensors>(SafeTensors::open((std::filesystem::path(dir_) / file).string())));
+            check(files_[pos->second]->find(it.key()) != nullptr, index_path, ": tensor '", it.key(), "' is mapped to ",
+                  file, " but that file does not contain it");
             where_[it.key()] = pos->second;
         }
         // Tensors present in shards but not in the index are still loadable; the index wins on conflicts.
@@ -128,28 +131,42 @@ LoadReport load_into(nn::Module<T>& model, const Checkpoint& ck, const LoadRules
     LoadReport rep;
     std::map<std::string, std::string> source;  // model name -> checkpoint name
     for (const std::string& name : ck.names()) {
-        if (rules.ignore && rules.ignore(name)) { rep.ignored.push_back(name); continue; }
+        if (rules.ignore && rules.ignore(name)) {
+            rep.ignored.push_back(name);
+            continue;
+        }
         auto target = rules.rename ? rules.rename(name) : std::optional<std::string>(name);
-        if (!target || !params.count(*target)) { rep.unexpected.push_back(name); continue; }
-        if (source.count(*target)) { rep.unexpected.push_back(name + " (duplicate of " + source[*target] + ")"); continue; }
+        if (!target || !params.count(*target)) {
+            rep.unexpected.push_back(name);
+            continue;
+        }
+        if (source.count(*target)) {
+            rep.unexpected.push_back(name + " (duplicate of " + source[*target] + ")");
+            continue;
+        }
         source[*target] = name;
         const TensorInfo& ti = ck.info(name);
         Tensor<T>& p = *params[*target];
         if (Shape(ti.shape.begin(), ti.shape.end()) != p.shape()) {
-            rep.mismatched.push_back(str(name, ": checkpoint ", shape_str(ti.shape), ", model expects ", shape_str(p.shape())));
+            rep.mismatched.push_back(
+                str(name, ": checkpoint ", shape_str(ti.shape), ", model expects ", shape_str(p.shape())));
         }
     }
     for (const auto& [n, p] : params) {
         if (source.count(n)) continue;
-        if (rules.may_be_missing && rules.may_be_missing(n)) rep.initialized.push_back(n);
-        else rep.missing.push_back(n);
+        if (rules.may_be_missing && rules.may_be_missing(n))
+            rep.initialized.push_back(n);
+        else
+            rep.missing.push_back(n);
     }
     if (!rep.ok()) fail(ck.dir(), ": checkpoint does not match the model\n", rep.summary());
     for (const auto& [target, name] : source) {
         std::vector<T> values = ck.file_of(name).template read_as<T>(name);
         Tensor<T>& p = *params[target];
-        if (p.device().is_cpu()) std::copy(values.begin(), values.end(), p.data());
-        else p.copy_(Tensor<T>::from_vector(values, p.shape()).to(p.device()));  // a model already on the GPU
+        if (p.device().is_cpu())
+            std::copy(values.begin(), values.end(), p.data());
+        else
+            p.copy_(Tensor<T>::from_vector(values, p.shape()).to(p.device()));  // a model already on the GPU
         rep.loaded.push_back(name);
     }
     return rep;

@@ -36,7 +36,8 @@ inline double get_double(const json& j, const std::string& key, double fallback,
                          const std::string& where) {
     if (!j.contains(key) || j[key].is_null()) return fallback;
     const json& v = j[key];
-    if (!v.is_number()) fail(where, ": field '", key, "': expected a number in [", lo, ", ", hi, "], found ", json_found(v));
+    if (!v.is_number())
+        fail(where, ": field '", key, "': expected a number in [", lo, ", ", hi, "], found ", json_found(v));
     double x = v.get<double>();
     if (!(x >= lo && x <= hi)) fail(where, ": field '", key, "': expected a number in [", lo, ", ", hi, "], found ", x);
     return x;
@@ -62,10 +63,12 @@ T json_get(const nlohmann::json& obj, const char* key, const T& fallback, const 
     if (it == obj.end() || it->is_null()) return fallback;
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
         // nlohmann converts floats and out-of-range integers with a plain cast (UB for 1e300).
-        const bool fits = it->is_number_unsigned() ? std::in_range<T>(it->template get<uint64_t>())
-                        : it->is_number_integer() && std::in_range<T>(it->template get<int64_t>());
-        if (!fits) fail(where, ": field '", key, "': expected an integer in [", std::numeric_limits<T>::min(), ", ",
-                        std::numeric_limits<T>::max(), "], found ", it->dump());
+        const bool fits = it->is_number_unsigned()
+                              ? std::in_range<T>(it->template get<uint64_t>())
+                              : it->is_number_integer() && std::in_range<T>(it->template get<int64_t>());
+        if (!fits)
+            fail(where, ": field '", key, "': expected an integer in [", std::numeric_limits<T>::min(), ", ",
+                 std::numeric_limits<T>::max(), "], found ", it->dump());
         return it->template get<T>();
     }
     try {

@@ -172,10 +172,10 @@ public:
             check(!metadata_.count(k), path_, ": __metadata__: duplicate key '", ShortText{k}, "'");
             key_ = k;
         } else {  // At::Tensor
-            bool* seen = k == "dtype" ? &has_dtype_
-                       : k == "shape" ? &has_shape_
-                       : k == "data_offsets" ? &has_offsets_
-                       : nullptr;
+            bool* seen = k == "dtype"          ? &has_dtype_
+                         : k == "shape"        ? &has_shape_
+                         : k == "data_offsets" ? &has_offsets_
+                                               : nullptr;
             check(seen != nullptr, path_, ": tensor '", cur_.name, "': unknown field '", ShortText{k},
                   "' (expected dtype, shape, data_offsets)");
             check(!*seen, path_, ": tensor '", cur_.name, "': duplicate field '", k, "'");
@@ -187,7 +187,10 @@ public:
     bool end_object() override {
         if (at_ == At::Tensor) {
             check(has_dtype_ && has_shape_ && has_offsets_, path_, ": tensor '", cur_.name, "': missing field '",
-                  !has_dtype_ ? "dtype" : !has_shape_ ? "shape" : "data_offsets", "'");
+                  !has_dtype_   ? "dtype"
+                  : !has_shape_ ? "shape"
+                                : "data_offsets",
+                  "'");
             finish_tensor();
             at_ = At::Root;
         } else if (at_ == At::Metadata) {
@@ -264,8 +267,8 @@ private:
         check(mul_ok(numel, dtype_size(cur_.dtype), nbytes), where("shape"), "byte size (numel ", numel, " x ",
               dtype_size(cur_.dtype), ") overflows");
         check(nbytes == cur_.end - cur_.begin, where("data_offsets"), "size mismatch: ", dtype_name(cur_.dtype),
-              " with numel ", numel, " needs ", nbytes, " bytes, found [", cur_.begin, ", ", cur_.end, "] = ",
-              cur_.end - cur_.begin, " bytes");
+              " with numel ", numel, " needs ", nbytes, " bytes, found [", cur_.begin, ", ", cur_.end,
+              "] = ", cur_.end - cur_.begin, " bytes");
         tensors_.push_back(std::move(cur_));
     }
 
@@ -290,23 +293,31 @@ inline float f64_to_f32_round_odd(double d) {
     return bits_float(float_bits(f) | 1u);
 }
 
-template <class T> T float_as(float x) {
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) return T(x);
-    else return T::from_float(x);
+template <class T>
+T float_as(float x) {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>)
+        return T(x);
+    else
+        return T::from_float(x);
 }
-template <class T> T double_as(double x) {
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) return T(x);
-    else return T::from_float(f64_to_f32_round_odd(x));
+template <class T>
+T double_as(double x) {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>)
+        return T(x);
+    else
+        return T::from_float(f64_to_f32_round_odd(x));
 }
 
-template <class S> S load_unaligned(const std::byte* p, size_t i) {
+template <class S>
+S load_unaligned(const std::byte* p, size_t i) {
     S s;
     std::memcpy(&s, p + i * sizeof(S), sizeof(S));
     return s;
 }
 
 // out[i] = f(i-th S element of p) for the whole of out.
-template <class S, class T, class F> void convert_all(const std::byte* p, std::vector<T>& out, F f) {
+template <class S, class T, class F>
+void convert_all(const std::byte* p, std::vector<T>& out, F f) {
     for (size_t i = 0; i < out.size(); ++i) out[i] = f(load_unaligned<S>(p, i));
 }
 
@@ -374,8 +385,8 @@ public:
     // int32_t (range-checked per element; BOOL reads nonzero as 1). Integer <-> float is refused.
     template <class T>
     std::vector<T> read_as(std::string_view name) const {
-        constexpr bool is_float = std::is_same_v<T, float> || std::is_same_v<T, double> ||
-                                  std::is_same_v<T, bf16> || std::is_same_v<T, f16>;
+        constexpr bool is_float =
+            std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, bf16> || std::is_same_v<T, f16>;
         constexpr bool is_int = std::is_same_v<T, int64_t> || std::is_same_v<T, int32_t>;
         static_assert(is_float || is_int, "read_as<T>: T must be float, double, bf16, f16, int64_t or int32_t");
 
@@ -520,8 +531,8 @@ inline void save_safetensors(const std::string& path, const std::vector<TensorTo
         uint64_t numel = 1, nbytes = 0;
         for (int64_t d : t.shape) {
             check(d >= 0, path, ": tensor '", t.name, "': negative dimension ", d, " in shape");
-            check(detail::mul_ok(numel, uint64_t(d), numel) && numel <= uint64_t(INT64_MAX), path, ": tensor '",
-                  t.name, "': element count overflows");
+            check(detail::mul_ok(numel, uint64_t(d), numel) && numel <= uint64_t(INT64_MAX), path, ": tensor '", t.name,
+                  "': element count overflows");
         }
         check(detail::mul_ok(numel, dtype_size(t.dtype), nbytes), path, ": tensor '", t.name, "': byte size overflows");
         check(t.data.size() == nbytes, path, ": tensor '", t.name, "': ", dtype_name(t.dtype), " with numel ", numel,

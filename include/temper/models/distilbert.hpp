@@ -16,8 +16,9 @@ namespace temper::models {
 
 // config.json of a checkpoint directory, checking first that the directory exists.
 inline std::string config_path(const std::string& dir) {
-    check(std::filesystem::is_directory(dir), dir, ": not a directory (expected a HF checkpoint directory with "
-                                                    "config.json and model.safetensors)");
+    check(std::filesystem::is_directory(dir), dir,
+          ": not a directory (expected a HF checkpoint directory with "
+          "config.json and model.safetensors)");
     return (std::filesystem::path(dir) / "config.json").string();
 }
 
@@ -49,7 +50,8 @@ public:
     DistilBertEmbeddings(const DistilBertConfig& c, Generator& gen)
         : word_embeddings(c.vocab_size, c.dim, gen, c.initializer_range, c.pad_token_id),
           position_embeddings(c.max_position_embeddings, c.dim, gen, c.initializer_range),
-          LayerNorm(c.dim, c.layer_norm_eps), dropout(c.dropout) {}
+          LayerNorm(c.dim, c.layer_norm_eps),
+          dropout(c.dropout) {}
     void children(const typename nn::Module<T>::ChildFn& f) override {
         f("word_embeddings", word_embeddings);
         f("position_embeddings", position_embeddings);
@@ -84,8 +86,8 @@ public:
     DistilBertModel(const DistilBertConfig& c, Generator& gen) : config(c), embeddings(c, gen) {
         c.validate();
         for (int64_t i = 0; i < c.n_layers; ++i)
-            transformer.layer.items.emplace_back(c.dim, c.n_heads, c.hidden_dim, c.dropout, c.attention_dropout, c.act(),
-                                                 c.layer_norm_eps, gen, c.initializer_range);
+            transformer.layer.items.emplace_back(c.dim, c.n_heads, c.hidden_dim, c.dropout, c.attention_dropout,
+                                                 c.act(), c.layer_norm_eps, gen, c.initializer_range);
     }
     void children(const typename nn::Module<T>::ChildFn& f) override {
         f("embeddings", embeddings);
@@ -93,7 +95,8 @@ public:
     }
 
     // Inputs may live on the CPU or on the model's device; they are checked (ids in range) and moved there.
-    Tensor<T> operator()(const Tensor<int64_t>& input_ids, const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
+    Tensor<T> operator()(const Tensor<int64_t>& input_ids,
+                         const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
         check_inputs(input_ids, attention_mask);
         const Device dev = embeddings.word_embeddings.weight.device();
         return forward_checked(input_ids.to(dev), attention_mask.defined() ? attention_mask.to(dev) : attention_mask);
@@ -137,8 +140,8 @@ public:
               shape_of(ids, "an undefined tensor"));
         check(ids.size(1) >= 1 && ids.size(1) <= config.max_position_embeddings, "input_ids: sequence length ",
               ids.size(1), " must be in [1, max_position_embeddings = ", config.max_position_embeddings, "]");
-        check(!mask.defined() || mask.shape() == ids.shape(), "attention_mask: shape ",
-              shape_of(mask, ""), " does not match input_ids shape ", shape_of(ids.shape()));
+        check(!mask.defined() || mask.shape() == ids.shape(), "attention_mask: shape ", shape_of(mask, ""),
+              " does not match input_ids shape ", shape_of(ids.shape()));
         auto v = ids.to_vector();
         for (size_t i = 0; i < v.size(); ++i)
             check(v[i] >= 0 && v[i] < config.vocab_size, "input_ids: token id ", v[i], " at [", i / size_t(ids.size(1)),
@@ -166,9 +169,9 @@ private:
 struct ClassifierOptions {
     std::optional<int64_t> num_labels = std::nullopt;  // overrides config.json's id2label count
     std::optional<Problem> problem = std::nullopt;     // overrides config.json's problem_type
-    std::vector<std::string> labels = {};             // label names (sets num_labels)
-    uint64_t seed = 42;                       // initialisation of anything not in the checkpoint
-    bool verbose = true;                      // print the load report to stderr
+    std::vector<std::string> labels = {};              // label names (sets num_labels)
+    uint64_t seed = 42;                                // initialisation of anything not in the checkpoint
+    bool verbose = true;                               // print the load report to stderr
 };
 
 template <class T>
@@ -189,8 +192,11 @@ public:
         : DistilBertForSequenceClassification(c, DistilBertModel<T>(c, gen), gen) {}
     // Heads initialised from gen on top of a given encoder (built from the same config).
     DistilBertForSequenceClassification(const DistilBertConfig& c, DistilBertModel<T>&& encoder, Generator& gen)
-        : config(c), distilbert(std::move(encoder)), pre_classifier(c.dim, c.dim, gen, c.initializer_range),
-          classifier(c.dim, c.num_labels(), gen, c.initializer_range), dropout(c.seq_classif_dropout) {}
+        : config(c),
+          distilbert(std::move(encoder)),
+          pre_classifier(c.dim, c.dim, gen, c.initializer_range),
+          classifier(c.dim, c.num_labels(), gen, c.initializer_range),
+          dropout(c.seq_classif_dropout) {}
     void children(const typename nn::Module<T>::ChildFn& f) override {
         f("distilbert", distilbert);
         f("pre_classifier", pre_classifier);
@@ -199,7 +205,8 @@ public:
     }
 
     // Logits [B, num_labels] from the first ([CLS]) token.
-    Tensor<T> operator()(const Tensor<int64_t>& input_ids, const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
+    Tensor<T> operator()(const Tensor<int64_t>& input_ids,
+                         const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
         return head(distilbert(input_ids, attention_mask));
     }
     // As DistilBertModel::forward_checked: inputs on the model's device, ids checked; no host round trip.
@@ -218,21 +225,26 @@ public:
 
     // Multi-label: BCE-with-logits (mean) against multi-hot targets [B, num_labels].
     Tensor<T> loss(const Tensor<T>& logits, const Tensor<T>& targets, const Tensor<T>& pos_weight = Tensor<T>()) const {
-        check(config.problem == Problem::MultiLabel, "loss: float targets need problem_type multi_label_classification");
+        check(config.problem == Problem::MultiLabel,
+              "loss: float targets need problem_type multi_label_classification");
         return bce_with_logits(logits, targets, pos_weight);
     }
     // Single-label: cross-entropy (mean) against class ids [B].
     Tensor<T> loss(const Tensor<T>& logits, const Tensor<int64_t>& labels) const {
-        check(config.problem == Problem::SingleLabel, "loss: class-id labels need problem_type single_label_classification");
+        check(config.problem == Problem::SingleLabel,
+              "loss: class-id labels need problem_type single_label_classification");
         return cross_entropy(logits, labels);
     }
 
-    static DistilBertForSequenceClassification from_pretrained(const std::string& dir, const ClassifierOptions& opt = {},
-                                                              Device dev = Device::cpu()) {
+    static DistilBertForSequenceClassification from_pretrained(const std::string& dir,
+                                                               const ClassifierOptions& opt = {},
+                                                               Device dev = Device::cpu()) {
         const std::string cfg_path = config_path(dir);
         DistilBertConfig c = DistilBertConfig::load(cfg_path);
-        if (!opt.labels.empty()) c.labels = opt.labels;
-        else if (opt.num_labels && *opt.num_labels != c.num_labels()) c.set_num_labels(*opt.num_labels);
+        if (!opt.labels.empty())
+            c.labels = opt.labels;
+        else if (opt.num_labels && *opt.num_labels != c.num_labels())
+            c.set_num_labels(*opt.num_labels);
         if (opt.problem) c.problem = *opt.problem;
         const io::Checkpoint ck = io::Checkpoint::open(dir);
         check_config_fits(c, ck, cfg_path);
@@ -275,9 +287,15 @@ public:
             std::vector<std::byte> bytes(v.size() * dtype_size(dtype));
             for (size_t i = 0; i < v.size(); ++i) {
                 float f = float(v[i]);
-                if (dtype == DType::F32) std::memcpy(bytes.data() + 4 * i, &f, 4);
-                else if (dtype == DType::BF16) { uint16_t b = bf16::from_float(f).bits; std::memcpy(bytes.data() + 2 * i, &b, 2); }
-                else { uint16_t b = f16::from_float(f).bits; std::memcpy(bytes.data() + 2 * i, &b, 2); }
+                if (dtype == DType::F32)
+                    std::memcpy(bytes.data() + 4 * i, &f, 4);
+                else if (dtype == DType::BF16) {
+                    uint16_t b = bf16::from_float(f).bits;
+                    std::memcpy(bytes.data() + 2 * i, &b, 2);
+                } else {
+                    uint16_t b = f16::from_float(f).bits;
+                    std::memcpy(bytes.data() + 2 * i, &b, 2);
+                }
             }
             buffers.push_back(std::move(bytes));
             tensors.push_back({name, dtype, p.shape(), {}});

@@ -44,10 +44,11 @@ struct DistilBertConfig {
         check(dim % n_heads == 0, where, ": field 'dim': ", dim, " is not divisible by n_heads = ", n_heads);
         check(pad_token_id < vocab_size, where, ": field 'pad_token_id': ", pad_token_id,
               " is not below vocab_size = ", vocab_size);
-        check(activation == "gelu" || activation == "relu", where, ": field 'activation': expected \"gelu\" or \"relu\", found \"",
-              activation, "\"");
-        check(!sinusoidal_pos_embds, where, ": field 'sinusoidal_pos_embds': true is not supported (only learned "
-                                            "position embeddings, as in every released DistilBERT checkpoint)");
+        check(activation == "gelu" || activation == "relu", where,
+              ": field 'activation': expected \"gelu\" or \"relu\", found \"", activation, "\"");
+        check(!sinusoidal_pos_embds, where,
+              ": field 'sinusoidal_pos_embds': true is not supported (only learned "
+              "position embeddings, as in every released DistilBERT checkpoint)");
         check(!labels.empty(), where, ": the classification head needs at least one label");
     }
 
@@ -61,7 +62,8 @@ struct DistilBertConfig {
         c.n_layers = io::get_int(j, "n_layers", c.n_layers, 1, 1024, where);
         c.n_heads = io::get_int(j, "n_heads", c.n_heads, 1, 65536, where);
         c.hidden_dim = io::get_int(j, "hidden_dim", c.hidden_dim, 1, int64_t(1) << 20, where);
-        c.max_position_embeddings = io::get_int(j, "max_position_embeddings", c.max_position_embeddings, 1, 1 << 20, where);
+        c.max_position_embeddings =
+            io::get_int(j, "max_position_embeddings", c.max_position_embeddings, 1, 1 << 20, where);
         c.pad_token_id = io::get_int(j, "pad_token_id", c.pad_token_id, 0, int64_t(1) << 24, where);
         c.dropout = io::get_double(j, "dropout", c.dropout, 0.0, 0.999, where);
         c.attention_dropout = io::get_double(j, "attention_dropout", c.attention_dropout, 0.0, 0.999, where);
@@ -72,15 +74,22 @@ struct DistilBertConfig {
         c.sinusoidal_pos_embds = io::get_bool(j, "sinusoidal_pos_embds", c.sinusoidal_pos_embds, where);
 
         std::string pt = io::get_string(j, "problem_type", "", where);
-        if (pt == "multi_label_classification") c.problem = Problem::MultiLabel;
-        else if (pt == "single_label_classification" || pt.empty()) c.problem = Problem::SingleLabel;
-        else fail(where, ": field 'problem_type': expected \"multi_label_classification\" or "
-                         "\"single_label_classification\", found \"", pt, "\"");
+        if (pt == "multi_label_classification")
+            c.problem = Problem::MultiLabel;
+        else if (pt == "single_label_classification" || pt.empty())
+            c.problem = Problem::SingleLabel;
+        else
+            fail(where,
+                 ": field 'problem_type': expected \"multi_label_classification\" or "
+                 "\"single_label_classification\", found \"",
+                 pt, "\"");
 
         if (j.contains("id2label") && !j["id2label"].is_null()) {
             const io::json& m = j["id2label"];
-            check(m.is_object(), where, ": field 'id2label': expected an object {\"0\": name, ...}, found ", io::json_found(m));
-            check(!m.empty() && m.size() <= 100000, where, ": field 'id2label': expected 1 to 100000 labels, found ", m.size());
+            check(m.is_object(), where, ": field 'id2label': expected an object {\"0\": name, ...}, found ",
+                  io::json_found(m));
+            check(!m.empty() && m.size() <= 100000, where, ": field 'id2label': expected 1 to 100000 labels, found ",
+                  m.size());
             c.labels.assign(m.size(), "");
             std::vector<bool> seen(m.size(), false);
             for (auto it = m.begin(); it != m.end(); ++it) {
@@ -97,13 +106,19 @@ struct DistilBertConfig {
         } else if (j.contains("num_labels")) {
             c.set_num_labels(io::get_int(j, "num_labels", 2, 1, 100000, where));
         }
-        static const char* known[] = {"vocab_size", "dim", "n_layers", "n_heads", "hidden_dim",
-                                      "max_position_embeddings", "pad_token_id", "dropout", "attention_dropout",
-                                      "seq_classif_dropout", "qa_dropout", "initializer_range", "activation",
-                                      "sinusoidal_pos_embds", "problem_type", "id2label", "label2id", "num_labels",
-                                      "model_type", "architectures"};
+        static const char* known[] = {"vocab_size",        "dim",
+                                      "n_layers",          "n_heads",
+                                      "hidden_dim",        "max_position_embeddings",
+                                      "pad_token_id",      "dropout",
+                                      "attention_dropout", "seq_classif_dropout",
+                                      "qa_dropout",        "initializer_range",
+                                      "activation",        "sinusoidal_pos_embds",
+                                      "problem_type",      "id2label",
+                                      "label2id",          "num_labels",
+                                      "model_type",        "architectures"};
         for (auto it = j.begin(); it != j.end(); ++it)
-            if (std::find(std::begin(known), std::end(known), it.key()) == std::end(known)) c.extra[it.key()] = it.value();
+            if (std::find(std::begin(known), std::end(known), it.key()) == std::end(known))
+                c.extra[it.key()] = it.value();
         c.validate(where);
         return c;
     }

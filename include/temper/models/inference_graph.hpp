@@ -31,11 +31,12 @@ public:
 
     InferenceGraph(Model& model, int64_t batch, int64_t seq_len)
         : model_(&model), batch_(batch), seq_len_(seq_len), dev_(model.device()) {
-        check(!model.is_training(), "InferenceGraph: the model is in training mode; call model.eval() first (dropout "
-                                    "draws new masks on every call, which a replayed graph cannot)");
+        check(!model.is_training(),
+              "InferenceGraph: the model is in training mode; call model.eval() first (dropout "
+              "draws new masks on every call, which a replayed graph cannot)");
         check(batch >= 1 && seq_len >= 1 && seq_len <= model.max_seq_len(), "InferenceGraph: batch ", batch,
-              " and seq_len ", seq_len, " must be >= 1, seq_len at most max_position_embeddings = ",
-              model.max_seq_len());
+              " and seq_len ", seq_len,
+              " must be >= 1, seq_len at most max_position_embeddings = ", model.max_seq_len());
         if (!backend::graphs_available(dev_)) return;
         ids_ = Tensor<int64_t>::zeros({batch, seq_len}, dev_);
         mask_ = Tensor<int64_t>::ones({batch, seq_len}, dev_);
@@ -48,16 +49,16 @@ public:
     // ids, mask [batch, seq_len] (mask undefined: every position is a token).
     const Output& operator()(const Tensor<int64_t>& ids, const Tensor<int64_t>& mask = Tensor<int64_t>()) {
         check(ids.defined() && ids.shape() == Shape{batch_, seq_len_}, "InferenceGraph: input_ids of shape ",
-              shape_of(ids, "(undefined)"), ", but the graph was captured for [", batch_,
-              ", ", seq_len_, "]");
+              shape_of(ids, "(undefined)"), ", but the graph was captured for [", batch_, ", ", seq_len_, "]");
         model_->check_inputs(ids, mask);
         NoGradGuard no_grad;
         if (!graph_.captured()) {
             out_ = model_->forward_checked(ids.to(dev_), mask.defined() ? mask.to(dev_) : mask);
             return out_;
         }
-        check(!model_->is_training(), "InferenceGraph: the model is in training mode; the graph was captured in eval "
-                                      "mode (call model.eval())");
+        check(!model_->is_training(),
+              "InferenceGraph: the model is in training mode; the graph was captured in eval "
+              "mode (call model.eval())");
         backend::copy_graph_inputs(ids_, mask_, ids, mask);
         graph_.replay();
         return out_;

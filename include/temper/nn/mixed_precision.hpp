@@ -66,8 +66,10 @@ public:
             if (!g.defined()) continue;
             Tensor<float> gf = detail::converted<float>(g);
             Tensor<float> acc = master_params_[i].grad();
-            if (acc.defined()) autograd::add_into(acc, gf);
-            else master_params_[i].set_grad(gf);
+            if (acc.defined())
+                autograd::add_into(acc, gf);
+            else
+                master_params_[i].set_grad(gf);
             work_params_[i].zero_grad();
         }
     }

@@ -22,8 +22,13 @@ public:
 
     MultiHeadSelfAttention() = default;
     MultiHeadSelfAttention(int64_t dim, int64_t n_heads, double attention_dropout, Generator& gen, double init_std)
-        : q_lin(dim, dim, gen, init_std), k_lin(dim, dim, gen, init_std), v_lin(dim, dim, gen, init_std),
-          out_lin(dim, dim, gen, init_std), attn_dropout(attention_dropout), n_heads(n_heads), dim(dim) {
+        : q_lin(dim, dim, gen, init_std),
+          k_lin(dim, dim, gen, init_std),
+          v_lin(dim, dim, gen, init_std),
+          out_lin(dim, dim, gen, init_std),
+          attn_dropout(attention_dropout),
+          n_heads(n_heads),
+          dim(dim) {
         check(n_heads > 0 && dim % n_heads == 0, "MultiHeadSelfAttention: dim ", dim, " is not divisible by n_heads ",
               n_heads);
     }
@@ -84,8 +89,10 @@ public:
     TransformerBlock() = default;
     TransformerBlock(int64_t dim, int64_t n_heads, int64_t hidden, double dropout_p, double attention_dropout,
                      Activation act, double ln_eps, Generator& gen, double init_std)
-        : attention(dim, n_heads, attention_dropout, gen, init_std), sa_layer_norm(dim, ln_eps),
-          ffn(dim, hidden, dropout_p, act, gen, init_std), output_layer_norm(dim, ln_eps) {}
+        : attention(dim, n_heads, attention_dropout, gen, init_std),
+          sa_layer_norm(dim, ln_eps),
+          ffn(dim, hidden, dropout_p, act, gen, init_std),
+          output_layer_norm(dim, ln_eps) {}
     void children(const typename Module<T>::ChildFn& f) override {
         f("attention", attention);
         f("sa_layer_norm", sa_layer_norm);

@@ -1,8 +1,8 @@
 // scaled_dot_product_attention: softmax(scale * q k^T, key mask) -> dropout -> @ v, as one op.
 // Where the device layer has fused attention (a GPU, head dim 64: backend/attention.hpp) it runs the fused
-// flash-style kernels (kernels/attention.cuh): the S x S scores never reach global memory and the backward recomputes them from the saved logsumexp. Everywhere
-// else it is the composed path (matmul, masked_softmax, dropout, matmul). Both draw the dropout mask from
-// the same Philox indices, so CPU and GPU results agree.
+// flash-style kernels (kernels/attention.cuh): the S x S scores never reach global memory and the backward recomputes
+// them from the saved logsumexp. Everywhere else it is the composed path (matmul, masked_softmax, dropout, matmul).
+// Both draw the dropout mask from the same Philox indices, so CPU and GPU results agree.
 #pragma once
 
 #include <cmath>
@@ -68,7 +68,10 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, c
         node->k = k.contiguous();
         node->v = v.contiguous();
         node->mask = key_mask.defined() ? key_mask.contiguous() : key_mask;
-        node->B = B; node->H = H; node->S = S; node->D = D;
+        node->B = B;
+        node->H = H;
+        node->S = S;
+        node->D = D;
         node->scale = sc;
         node->p = p;
         if (p > 0) node->pos = gen.reserve_position(uint64_t(B * H * S * S));  // as the composed path's dropout
@@ -77,8 +80,10 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, c
         backend::attention_forward(node->q.data(), node->k.data(), node->v.data(),
                                    node->mask.defined() ? node->mask.data() : nullptr, B, H, S, D, sc, p, node->pos,
                                    out.data(), node->lse.data(), q.device());
-        if (autograd::needs_grad<T>({q, k, v})) node->out = out.detach();  // not out itself: a cycle via grad_fn
-        else node->release_saved();
+        if (autograd::needs_grad<T>({q, k, v}))
+            node->out = out.detach();  // not out itself: a cycle via grad_fn
+        else
+            node->release_saved();
         return autograd::record(out, node, {q, k, v});
     }
     Tensor<T> scores = matmul(scale(contiguous(q), sc), transpose(k, -1, -2));  // [B, H, S, S]

@@ -14,8 +14,8 @@ namespace detail {
 // a op b with broadcasting into a fresh dense tensor, on the device that holds both.
 template <class T>
 Tensor<T> binary(const Tensor<T>& a, const Tensor<T>& b, backend::BinaryOp op) {
-    check(a.device() == b.device(), "elementwise op: operands on different devices (", a.device(), ", ",
-          b.device(), ")");
+    check(a.device() == b.device(), "elementwise op: operands on different devices (", a.device(), ", ", b.device(),
+          ")");
     Tensor<T> out = Tensor<T>::empty(broadcast_shapes(a.shape(), b.shape()), a.device());
     backend::binary(op, a.data(), a.shape(), a.strides(), b.data(), b.shape(), b.strides(), out.data(), a.device());
     return out;
@@ -79,7 +79,10 @@ template <class T>
 Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
     auto node = std::make_shared<MulNode<T>>();
     Tensor<T> out = detail::binary(a, b, backend::BinaryOp::Mul);
-    if (autograd::needs_grad<T>({a, b})) { node->a = a; node->b = b; }
+    if (autograd::needs_grad<T>({a, b})) {
+        node->a = a;
+        node->b = b;
+    }
     return autograd::record(out, node, {a, b});
 }
 
@@ -108,11 +111,26 @@ Tensor<T> scale(const Tensor<T>& x, T s) {
     return autograd::record(out, node, {x});
 }
 
-template <class T> Tensor<T> operator+(const Tensor<T>& a, const Tensor<T>& b) { return add(a, b); }
-template <class T> Tensor<T> operator-(const Tensor<T>& a, const Tensor<T>& b) { return sub(a, b); }
-template <class T> Tensor<T> operator*(const Tensor<T>& a, const Tensor<T>& b) { return mul(a, b); }
-template <class T> Tensor<T> operator*(const Tensor<T>& a, T s) { return scale(a, s); }
-template <class T> Tensor<T> operator*(T s, const Tensor<T>& a) { return scale(a, s); }
+template <class T>
+Tensor<T> operator+(const Tensor<T>& a, const Tensor<T>& b) {
+    return add(a, b);
+}
+template <class T>
+Tensor<T> operator-(const Tensor<T>& a, const Tensor<T>& b) {
+    return sub(a, b);
+}
+template <class T>
+Tensor<T> operator*(const Tensor<T>& a, const Tensor<T>& b) {
+    return mul(a, b);
+}
+template <class T>
+Tensor<T> operator*(const Tensor<T>& a, T s) {
+    return scale(a, s);
+}
+template <class T>
+Tensor<T> operator*(T s, const Tensor<T>& a) {
+    return scale(a, s);
+}
 
 // Unary ops whose backward needs the input: GELU (exact erf) and ReLU.
 template <class T>

@@ -37,8 +37,7 @@ namespace detail {
 template <class T>
 std::shared_ptr<LayerNormNode<T>> layer_norm_node(bool residual, bool needs_grad, const Tensor<T>& x,
                                                   const Tensor<T>& gamma, const Tensor<compute_t<T>>& mean,
-                                                  const Tensor<compute_t<T>>& rstd,
-                                                  int64_t rows, int64_t d) {
+                                                  const Tensor<compute_t<T>>& rstd, int64_t rows, int64_t d) {
     auto node = std::make_shared<LayerNormNode<T>>();
     node->residual = residual;
     if (!needs_grad) return node;
@@ -65,8 +64,8 @@ Tensor<T> layer_norm(const Tensor<T>& x_in, const Tensor<T>& weight, const Tenso
     Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
     using S = compute_t<T>;
     Tensor<S> mean = Tensor<S>::empty({rows}, x.device()), rstd = Tensor<S>::empty({rows}, x.device());
-    check(g.device() == x.device() && b.device() == x.device(), "layer_norm: input on ", x.device(),
-          ", weight on ", g.device(), ", bias on ", b.device());
+    check(g.device() == x.device() && b.device() == x.device(), "layer_norm: input on ", x.device(), ", weight on ",
+          g.device(), ", bias on ", b.device());
     backend::layernorm_forward(x.data(), g.data(), b.data(), y.data(), mean.data(), rstd.data(), rows, d, eps,
                                x.device());
     const bool grad = autograd::needs_grad<T>({x_in, weight, bias});
@@ -86,8 +85,8 @@ Tensor<T> add_layer_norm(const Tensor<T>& a_in, const Tensor<T>& b_in, const Ten
     check(weight.dim() == 1 && weight.size(0) == d && bias.dim() == 1 && bias.size(0) == d, "add_layer_norm: weight ",
           shape_of(weight.shape()), " and bias ", shape_of(bias.shape()), " must both be [", d, "]");
     const Device dev = a_in.device();
-    check(b_in.device() == dev && weight.device() == dev && bias.device() == dev, "add_layer_norm: operands on ",
-          dev, " and ", b_in.device(), ", weight on ", weight.device(), ", bias on ", bias.device());
+    check(b_in.device() == dev && weight.device() == dev && bias.device() == dev, "add_layer_norm: operands on ", dev,
+          " and ", b_in.device(), ", weight on ", weight.device(), ", bias on ", bias.device());
     Tensor<T> a = a_in.contiguous();
     Tensor<T> b = b_in.contiguous();
     Tensor<T> g = weight.contiguous();

@@ -14,8 +14,8 @@ struct BceNode : autograd::Node<T> {
     const char* name() const override { return "bce_with_logits"; }
     std::vector<Tensor<T>> backward(const Tensor<T>& g) override {
         Tensor<T> dx = Tensor<T>::empty(x.shape(), x.device());
-        backend::bce_with_logits_backward(x.data(), y.data(), pw.defined() ? pw.data() : nullptr, x.numel(),
-                                          x.size(-1), g.data(), dx.data(), x.device());
+        backend::bce_with_logits_backward(x.data(), y.data(), pw.defined() ? pw.data() : nullptr, x.numel(), x.size(-1),
+                                          g.data(), dx.data(), x.device());
         return {dx, Tensor<T>()};
     }
     void release_saved() override { x = y = pw = Tensor<T>(); }
@@ -24,7 +24,8 @@ struct BceNode : autograd::Node<T> {
 // mean over all elements of max(x,0) - x*y + log(1 + exp(-|x|)); with pos_weight p ([C], broadcast over
 // the last dimension): (1-y) x + (1 + (p-1) y) (log(1 + exp(-|x|)) + max(-x, 0)).
 template <class T>
-Tensor<T> bce_with_logits(const Tensor<T>& logits, const Tensor<T>& targets, const Tensor<T>& pos_weight = Tensor<T>()) {
+Tensor<T> bce_with_logits(const Tensor<T>& logits, const Tensor<T>& targets,
+                          const Tensor<T>& pos_weight = Tensor<T>()) {
     check(logits.shape() == targets.shape(), "bce_with_logits: targets of shape ", shape_of(targets.shape()),
           " do not match logits of shape ", shape_of(logits.shape()));
     check(logits.numel() > 0, "bce_with_logits: empty input");
@@ -36,7 +37,11 @@ Tensor<T> bce_with_logits(const Tensor<T>& logits, const Tensor<T>& targets, con
     check(y.device() == x.device() && (!pw.defined() || pw.device() == x.device()),
           "bce_with_logits: logits, targets and pos_weight must be on one device");
     auto node = std::make_shared<BceNode<T>>();
-    if (autograd::needs_grad<T>({logits})) { node->x = x; node->y = y; node->pw = pw; }
+    if (autograd::needs_grad<T>({logits})) {
+        node->x = x;
+        node->y = y;
+        node->pw = pw;
+    }
     Tensor<T> loss = Tensor<T>::empty({}, x.device());
     backend::bce_with_logits_forward(x.data(), y.data(), pw.defined() ? pw.data() : nullptr, x.numel(), x.size(-1),
                                      loss.data(), x.device());
@@ -55,7 +60,10 @@ struct CrossEntropyNode : autograd::Node<T> {
                                         g.data(), dx.data(), logits.device());
         return {dx};
     }
-    void release_saved() override { logits = Tensor<T>(); labels = Tensor<int64_t>(); }
+    void release_saved() override {
+        logits = Tensor<T>();
+        labels = Tensor<int64_t>();
+    }
 };
 
 // logits [B, C], labels [B] in [0, C) (or ignore_index, skipped); mean of -log softmax(logits)[label].

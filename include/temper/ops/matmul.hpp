@@ -34,9 +34,14 @@ MatView<T> as_matrices(const Tensor<T>& x_in) {
         const Shape& st = x.strides();
         v.rows = sh[r - 2];
         v.cols = sh[r - 1];
-        if (st[r - 1] == 1 && (st[r - 2] == v.cols || v.rows == 1)) { v.trans = false; v.ld = std::max<int64_t>(v.cols, 1); }
-        else if (st[r - 2] == 1 && (st[r - 1] == v.rows || v.cols == 1)) { v.trans = true; v.ld = std::max<int64_t>(v.rows, 1); }
-        else return false;
+        if (st[r - 1] == 1 && (st[r - 2] == v.cols || v.rows == 1)) {
+            v.trans = false;
+            v.ld = std::max<int64_t>(v.cols, 1);
+        } else if (st[r - 2] == 1 && (st[r - 1] == v.rows || v.cols == 1)) {
+            v.trans = true;
+            v.ld = std::max<int64_t>(v.rows, 1);
+        } else
+            return false;
         // batch dimensions must collapse into one stride of whole matrices
         v.batch = 1;
         int64_t expect = v.rows * v.cols;
@@ -108,8 +113,10 @@ struct MatmulNode : autograd::Node<T> {
             } else {
                 for (int64_t i = 0; i < batch; ++i) {
                     auto ai = a, gi = gv;
-                    ai.ptr += i * a.batch_stride; ai.batch = 1;
-                    gi.ptr += i * gv.batch_stride; gi.batch = 1;
+                    ai.ptr += i * a.batch_stride;
+                    ai.batch = 1;
+                    gi.ptr += i * gv.batch_stride;
+                    gi.batch = 1;
                     detail::batched_gemm(detail::transposed(ai), gi, gb.data(), 1, i == 0 ? T(0) : T(1));
                 }
             }
@@ -163,13 +170,13 @@ struct LinearNode : autograd::Node<T> {
         const Device dev = g.device();
         if (this->inputs[0].requires_grad()) {  // dx = dy W
             gx = Tensor<T>::empty(this->inputs[0].shape(), dev);
-            backend::gemm_strided_batched<T>(false, false, rows, in, out, T(1), g.data(), out, 0, w.data(), in, 0,
-                                             T(0), gx.data(), in, 0, 1, dev);
+            backend::gemm_strided_batched<T>(false, false, rows, in, out, T(1), g.data(), out, 0, w.data(), in, 0, T(0),
+                                             gx.data(), in, 0, 1, dev);
         }
         if (this->inputs[1].requires_grad()) {  // dW = dy^T x
             gw = Tensor<T>::empty({out, in}, dev);
-            backend::gemm_strided_batched<T>(true, false, out, in, rows, T(1), g.data(), out, 0, x.data(), in, 0,
-                                             T(0), gw.data(), in, 0, 1, dev);
+            backend::gemm_strided_batched<T>(true, false, out, in, rows, T(1), g.data(), out, 0, x.data(), in, 0, T(0),
+                                             gw.data(), in, 0, 1, dev);
         }
         if (this->inputs.size() > 2 && this->inputs[2].defined() && this->inputs[2].requires_grad()) {  // db = 1ᵀ dy
             gb = Tensor<T>::empty({out}, dev);
@@ -197,9 +204,8 @@ Tensor<T> linear(const Tensor<T>& x_in, const Tensor<T>& weight, const Tensor<T>
     Tensor<T> y = Tensor<T>::empty(out_shape, x.device());
     T* py = y.data();
     const Device dev = x.device();
-    check(w.device() == dev && (!bias.defined() || bias.device() == dev), "linear: input on ", dev,
-          ", weight on ", w.device(),
-          lazy([&] { return bias.defined() ? ", bias on " + bias.device().str() : std::string(); }));
+    check(w.device() == dev && (!bias.defined() || bias.device() == dev), "linear: input on ", dev, ", weight on ",
+          w.device(), lazy([&] { return bias.defined() ? ", bias on " + bias.device().str() : std::string(); }));
     if (bias.defined()) {  // start from the bias, then accumulate x W^T on top
         const Tensor<T> bc = bias.contiguous();
         backend::broadcast_rows(bc.data(), rows, out, py, dev);

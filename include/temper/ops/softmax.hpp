@@ -23,7 +23,10 @@ struct MaskedSoftmaxNode : autograd::Node<T> {
                                          y.device());
         return {dx};
     }
-    void release_saved() override { y = Tensor<T>(); mask = Tensor<int64_t>(); }
+    void release_saved() override {
+        y = Tensor<T>();
+        mask = Tensor<int64_t>();
+    }
 };
 
 // x: [B, ..., K] scores; key_mask: [B, K] with 0 = masked (may be undefined: no mask).
@@ -40,8 +43,8 @@ Tensor<T> masked_softmax(const Tensor<T>& x_in, const Tensor<int64_t>& key_mask 
         mask = key_mask.contiguous();
         rows_per_batch = x.size(0) ? rows / x.size(0) : 1;
     }
-    check(!mask.defined() || mask.device() == x.device(), "masked_softmax: scores on ", x.device(),
-          " but mask on ", lazy([&] { return mask.defined() ? mask.device().str() : ""; }));
+    check(!mask.defined() || mask.device() == x.device(), "masked_softmax: scores on ", x.device(), " but mask on ",
+          lazy([&] { return mask.defined() ? mask.device().str() : ""; }));
     Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
     const int64_t* m = mask.defined() ? mask.data() : nullptr;
     backend::masked_softmax_forward(x.data(), y.data(), m, rows, cols, std::max<int64_t>(rows_per_batch, 1), scale,
@@ -59,6 +62,8 @@ Tensor<T> masked_softmax(const Tensor<T>& x_in, const Tensor<int64_t>& key_mask 
 }
 
 template <class T>
-Tensor<T> softmax(const Tensor<T>& x) { return masked_softmax(x, Tensor<int64_t>(), T(1)); }
+Tensor<T> softmax(const Tensor<T>& x) {
+    return masked_softmax(x, Tensor<int64_t>(), T(1));
+}
 
 }  // namespace temper

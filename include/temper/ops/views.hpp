@@ -59,8 +59,8 @@ Tensor<T> reshape(const Tensor<T>& x, Shape shape) {
         }
     }
     if (infer >= 0) {
-        check(known > 0 && x.numel() % known == 0, "reshape: cannot infer -1 in ", shape_of(shape),
-              " for ", x.numel(), " elements");
+        check(known > 0 && x.numel() % known == 0, "reshape: cannot infer -1 in ", shape_of(shape), " for ", x.numel(),
+              " elements");
         shape[size_t(infer)] = x.numel() / known;
     }
     check(shape_numel(shape) == x.numel(), "reshape: shape ", shape_of(shape), " does not hold the ", x.numel(),

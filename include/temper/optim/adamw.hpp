@@ -78,14 +78,15 @@ template <class T>
 class AdamW {
 public:
     struct ParamState {
-        int64_t step = 0;             // optimizer steps this parameter took part in
+        int64_t step = 0;                         // optimizer steps this parameter took part in
         Tensor<T> exp_avg = {}, exp_avg_sq = {};  // undefined until the parameter's first step
     };
 
     AdamW(std::vector<Tensor<T>> params, AdamWOptions options = {})
         : AdamW(std::vector<ParamGroup<T>>{ParamGroup<T>{.params = std::move(params)}}, options) {}
 
-    AdamW(std::vector<ParamGroup<T>> groups, AdamWOptions options = {}) : options_(options), groups_(std::move(groups)) {
+    AdamW(std::vector<ParamGroup<T>> groups, AdamWOptions options = {})
+        : options_(options), groups_(std::move(groups)) {
         check_options(options_.lr, options_.weight_decay);
         // The checks torch makes (NaN fails them too).
         check(options_.eps >= 0, "AdamW: invalid epsilon value ", options_.eps);
@@ -131,7 +132,8 @@ public:
                 ParamState& s = state_[flat];
                 if (!s.exp_avg.defined()) {
                     // In a captured step the zero fill would be replayed every step.
-                    check(!device_scalars_, "AdamW: ", describe(gi, i), " takes its first step inside a CUDA graph "
+                    check(!device_scalars_, "AdamW: ", describe(gi, i),
+                          " takes its first step inside a CUDA graph "
                           "capture; run one step eagerly first");
                     s.exp_avg = Tensor<T>::zeros(p.shape(), p.device());
                     s.exp_avg_sq = Tensor<T>::zeros(p.shape(), p.device());
@@ -193,7 +195,8 @@ public:
                 const Tensor<T>& h = t.device().is_cpu() ? t : host.emplace_back(t.to(Device::cpu()));
                 return std::as_bytes(std::span<const T>(h.data(), size_t(h.numel())));
             };
-            out.push_back({str("state.", i, ".step"), DType::I64, {}, std::as_bytes(std::span<const int64_t>(&steps[i], 1))});
+            out.push_back(
+                {str("state.", i, ".step"), DType::I64, {}, std::as_bytes(std::span<const int64_t>(&steps[i], 1))});
             out.push_back({str("state.", i, ".exp_avg"), dtype_of<T>, s.exp_avg.shape(), bytes(s.exp_avg)});
             out.push_back({str("state.", i, ".exp_avg_sq"), dtype_of<T>, s.exp_avg_sq.shape(), bytes(s.exp_avg_sq)});
         }
@@ -231,8 +234,8 @@ public:
             opts.eps = meta.at("eps").get<double>();
             opts.lerp_exp_avg = meta.at("lerp_exp_avg").get<bool>();
             const auto& groups = meta.at("groups");
-            check(groups.size() == groups_.size(), path, ": state has ", groups.size(), " param groups, this optimizer ",
-                  groups_.size());
+            check(groups.size() == groups_.size(), path, ": state has ", groups.size(),
+                  " param groups, this optimizer ", groups_.size());
             for (size_t gi = 0; gi < groups_.size(); ++gi) {
                 const auto& g = groups[gi];
                 const size_t n = g.at("num_params").get<size_t>();

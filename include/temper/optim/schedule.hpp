@@ -17,8 +17,8 @@ namespace temper::optim {
 // transformers' _get_linear_schedule_with_warmup_lr_lambda, including its max(1, .) guards.
 inline double linear_warmup_decay_factor(int64_t step, int64_t num_warmup_steps, int64_t num_training_steps) {
     if (step < num_warmup_steps) return double(step) / double(std::max<int64_t>(1, num_warmup_steps));
-    return std::max(0.0, double(num_training_steps - step) /
-                             double(std::max<int64_t>(1, num_training_steps - num_warmup_steps)));
+    return std::max(
+        0.0, double(num_training_steps - step) / double(std::max<int64_t>(1, num_training_steps - num_warmup_steps)));
 }
 
 // Drives an optimizer's per-group lr like torch's LambdaLR: base lrs are the groups' lrs when the

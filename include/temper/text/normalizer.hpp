@@ -75,7 +75,8 @@ public:
         if (!non_ascii) return;
         if (strips_accents()) {
             nfd(out, first, static_cast<uint32_t>(begin));
-            auto it = std::remove_if(out.begin() + first, out.end(), [](const NChar& n) { return unicode::is_mark_nonspacing(n.c); });
+            auto it = std::remove_if(out.begin() + first, out.end(),
+                                     [](const NChar& n) { return unicode::is_mark_nonspacing(n.c); });
             out.erase(it, out.end());
         }
         if (opts_.lowercase) lowercase(out, first);
@@ -124,7 +125,8 @@ private:
             }
             size_t j = i;
             while (j < items.size() && items[j].ccc != 0) ++j;
-            std::stable_sort(items.begin() + i, items.begin() + j, [](const Item& a, const Item& b) { return a.ccc < b.ccc; });
+            std::stable_sort(items.begin() + i, items.begin() + j,
+                             [](const Item& a, const Item& b) { return a.ccc < b.ccc; });
             i = j;
         }
         old.assign(out.begin() + first, out.end());
@@ -150,7 +152,8 @@ private:
             out[i].c = buf[0];
             if (n > 1) {
                 const NChar src = out[i];
-                for (int k = 1; k < n; ++k) out.insert(out.begin() + static_cast<std::ptrdiff_t>(i) + k, NChar{buf[k], src.start, src.end});
+                for (int k = 1; k < n; ++k)
+                    out.insert(out.begin() + static_cast<std::ptrdiff_t>(i) + k, NChar{buf[k], src.start, src.end});
                 i += n - 1;
             }
         }

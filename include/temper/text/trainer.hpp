@@ -35,10 +35,12 @@ struct TrainerOptions {
 };
 
 inline std::vector<std::string> train_wordpiece(const std::vector<std::string>& corpus, const TrainerOptions& o = {}) {
-    check(o.vocab_size >= o.special_tokens.size(), "train_wordpiece: vocab_size ", o.vocab_size, " is smaller than the ",
-          o.special_tokens.size(), " special tokens");
-    const BertNormalizer normalizer({.clean_text = true, .handle_chinese_chars = o.handle_chinese_chars,
-                                     .strip_accents = o.strip_accents, .lowercase = o.lowercase});
+    check(o.vocab_size >= o.special_tokens.size(), "train_wordpiece: vocab_size ", o.vocab_size,
+          " is smaller than the ", o.special_tokens.size(), " special tokens");
+    const BertNormalizer normalizer({.clean_text = true,
+                                     .handle_chinese_chars = o.handle_chinese_chars,
+                                     .strip_accents = o.strip_accents,
+                                     .lowercase = o.lowercase});
 
     // 1. Word frequencies, words as code point sequences.
     std::map<std::u32string, uint64_t> word_count;  // ordered: deterministic iteration
@@ -61,7 +63,8 @@ inline std::vector<std::string> train_wordpiece(const std::vector<std::string>& 
     for (const auto& [w, n] : word_count)
         for (char32_t c : w) char_count[c] += n;
     std::vector<std::pair<char32_t, uint64_t>> alphabet(char_count.begin(), char_count.end());
-    std::sort(alphabet.begin(), alphabet.end(), [](auto& a, auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+    std::sort(alphabet.begin(), alphabet.end(),
+              [](auto& a, auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
     if (alphabet.size() > o.limit_alphabet) alphabet.resize(o.limit_alphabet);
     std::sort(alphabet.begin(), alphabet.end());
 
@@ -122,7 +125,9 @@ inline std::vector<std::string> train_wordpiece(const std::vector<std::string>& 
         uint64_t pair;
         std::string piece;
     };
-    auto worse = [](const Cand& x, const Cand& y) { return x.count != y.count ? x.count < y.count : x.piece > y.piece; };
+    auto worse = [](const Cand& x, const Cand& y) {
+        return x.count != y.count ? x.count < y.count : x.piece > y.piece;
+    };
     std::priority_queue<Cand, std::vector<Cand>, decltype(worse)> heap(worse);
     for (const auto& [k, n] : pair_count) heap.push({n, k, merged(k)});
 
@@ -132,7 +137,8 @@ inline std::vector<std::string> train_wordpiece(const std::vector<std::string>& 
         auto it = pair_count.find(top.pair);
         if (it == pair_count.end() || it->second != top.count) continue;  // stale
         if (top.count < static_cast<int64_t>(o.min_frequency)) break;
-        const int32_t a = static_cast<int32_t>(top.pair >> 32), b = static_cast<int32_t>(static_cast<uint32_t>(top.pair));
+        const int32_t a = static_cast<int32_t>(top.pair >> 32),
+                      b = static_cast<int32_t>(static_cast<uint32_t>(top.pair));
         const int32_t ab = add(top.piece);
         std::unordered_set<uint64_t> touched;
         std::vector<uint32_t> ws = std::move(pair_words[top.pair]);
@@ -148,8 +154,10 @@ inline std::vector<std::string> train_wordpiece(const std::vector<std::string>& 
             }
             std::vector<int32_t> next;
             for (size_t i = 0; i < syms.size(); ++i) {
-                if (i + 1 < syms.size() && syms[i] == a && syms[i + 1] == b) next.push_back(ab), ++i;
-                else next.push_back(syms[i]);
+                if (i + 1 < syms.size() && syms[i] == a && syms[i + 1] == b)
+                    next.push_back(ab), ++i;
+                else
+                    next.push_back(syms[i]);
             }
             syms = std::move(next);
             for (size_t i = 0; i + 1 < syms.size(); ++i) {
@@ -163,8 +171,10 @@ inline std::vector<std::string> train_wordpiece(const std::vector<std::string>& 
         for (uint64_t k : touched) {
             auto pc = pair_count.find(k);
             if (pc == pair_count.end()) continue;
-            if (pc->second <= 0) pair_count.erase(pc);
-            else heap.push({pc->second, k, merged(k)});
+            if (pc->second <= 0)
+                pair_count.erase(pc);
+            else
+                heap.push({pc->second, k, merged(k)});
         }
     }
     return vocab;

@@ -149,7 +149,8 @@ inline int decompose(char32_t c, char32_t* out) {
     }
     const auto* begin = std::begin(tables::kDecompositions);
     const auto* end = std::end(tables::kDecompositions);
-    const auto* it = std::lower_bound(begin, end, c, [](const tables::Decomposition& d, char32_t v) { return d.cp < v; });
+    const auto* it =
+        std::lower_bound(begin, end, c, [](const tables::Decomposition& d, char32_t v) { return d.cp < v; });
     if (it == end || it->cp != c) {
         out[0] = c;
         return 1;

@@ -69,8 +69,8 @@ struct BatchEncoding {
 struct AddedToken {
     std::string content;
     int64_t id = -1;
-    bool special = true;      // skipped by decode(ids, /*skip_special_tokens=*/true)
-    bool normalized = false;  // match against the normalized text instead of the original
+    bool special = true;                  // skipped by decode(ids, /*skip_special_tokens=*/true)
+    bool normalized = false;              // match against the normalized text instead of the original
     bool lstrip = false, rstrip = false;  // absorb whitespace on that side
 };
 
@@ -90,7 +90,7 @@ struct TokenizerSaveOptions {
 
 // Converts byte offsets into `text` to code point offsets (the unit HF's Python and Node bindings use).
 inline std::vector<std::pair<size_t, size_t>> char_offsets(std::string_view text,
-                                                             const std::vector<std::pair<size_t, size_t>>& byte_offsets) {
+                                                           const std::vector<std::pair<size_t, size_t>>& byte_offsets) {
     std::vector<size_t> index(text.size() + 1, 0);  // byte position -> code point index
     size_t n = 0;
     for (size_t pos = 0; pos < text.size(); ++n) {
@@ -102,7 +102,8 @@ inline std::vector<std::pair<size_t, size_t>> char_offsets(std::string_view text
     std::vector<std::pair<size_t, size_t>> out;
     out.reserve(byte_offsets.size());
     for (auto [s, e] : byte_offsets) {
-        check(s <= e && e <= text.size(), "char_offsets: offset (", s, ", ", e, ") outside a text of ", text.size(), " bytes");
+        check(s <= e && e <= text.size(), "char_offsets: offset (", s, ", ", e, ") outside a text of ", text.size(),
+              " bytes");
         out.emplace_back(index[s], index[e]);
     }
     return out;
@@ -121,7 +122,6 @@ inline nlohmann::json read_json_file(const std::string& path) {
     return io::parse_json_file(io::read_text_file(path), path);
 }
 
-
 // Open-addressing string -> id table for WordPiece's inner loop: one probe usually touches one
 // slot and the token bytes, where std::unordered_map chases bucket and node pointers.
 class VocabTable {
@@ -139,7 +139,8 @@ public:
             size_t i = h & mask_;
             while (slots_[i].id >= 0 && !(slots_[i].hash == h && view(slots_[i]) == token)) i = (i + 1) & mask_;
             if (slots_[i].id < 0) {
-                slots_[i] = {h, static_cast<int32_t>(id), static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(token.size())};
+                slots_[i] = {h, static_cast<int32_t>(id), static_cast<uint32_t>(arena_.size()),
+                             static_cast<uint32_t>(token.size())};
                 arena_.append(token);
             }
             max_len_ = std::max(max_len_, token.size());
@@ -152,7 +153,9 @@ public:
         for (size_t i = h & mask_;; i = (i + 1) & mask_) {
             const Slot& s = slots_[i];
             if (s.id < 0) return -1;
-            if (s.hash == h && s.len == token.size() && std::memcmp(arena_.data() + s.off, token.data(), token.size()) == 0) return s.id;
+            if (s.hash == h && s.len == token.size() &&
+                std::memcmp(arena_.data() + s.off, token.data(), token.size()) == 0)
+                return s.id;
         }
     }
 
@@ -212,8 +215,10 @@ public:
                 tok.refresh_normalized_patterns();
             }
             if (auto pad = config_token(cfg, "pad_token", config.string())) tok.set_pad_token(*pad);
-            for (auto [key, role] : {std::pair{"unk_token", &tok.unk_token_}, {"cls_token", &tok.cls_token_},
-                                     {"sep_token", &tok.sep_token_}, {"mask_token", &tok.mask_token_}})
+            for (auto [key, role] : {std::pair{"unk_token", &tok.unk_token_},
+                                     {"cls_token", &tok.cls_token_},
+                                     {"sep_token", &tok.sep_token_},
+                                     {"mask_token", &tok.mask_token_}})
                 if (auto t = config_token(cfg, key, config.string())) *role = *t;
             return tok;
         }
@@ -250,8 +255,8 @@ public:
         // likely a corrupted or concatenated file, so it is refused.
         for (size_t i = 0; i < t.vocab_.size(); ++i) {
             auto [it, inserted] = t.model_vocab_.emplace(t.vocab_[i], static_cast<int64_t>(i));
-            check(inserted, source, ":", i + 1, ": duplicate token \"", t.vocab_[i], "\" (first on line ", it->second + 1,
-                  "; expected one distinct token per line)");
+            check(inserted, source, ":", i + 1, ": duplicate token \"", t.vocab_[i], "\" (first on line ",
+                  it->second + 1, "; expected one distinct token per line)");
         }
         t.unk_token_ = opts.unk_token;
         t.cls_token_ = opts.cls_token;
@@ -269,17 +274,20 @@ public:
         // BertTokenizerFast registers these as special, non-normalized added tokens.
         for (const auto& s : {opts.pad_token, opts.unk_token, opts.cls_token, opts.sep_token, opts.mask_token}) {
             auto it = t.model_vocab_.find(s);
-            if (!s.empty() && it != t.model_vocab_.end()) t.added_.push_back({s, it->second, true, false, false, false});
+            if (!s.empty() && it != t.model_vocab_.end())
+                t.added_.push_back({s, it->second, true, false, false, false});
         }
         t.single_ = {special_piece(cls, 0), seq_piece(0, 0), special_piece(sep, 0)};
-        t.pair_ = {special_piece(cls, 0), seq_piece(0, 0), special_piece(sep, 0),
-                   seq_piece(1, 1), special_piece(sep, 1)};
+        t.pair_ = {special_piece(cls, 0), seq_piece(0, 0), special_piece(sep, 0), seq_piece(1, 1),
+                   special_piece(sep, 1)};
         t.has_decoder_ = true;
         t.finish(opts.pad_token);
         return t;
     }
 
-    static WordPiece from_tokenizer_json(const std::string& path) { return from_json(detail::read_json_file(path), path); }
+    static WordPiece from_tokenizer_json(const std::string& path) {
+        return from_json(detail::read_json_file(path), path);
+    }
 
     static WordPiece from_json(const nlohmann::json& j, const std::string& source = "tokenizer.json") {
         using io::json_get;
@@ -290,7 +298,8 @@ public:
         check(j.contains("model") && j["model"].is_object(), source, ": missing the 'model' object");
         const auto& m = j["model"];
         const std::string mtype = json_get<std::string>(m, "type", "WordPiece", source + " model");
-        check(mtype == "WordPiece", source, ": model.type is \"", mtype, "\", expected \"WordPiece\" (only BERT-style tokenizers are supported)");
+        check(mtype == "WordPiece", source, ": model.type is \"", mtype,
+              "\", expected \"WordPiece\" (only BERT-style tokenizers are supported)");
         check(m.contains("vocab") && m["vocab"].is_object(), source, ": model.vocab must be an object {token: id}");
         // Ids must be distinct and below the number of entries, so the id -> token table is no larger than
         // the file (a hostile id such as 10^12 must not size an allocation) and every id has one token.
@@ -302,10 +311,11 @@ public:
             const auto& v = it.value();
             const bool ok = v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
             if (!ok || v.get<uint64_t>() >= n_vocab)
-                fail(source, ": model.vocab[\"", it.key(), "\"]: expected an id in [0, ", n_vocab, ") (the vocabulary has ",
-                     n_vocab, " entries), found ", v.dump());
+                fail(source, ": model.vocab[\"", it.key(), "\"]: expected an id in [0, ", n_vocab,
+                     ") (the vocabulary has ", n_vocab, " entries), found ", v.dump());
             const size_t id = v.get<size_t>();
-            check(!seen[id], source, ": model.vocab[\"", it.key(), "\"]: id ", id, " is also the id of \"", t.vocab_[id], "\"");
+            check(!seen[id], source, ": model.vocab[\"", it.key(), "\"]: id ", id, " is also the id of \"",
+                  t.vocab_[id], "\"");
             seen[id] = true;
             t.vocab_[id] = it.key();
             t.model_vocab_[it.key()] = static_cast<int64_t>(id);
@@ -330,9 +340,11 @@ public:
         }
 
         // pre-tokenizer
-        check(j.contains("pre_tokenizer") && j["pre_tokenizer"].is_object(), source, ": pre_tokenizer must be {\"type\": \"BertPreTokenizer\"}");
+        check(j.contains("pre_tokenizer") && j["pre_tokenizer"].is_object(), source,
+              ": pre_tokenizer must be {\"type\": \"BertPreTokenizer\"}");
         const std::string ptype = json_get<std::string>(j["pre_tokenizer"], "type", "", source + " pre_tokenizer");
-        check(ptype == "BertPreTokenizer", source, ": pre_tokenizer.type is \"", ptype, "\", expected \"BertPreTokenizer\"");
+        check(ptype == "BertPreTokenizer", source, ": pre_tokenizer.type is \"", ptype,
+              "\", expected \"BertPreTokenizer\"");
 
         // added tokens
         if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
@@ -379,7 +391,8 @@ public:
         }
 
         std::string pad = "[PAD]";
-        if (j.contains("padding") && j["padding"].is_object()) pad = json_get<std::string>(j["padding"], "pad_token", pad, source + " padding");
+        if (j.contains("padding") && j["padding"].is_object())
+            pad = json_get<std::string>(j["padding"], "pad_token", pad, source + " padding");
         t.finish(pad);
         // tokenizer.json names no other roles: the post-processor's first and last special tokens are BERT's
         // [CLS] and [SEP] (tokenizer_config.json may rename any, from_pretrained).
@@ -426,8 +439,11 @@ public:
             cfg["strip_accents"] = n.strip_accents ? nlohmann::ordered_json(*n.strip_accents) : nullptr;
             cfg["tokenize_chinese_chars"] = n.handle_chinese_chars;
         }
-        for (auto [key, value] : {std::pair{"unk_token", &unk_token_}, {"sep_token", &sep_token_},
-                                  {"pad_token", &pad_token_}, {"cls_token", &cls_token_}, {"mask_token", &mask_token_}})
+        for (auto [key, value] : {std::pair{"unk_token", &unk_token_},
+                                  {"sep_token", &sep_token_},
+                                  {"pad_token", &pad_token_},
+                                  {"cls_token", &cls_token_},
+                                  {"mask_token", &mask_token_}})
             if (!value->empty()) cfg[key] = *value;
         cfg["clean_up_tokenization_spaces"] = cleanup_;
         if (o.model_max_length > 0) cfg["model_max_length"] = o.model_max_length;
@@ -440,14 +456,21 @@ public:
         using J = nlohmann::ordered_json;
         J added = J::array();
         std::vector<AddedToken> by_id = added_;  // tokenizers writes them in id order
-        std::stable_sort(by_id.begin(), by_id.end(), [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
+        std::stable_sort(by_id.begin(), by_id.end(),
+                         [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
         for (const AddedToken& a : by_id)
-            added.push_back({{"id", a.id}, {"content", a.content}, {"single_word", false}, {"lstrip", a.lstrip},
-                             {"rstrip", a.rstrip}, {"normalized", a.normalized}, {"special", a.special}});
+            added.push_back({{"id", a.id},
+                             {"content", a.content},
+                             {"single_word", false},
+                             {"lstrip", a.lstrip},
+                             {"rstrip", a.rstrip},
+                             {"normalized", a.normalized},
+                             {"special", a.special}});
         J normalizer = nullptr;
         if (normalizer_) {
             const NormalizerOptions& n = normalizer_->options();
-            normalizer = {{"type", "BertNormalizer"}, {"clean_text", n.clean_text},
+            normalizer = {{"type", "BertNormalizer"},
+                          {"clean_text", n.clean_text},
                           {"handle_chinese_chars", n.handle_chinese_chars},
                           {"strip_accents", n.strip_accents ? J(*n.strip_accents) : J(nullptr)},
                           {"lowercase", n.lowercase}};
@@ -520,7 +543,8 @@ public:
         return batch(texts.size(), false, o, [&](size_t i, Seq& a, Seq&) { encode_sequence(texts[i], a); });
     }
 
-    BatchEncoding encode_batch(const std::vector<std::pair<std::string, std::string>>& pairs, const EncodeOptions& o = {}) const {
+    BatchEncoding encode_batch(const std::vector<std::pair<std::string, std::string>>& pairs,
+                               const EncodeOptions& o = {}) const {
         return batch(pairs.size(), true, o, [&](size_t i, Seq& a, Seq& b) {
             encode_sequence(pairs[i].first, a);
             encode_sequence(pairs[i].second, b);
@@ -572,7 +596,8 @@ public:
     }
 
     const std::string& id_to_token(int64_t id) const {
-        check(id >= 0 && static_cast<size_t>(id) < vocab_.size(), "token id ", id, " is outside the vocabulary [0, ", vocab_.size(), ") of ", source_);
+        check(id >= 0 && static_cast<size_t>(id) < vocab_.size(), "token id ", id, " is outside the vocabulary [0, ",
+              vocab_.size(), ") of ", source_);
         return vocab_[static_cast<size_t>(id)];
     }
 
@@ -621,14 +646,17 @@ private:
         using io::json_get;
         o.lowercase = json_get<bool>(cfg, "do_lower_case", o.lowercase, where);
         if (cfg.contains("strip_accents")) {
-            if (cfg["strip_accents"].is_null()) o.strip_accents.reset();
-            else o.strip_accents = json_get<bool>(cfg, "strip_accents", true, where);
+            if (cfg["strip_accents"].is_null())
+                o.strip_accents.reset();
+            else
+                o.strip_accents = json_get<bool>(cfg, "strip_accents", true, where);
         }
         o.handle_chinese_chars = json_get<bool>(cfg, "tokenize_chinese_chars", o.handle_chinese_chars, where);
     }
 
     // tokenizer_config.json stores special tokens as "[PAD]" or {"content": "[PAD]", ...}.
-    static std::optional<std::string> config_token(const nlohmann::json& cfg, const char* key, const std::string& where) {
+    static std::optional<std::string> config_token(const nlohmann::json& cfg, const char* key,
+                                                   const std::string& where) {
         auto it = cfg.find(key);
         if (it == cfg.end() || it->is_null()) return std::nullopt;
         if (it->is_string()) return it->get<std::string>();
@@ -643,7 +671,8 @@ private:
         const std::string type = json_get<std::string>(p, "type", "", where);
         if (type == "BertProcessing") {
             auto pair_of = [&](const char* key) {
-                check(p.contains(key) && p[key].is_array() && p[key].size() == 2 && p[key][0].is_string() && p[key][1].is_number_integer(),
+                check(p.contains(key) && p[key].is_array() && p[key].size() == 2 && p[key][0].is_string() &&
+                          p[key][1].is_number_integer(),
                       where, ": '", key, "' must be [token, id]");
                 return std::make_pair(p[key][0].get<std::string>(), p[key][1].get<int64_t>());
             };
@@ -653,7 +682,8 @@ private:
                      special_piece(sep, 1)};
             return;
         }
-        check(type == "TemplateProcessing", where, ": type is \"", type, "\", expected \"TemplateProcessing\" or \"BertProcessing\"");
+        check(type == "TemplateProcessing", where, ": type is \"", type,
+              "\", expected \"TemplateProcessing\" or \"BertProcessing\"");
         check(p.contains("special_tokens") && p["special_tokens"].is_object(), where, ": missing 'special_tokens'");
         auto parse = [&](const char* key) {
             check(p.contains(key) && p[key].is_array(), where, ": '", key, "' must be an array");
@@ -667,13 +697,15 @@ private:
                 } else if (item.contains("SpecialToken")) {
                     const auto& s = item["SpecialToken"];
                     const std::string id = json_get<std::string>(s, "id", "", where);
-                    check(p["special_tokens"].contains(id), where, ": special token \"", id, "\" is not in special_tokens");
+                    check(p["special_tokens"].contains(id), where, ": special token \"", id,
+                          "\" is not in special_tokens");
                     Piece piece;
                     piece.ids = json_get<std::vector<int64_t>>(p["special_tokens"][id], "ids", {}, where);
                     piece.type_id = json_get<uint32_t>(s, "type_id", 0, where);
                     out.push_back(piece);
                 } else {
-                    fail(where, ": template items must be {\"Sequence\": ...} or {\"SpecialToken\": ...}, found ", item.dump());
+                    fail(where, ": template items must be {\"Sequence\": ...} or {\"SpecialToken\": ...}, found ",
+                         item.dump());
                 }
             }
             return out;
@@ -689,7 +721,8 @@ private:
         std::vector<std::pair<std::string_view, int64_t>> initial, continuation;
         for (const auto& [tok, id] : model_vocab_) {
             initial.emplace_back(tok, id);
-            if (tok.compare(0, prefix_.size(), prefix_) == 0) continuation.emplace_back(std::string_view(tok).substr(prefix_.size()), id);
+            if (tok.compare(0, prefix_.size(), prefix_) == 0)
+                continuation.emplace_back(std::string_view(tok).substr(prefix_.size()), id);
         }
         initial_.build(initial);
         continuation_.build(continuation);
@@ -704,7 +737,8 @@ private:
         for (const auto* t : {&single_, &pair_})
             for (const auto& p : *t)
                 for (int64_t id : p.ids)
-                    check(id >= 0 && static_cast<size_t>(id) < vocab_.size(), source_, ": post-processor token id ", id, " is outside the vocabulary");
+                    check(id >= 0 && static_cast<size_t>(id) < vocab_.size(), source_, ": post-processor token id ", id,
+                          " is outside the vocabulary");
         n_special_single_ = count(single_);
         n_special_pair_ = count(pair_);
         set_pad_token(pad_token);
@@ -728,8 +762,10 @@ private:
                 continue;
             }
             std::vector<NChar> chars;
-            if (normalizer_) normalizer_->normalize(a.content, 0, a.content.size(), chars);
-            else decode_only(a.content, 0, a.content.size(), chars);
+            if (normalizer_)
+                normalizer_->normalize(a.content, 0, a.content.size(), chars);
+            else
+                decode_only(a.content, 0, a.content.size(), chars);
             std::u32string p;
             std::string utf8;
             for (const auto& c : chars) p += c.c, unicode::append_utf8(utf8, c.c);
@@ -760,7 +796,8 @@ private:
             }
             const AddedToken* best = nullptr;
             for (const auto& a : added_)
-                if (!a.normalized && text.compare(i, a.content.size(), a.content) == 0 && (!best || a.content.size() > best->content.size()))
+                if (!a.normalized && text.compare(i, a.content.size(), a.content) == 0 &&
+                    (!best || a.content.size() > best->content.size()))
                     best = &a;
             if (!best) {
                 ++i;
@@ -772,7 +809,8 @@ private:
             encode_segment(text, pos, start, seq);
             // HF's token string is the matched text, absorbed whitespace included.
             seq.texts.emplace_back(text.substr(start, stop - start));
-            out.push_back({best->id, static_cast<uint32_t>(start), static_cast<uint32_t>(stop), static_cast<int32_t>(seq.texts.size() - 1)});
+            out.push_back({best->id, static_cast<uint32_t>(start), static_cast<uint32_t>(stop),
+                           static_cast<int32_t>(seq.texts.size() - 1)});
             pos = stop;
             i = std::max(i + best->content.size(), stop);
         }
@@ -803,8 +841,10 @@ private:
         auto& out = seq.toks;
         thread_local std::vector<NChar> chars;
         chars.clear();
-        if (normalizer_) normalizer_->normalize(text, begin, end, chars);
-        else decode_only(text, begin, end, chars);
+        if (normalizer_)
+            normalizer_->normalize(text, begin, end, chars);
+        else
+            decode_only(text, begin, end, chars);
         if (patterns_.empty()) {
             encode_words(chars.data(), chars.size(), out);
             return;
@@ -868,7 +908,9 @@ private:
             // The last end e whose piece fits in max_len bytes (a binary search: a tokenizer.json may set a huge
             // max_input_chars_per_word, and stepping down from n would be quadratic in the word length).
             size_t e = size_t(std::upper_bound(at.begin() + std::ptrdiff_t(s), at.begin() + std::ptrdiff_t(n) + 1,
-                                               at[s] + table.max_len()) - at.begin()) - 1;
+                                               at[s] + table.max_len()) -
+                              at.begin()) -
+                       1;
             int64_t id = -1;
             for (; e > s; --e)
                 if ((id = table.find(std::string_view(bytes.data() + at[s], at[e] - at[s]))) >= 0) break;
@@ -917,7 +959,8 @@ private:
     size_t prepare(Seq& sa, Seq* sb, const EncodeOptions& o) const {
         const size_t added = o.add_special_tokens ? num_special_tokens(sb != nullptr) : 0;
         if (o.truncation) {
-            check(o.max_length >= added, "encode: max_length ", o.max_length, " leaves no room for the ", added, " special tokens");
+            check(o.max_length >= added, "encode: max_length ", o.max_length, " leaves no room for the ", added,
+                  " special tokens");
             truncate(sa.toks, sb ? &sb->toks : nullptr, o.max_length - added, o.max_length);
         }
         return sa.toks.size() + (sb ? sb->toks.size() : 0) + added;
@@ -925,7 +968,8 @@ private:
 
     // Post-processing template ([CLS] a [SEP] b [SEP]) and padding to pad_to tokens.
     Encoding build(const Seq& sa, const Seq* sb, const EncodeOptions& o, size_t pad_to) const {
-        const size_t n = std::max(pad_to, sa.toks.size() + (sb ? sb->toks.size() : 0) + (o.add_special_tokens ? num_special_tokens(sb != nullptr) : 0));
+        const size_t n = std::max(pad_to, sa.toks.size() + (sb ? sb->toks.size() : 0) +
+                                              (o.add_special_tokens ? num_special_tokens(sb != nullptr) : 0));
         Encoding e;
         e.ids.reserve(n), e.type_ids.reserve(n), e.offsets.reserve(n), e.tokens.reserve(n), e.attention_mask.reserve(n);
         auto push = [&](int64_t id, uint32_t type, size_t s, size_t end, const std::string& token) {
@@ -941,12 +985,14 @@ private:
             } else {
                 const Seq& seq = p.seq == 0 ? sa : *sb;
                 for (const auto& t : seq.toks)
-                    push(t.id, p.type_id, t.start, t.end, t.text >= 0 ? seq.texts[static_cast<size_t>(t.text)] : vocab_[static_cast<size_t>(t.id)]);
+                    push(t.id, p.type_id, t.start, t.end,
+                         t.text >= 0 ? seq.texts[static_cast<size_t>(t.text)] : vocab_[static_cast<size_t>(t.id)]);
             }
         }
         e.attention_mask.assign(e.ids.size(), 1);
         if (e.ids.size() < pad_to) {
-            check(pad_id_ >= 0, source_, ": padding needs the pad token ", pad_token_, ", which is not in the vocabulary");
+            check(pad_id_ >= 0, source_, ": padding needs the pad token ", pad_token_,
+                  ", which is not in the vocabulary");
             const size_t k = pad_to - e.ids.size();
             e.ids.insert(e.ids.end(), k, pad_id_);
             e.type_ids.insert(e.type_ids.end(), k, 0);
@@ -974,9 +1020,12 @@ private:
         out.batch = n;
         size_t longest = 0, shortest = SIZE_MAX;
         for (const auto& r : rows) longest = std::max(longest, r.len), shortest = std::min(shortest, r.len);
-        if (o.padding == Padding::Longest) out.seq_len = longest;
-        else if (o.padding == Padding::MaxLength) out.seq_len = std::max(longest, o.max_length);
-        else out.seq_len = (n == 0 || longest == shortest) ? longest : 0;
+        if (o.padding == Padding::Longest)
+            out.seq_len = longest;
+        else if (o.padding == Padding::MaxLength)
+            out.seq_len = std::max(longest, o.max_length);
+        else
+            out.seq_len = (n == 0 || longest == shortest) ? longest : 0;
         out.encodings.resize(n);
         out.input_ids.resize(n * out.seq_len);
         out.attention_mask.resize(n * out.seq_len);
@@ -985,26 +1034,30 @@ private:
             Encoding& e = out.encodings[i] = build(rows[i].a, pair ? &rows[i].b : nullptr, o, out.seq_len);
             if (out.seq_len == 0) return;
             std::copy(e.ids.begin(), e.ids.end(), out.input_ids.begin() + static_cast<std::ptrdiff_t>(i * out.seq_len));
-            std::copy(e.attention_mask.begin(), e.attention_mask.end(), out.attention_mask.begin() + static_cast<std::ptrdiff_t>(i * out.seq_len));
-            std::copy(e.type_ids.begin(), e.type_ids.end(), out.token_type_ids.begin() + static_cast<std::ptrdiff_t>(i * out.seq_len));
+            std::copy(e.attention_mask.begin(), e.attention_mask.end(),
+                      out.attention_mask.begin() + static_cast<std::ptrdiff_t>(i * out.seq_len));
+            std::copy(e.type_ids.begin(), e.type_ids.end(),
+                      out.token_type_ids.begin() + static_cast<std::ptrdiff_t>(i * out.seq_len));
         });
         return out;
     }
 
     // fn(i) for i in [0, n), on several threads from 64 rows up (num_threads = 0) or on num_threads.
     static void parallel_for(size_t n, size_t threads, const std::function<void(size_t)>& fn) {
-        cpu::parallel_for(int64_t(n), 512, [&](int64_t i) { fn(size_t(i)); }, int64_t(threads));
+        cpu::parallel_for(
+            int64_t(n), 512, [&](int64_t i) { fn(size_t(i)); }, int64_t(threads));
     }
 
     // tokenizers' decoders/wordpiece.rs cleanup, applied to each token's text.
     static std::string cleanup(std::string s) {
         static const std::pair<std::string_view, std::string_view> rules[] = {
-            {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"},
+            {" .", "."},   {" ?", "?"},           {" !", "!"},   {" ,", ","},     {" ' ", "'"},   {" n't", "n't"},
             {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
         for (const auto& [from, to] : rules) {
             std::string r;
             size_t p = 0;
-            for (size_t q; (q = s.find(from, p)) != std::string::npos; p = q + from.size()) r.append(s, p, q - p).append(to);
+            for (size_t q; (q = s.find(from, p)) != std::string::npos; p = q + from.size())
+                r.append(s, p, q - p).append(to);
             if (p == 0) continue;
             r.append(s, p, std::string::npos);
             s = std::move(r);
@@ -1018,18 +1071,18 @@ private:
     };
 
     std::string source_;
-    std::vector<std::string> vocab_;          // id -> token (model vocabulary and added tokens)
-    detail::StringMap model_vocab_;           // token -> id, model vocabulary
-    detail::VocabTable initial_;              // model vocabulary, for the first piece of a word
-    detail::VocabTable continuation_;         // "##" pieces, keyed without the prefix
+    std::vector<std::string> vocab_;   // id -> token (model vocabulary and added tokens)
+    detail::StringMap model_vocab_;    // token -> id, model vocabulary
+    detail::VocabTable initial_;       // model vocabulary, for the first piece of a word
+    detail::VocabTable continuation_;  // "##" pieces, keyed without the prefix
     std::string unk_token_ = "[UNK]", prefix_ = "##", pad_token_ = "[PAD]";
     std::string cls_token_, sep_token_, mask_token_;  // roles, for tokenizer_config.json ("" when none)
     int64_t unk_id_ = -1, pad_id_ = -1;
     size_t max_input_chars_ = 100;
     std::optional<BertNormalizer> normalizer_;
     std::vector<AddedToken> added_;
-    std::array<bool, 256> first_byte_{};      // first bytes of non-normalized added tokens
-    std::vector<Pattern> patterns_;           // normalized added tokens
+    std::array<bool, 256> first_byte_{};  // first bytes of non-normalized added tokens
+    std::vector<Pattern> patterns_;       // normalized added tokens
     std::unordered_set<int64_t> special_ids_;
     std::vector<Piece> single_, pair_;
     size_t n_special_single_ = 0, n_special_pair_ = 0;

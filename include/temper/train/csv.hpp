@@ -25,13 +25,23 @@ inline std::optional<size_t> utf8_error_at(std::string_view s) {
     size_t i = 0;
     while (i < n) {
         const unsigned char c = p[i];
-        if (c < 0x80) { ++i; continue; }
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
         size_t len;
         uint32_t cp;
-        if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-        else return i;
+        if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            cp = c & 0x07;
+        } else
+            return i;
         if (i + len > n) return i;
         for (size_t k = 1; k < len; ++k) {
             if ((p[i + k] & 0xC0) != 0x80) return i;
@@ -45,9 +55,9 @@ inline std::optional<size_t> utf8_error_at(std::string_view s) {
 }
 
 struct CsvRecord {
-    int64_t line = 0;                 // 1-based line where the record starts
+    int64_t line = 0;  // 1-based line where the record starts
     std::vector<std::string> fields = {};
-    std::string error = {};               // non-empty: the record is malformed (fields are then partial)
+    std::string error = {};  // non-empty: the record is malformed (fields are then partial)
 };
 
 // Splits text into records. A quoted field left open at the end of the text cannot be recovered
@@ -105,8 +115,8 @@ inline std::vector<CsvRecord> parse_delimited(std::string_view text, char delimi
             quote_line = line;
         } else {
             if (state == State::AfterQuote && rec.error.empty())
-                rec.error = str("unexpected character '", c, "' after the closing quote of field ", rec.fields.size() + 1,
-                                " (a quote inside a quoted field must be doubled)");
+                rec.error = str("unexpected character '", c, "' after the closing quote of field ",
+                                rec.fields.size() + 1, " (a quote inside a quoted field must be doubled)");
             field += c;
             state = State::Unquoted;
         }

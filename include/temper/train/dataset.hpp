@@ -155,12 +155,12 @@ struct TableOptions {
     // label_columns, "0".."max" when every value is an integer id, else the distinct names sorted
     // (byte order). Pass the training set's label_names when reading its dev and test files.
     std::vector<std::string> label_names = {};
-    bool has_header = true;   // CSV/TSV; without a header columns are named "0", "1", ...
+    bool has_header = true;  // CSV/TSV; without a header columns are named "0", "1", ...
     Quoting quoting = Quoting::Auto;
-    size_t num_columns = 0;   // CSV/TSV: fields every row must have; 0 = as many as the header (first row)
+    size_t num_columns = 0;      // CSV/TSV: fields every row must have; 0 = as many as the header (first row)
     bool allow_no_label = true;  // false: a row without any label is malformed
     OnError on_error = OnError::Throw;
-    size_t max_reasons = 5;   // skip reasons kept in the report
+    size_t max_reasons = 5;  // skip reasons kept in the report
 };
 
 namespace detail {
@@ -203,7 +203,8 @@ inline std::vector<std::string> split_list(std::string_view s, char sep) {
     size_t start = 0;
     for (;;) {
         const size_t end = t.find(sep, start);
-        std::string item = trim(std::string_view(t).substr(start, end == std::string::npos ? std::string::npos : end - start));
+        std::string item =
+            trim(std::string_view(t).substr(start, end == std::string::npos ? std::string::npos : end - start));
         if (item.size() >= 2 && (item.front() == '\'' || item.front() == '"') && item.back() == item.front())
             item = item.substr(1, item.size() - 2);
         if (item.empty()) throw RowError{str("empty item in label list ", shown(s))};
@@ -233,8 +234,8 @@ public:
         const int64_t v = parse_uint(value);
         if (v >= 0 && v < int64_t(names_.size())) return int(v);
         if (v >= 0)
-            throw RowError{str("label id ", v, " out of range: expected 0..", names_.size() - 1, " (", names_.size(),
-                               " labels)")};
+            throw RowError{
+                str("label id ", v, " out of range: expected 0..", names_.size() - 1, " (", names_.size(), " labels)")};
         throw RowError{str("unknown label ", shown(value), " (not one of the ", names_.size(),
                            " label names, nor an id 0..", names_.size() - 1, ")")};
     }
@@ -253,8 +254,8 @@ inline std::vector<std::string> infer_label_names(const std::set<std::string>& v
         max_id = std::max(max_id, id);
     }
     // Names "0".."max": a stray huge id must not make a billion names.
-    check(max_id < kMaxInferredLabels, path, ": label id ", max_id, " is too large to infer the label names 0..", max_id,
-          " (limit ", kMaxInferredLabels, " labels); pass TableOptions::label_names");
+    check(max_id < kMaxInferredLabels, path, ": label id ", max_id, " is too large to infer the label names 0..",
+          max_id, " (limit ", kMaxInferredLabels, " labels); pass TableOptions::label_names");
     std::vector<std::string> names;
     for (int64_t i = 0; i <= max_id; ++i) names.push_back(std::to_string(i));
     return names;
@@ -265,7 +266,7 @@ struct RawRow {
     int64_t line = 0;
     std::string text = {};
     std::vector<std::string> values = {};  // the label columns' flags, the single label, or the list items
-    std::string error = {};           // non-empty: why the row is malformed
+    std::string error = {};                // non-empty: why the row is malformed
 };
 
 // Runs read_row (which throws RowError for a malformed row) and records the error in the row.
@@ -349,11 +350,13 @@ inline std::vector<RawRow> read_delimited_rows(const std::string& path, const st
     std::vector<std::string> columns;
     if (o.has_header) {
         const CsvRecord& h = records[0];
-        for (const std::string& c : h.fields) check(!utf8_error_at(c), path, ":", h.line, ": header is not valid UTF-8");
+        for (const std::string& c : h.fields)
+            check(!utf8_error_at(c), path, ":", h.line, ": header is not valid UTF-8");
         check(h.error.empty(), path, ":", h.line, ": malformed header: ", h.error);
         // Lines ending in a bare CR (old Mac files) read as one record: say so rather than just "no rows".
         bool bare_cr = false;
-        for (size_t i = 0; i < text.size() && !bare_cr; ++i) bare_cr = text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n');
+        for (size_t i = 0; i < text.size() && !bare_cr; ++i)
+            bare_cr = text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n');
         check(records.size() > 1, path, ": has a header but no rows",
               bare_cr ? " (lines end in a bare CR: save the file with LF or CRLF line endings)" : "");
         columns = h.fields;
@@ -421,7 +424,8 @@ inline TableFormat format_of(const std::string& path, TableFormat f) {
 
 // Reads a CSV, TSV or JSONL table into a Dataset (see TableOptions).
 inline Dataset read_table(const std::string& path, const TableOptions& o) {
-    const int layouts = int(!o.label_columns.empty()) + int(!o.label_column.empty()) + int(!o.label_list_column.empty());
+    const int layouts =
+        int(!o.label_columns.empty()) + int(!o.label_column.empty()) + int(!o.label_list_column.empty());
     check(layouts == 1, path, ": set exactly one of label_columns, label_column and label_list_column (", layouts,
           " set)");
     check(o.label_columns.empty() || o.label_names.empty() || o.label_names.size() == o.label_columns.size(), path,
@@ -437,8 +441,9 @@ inline Dataset read_table(const std::string& path, const TableOptions& o) {
 
     // Pass 1: rows with their raw label values.
     const std::string text = io::read_text_file(path);
-    std::vector<detail::RawRow> rows = format == TableFormat::Jsonl ? detail::read_jsonl_rows(path, text, o)
-                                                                     : detail::read_delimited_rows(path, text, format, o);
+    std::vector<detail::RawRow> rows = format == TableFormat::Jsonl
+                                           ? detail::read_jsonl_rows(path, text, o)
+                                           : detail::read_delimited_rows(path, text, format, o);
     for (const auto& r : rows)
         if (!r.error.empty()) reject(r.line, r.error);
     std::erase_if(rows, [](const detail::RawRow& r) { return !r.error.empty(); });
@@ -479,7 +484,8 @@ inline Dataset read_table(const std::string& path, const TableOptions& o) {
     std::stable_sort(rejected.begin(), rejected.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     if (!rejected.empty() && o.on_error == OnError::Throw) fail(path, ":", rejected[0].first, ": ", rejected[0].second);
     for (const auto& [line, what] : rejected)
-        if (d.report.skip_reasons.size() < o.max_reasons) d.report.skip_reasons.push_back(str(path, ":", line, ": ", what));
+        if (d.report.skip_reasons.size() < o.max_reasons)
+            d.report.skip_reasons.push_back(str(path, ":", line, ": ", what));
     d.report.skipped = int64_t(rejected.size());
     d.report.rows = int64_t(d.texts.size());
     if (d.texts.empty())
@@ -544,7 +550,8 @@ struct SplitFractions {
 // the original file order.
 inline Splits split_dataset(const Dataset& d, const SplitFractions& f, uint64_t seed) {
     check(f.train >= 0 && f.dev >= 0 && f.test >= 0 && std::abs(f.train + f.dev + f.test - 1.0) < 1e-9,
-          "split_dataset: fractions must be >= 0 and sum to 1 (train ", f.train, ", dev ", f.dev, ", test ", f.test, ")");
+          "split_dataset: fractions must be >= 0 and sum to 1 (train ", f.train, ", dev ", f.dev, ", test ", f.test,
+          ")");
     const int64_t n = int64_t(d.size());
     const int64_t n_dev = std::llround(double(n) * f.dev), n_test = std::llround(double(n) * f.test);
     const int64_t n_train = std::max<int64_t>(0, n - n_dev - n_test);

@@ -135,8 +135,8 @@ inline PRF prf(const LabelCounts& c) {
 struct ClassificationScores {
     bool multi_label = true;
     int64_t num_samples = 0;
-    double accuracy = 0;                        // subset accuracy (multi-label) or accuracy
-    std::vector<LabelCounts> counts = {};       // per label / class
+    double accuracy = 0;                   // subset accuracy (multi-label) or accuracy
+    std::vector<LabelCounts> counts = {};  // per label / class
     std::vector<PRF> per_label = {};
     PRF micro = {}, macro = {}, weighted = {};
     std::vector<std::vector<int64_t>> confusion = {};  // single-label: [true class][predicted class]

@@ -14,7 +14,11 @@ namespace temper::train {
 class Progress {
 public:
     explicit Progress(int64_t total_steps, bool enabled = true)
-        : total_(total_steps), enabled_(enabled), tty_(::isatty(STDERR_FILENO) != 0), start_(clock::now()), last_(start_) {}
+        : total_(total_steps),
+          enabled_(enabled),
+          tty_(::isatty(STDERR_FILENO) != 0),
+          start_(clock::now()),
+          last_(start_) {}
 
     // Call after each optimizer step.
     void update(int64_t step, double loss, double lr, double samples_per_s) {
@@ -34,8 +38,8 @@ public:
             std::snprintf(line, sizeof line, "\r[%s] %lld/%lld loss %.4f lr %.2e %.1f samples/s ETA %s ", bar.c_str(),
                           (long long)step, (long long)total_, loss, lr, samples_per_s, format_time(eta).c_str());
         } else {
-            std::snprintf(line, sizeof line, "step %lld/%lld loss %.4f lr %.2e %.1f samples/s ETA %s\n", (long long)step,
-                          (long long)total_, loss, lr, samples_per_s, format_time(eta).c_str());
+            std::snprintf(line, sizeof line, "step %lld/%lld loss %.4f lr %.2e %.1f samples/s ETA %s\n",
+                          (long long)step, (long long)total_, loss, lr, samples_per_s, format_time(eta).c_str());
         }
         std::fputs(line, stderr);
         if (tty_ && final) std::fputc('\n', stderr);
@@ -50,8 +54,10 @@ public:
     static std::string format_time(double s) {
         char buf[32];
         long t = std::lround(s);  // s >= 0
-        if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-        else std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+        if (t >= 3600)
+            std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+        else
+            std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
         return buf;
     }
 

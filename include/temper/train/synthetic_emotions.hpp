@@ -27,7 +27,9 @@ namespace detail {
 inline size_t pick(Generator& g, size_t n) { return size_t(g.uniform() * float(n)) % n; }
 
 template <size_t N>
-const char* pick(Generator& g, const std::array<const char*, N>& a) { return a[pick(g, N)]; }
+const char* pick(Generator& g, const std::array<const char*, N>& a) {
+    return a[pick(g, N)];
+}
 
 // Per emotion: feeling words ("I feel ___"), and clauses that describe the emotion without naming it.
 struct EmotionLexicon {
@@ -41,12 +43,11 @@ inline const std::array<EmotionLexicon, 5>& lexicon() {
          {"they lied to me again", "nobody listened to a word I said", "he broke his promise",
           "the service was rude and slow", "she took credit for my work", "someone keyed my car"}},
         {{"scared", "afraid", "terrified", "nervous", "anxious", "frightened", "worried", "uneasy"},
-         {"the footsteps came closer in the dark", "the test results are not back yet",
-          "the plane kept shaking", "I heard a noise downstairs", "the storm is getting worse",
-          "my hands would not stop trembling"}},
+         {"the footsteps came closer in the dark", "the test results are not back yet", "the plane kept shaking",
+          "I heard a noise downstairs", "the storm is getting worse", "my hands would not stop trembling"}},
         {{"happy", "delighted", "thrilled", "glad", "cheerful", "joyful", "overjoyed", "excited"},
-         {"we finally won the game", "my best friend is visiting", "I got the job",
-          "the whole family laughed together", "the sun came out for the picnic", "my garden is blooming"}},
+         {"we finally won the game", "my best friend is visiting", "I got the job", "the whole family laughed together",
+          "the sun came out for the picnic", "my garden is blooming"}},
         {{"sad", "heartbroken", "miserable", "down", "gloomy", "unhappy", "lonely", "depressed"},
          {"my old dog passed away", "everyone forgot my birthday", "the house feels so empty",
           "we said goodbye at the station", "I miss my grandmother", "the letter never came"}},
@@ -58,7 +59,7 @@ inline const std::array<EmotionLexicon, 5>& lexicon() {
 }
 
 inline std::string phrase(Generator& g, int emotion) {
-    static const std::array<const char*, 6> feel_frames = {"i feel %", "i am so %", "honestly i was %",
+    static const std::array<const char*, 6> feel_frames = {"i feel %",      "i am so %",    "honestly i was %",
                                                            "we were all %", "she seemed %", "this makes me %"};
     static const std::array<const char*, 4> clause_frames = {"because %", "when %", "since %", "after %"};
     const EmotionLexicon& lex = lexicon()[size_t(emotion)];
@@ -75,10 +76,10 @@ inline std::string phrase(Generator& g, int emotion) {
 
 // n examples, 1 or 2 distinct emotions each (about 35% have two), deterministic for a seed.
 inline std::vector<SyntheticExample> make_synthetic_emotions(size_t n, uint64_t seed) {
-    static const std::array<const char*, 8> openers = {"", "", "well, ", "to be honest, ", "today ", "ok so ",
-                                                       "yesterday ", "right now "};
+    static const std::array<const char*, 8> openers = {"",       "",       "well, ",     "to be honest, ",
+                                                       "today ", "ok so ", "yesterday ", "right now "};
     static const std::array<const char*, 5> joiners = {" but also ", " and ", ", yet ", " while ", " and then "};
-    static const std::array<const char*, 7> fillers = {"", "", "", " at work", " at home", " this morning",
+    static const std::array<const char*, 7> fillers = {"",           "", "", " at work", " at home", " this morning",
                                                        " on the bus"};
     Generator g(seed);
     std::vector<SyntheticExample> out;

@@ -49,7 +49,7 @@ struct TrainStepOptions {
     bool bf16 = false;           // mixed precision: forward and backward in a bf16 copy of the model
     bool cuda_graph = false;     // replay fixed-shape steps from a CUDA graph on a GPU (see above)
     int64_t graph_batch = 0, graph_seq_len = 0;  // the graph's [batch, seq_len]; with cuda_graph, both >= 1
-    bool check_finite = true;    // throw NonFiniteError on a NaN/Inf loss or gradient norm
+    bool check_finite = true;                    // throw NonFiniteError on a NaN/Inf loss or gradient norm
 };
 
 // A NaN or Inf loss or gradient norm (TrainStepOptions::check_finite). what is "loss" or "gradient norm";
@@ -97,10 +97,10 @@ public:
         check(o_.max_grad_norm >= 0, "TrainStep: max_grad_norm ", o_.max_grad_norm, " must be >= 0");
         check(!o_.bf16 || std::is_same_v<T, float>, "TrainStep: bf16 mixed precision needs a float model");
         check(!(o_.bf16 && o_.cuda_graph), "TrainStep: bf16 and cuda_graph cannot be combined yet");
-        check(!o_.cuda_graph || (o_.graph_batch >= 1 && o_.graph_seq_len >= 1 &&
-                                 o_.graph_seq_len <= model.max_seq_len()),
-              "TrainStep: cuda_graph needs graph_batch >= 1 and graph_seq_len in [1, max_position_embeddings = ",
-              model.max_seq_len(), "], got ", o_.graph_batch, " and ", o_.graph_seq_len);
+        check(
+            !o_.cuda_graph || (o_.graph_batch >= 1 && o_.graph_seq_len >= 1 && o_.graph_seq_len <= model.max_seq_len()),
+            "TrainStep: cuda_graph needs graph_batch >= 1 and graph_seq_len in [1, max_position_embeddings = ",
+            model.max_seq_len(), "], got ", o_.graph_batch, " and ", o_.graph_seq_len);
         if (pos_weight.defined()) pos_weight_ = pos_weight.to(dev_);
         params_ = model.parameters();
         check(!mixed || o_.bf16, "TrainStep: a bf16 copy was given without the bf16 option");
@@ -136,8 +136,9 @@ public:
     // to gradients made outside it.
     void require_no_gradients() const {
         for (const Tensor<T>& p : params_)
-            check(!p.grad().defined(), "TrainStep: a parameter has a gradient before the step; it runs backward "
-                                       "itself (call opt.zero_grad() after any other backward)");
+            check(!p.grad().defined(),
+                  "TrainStep: a parameter has a gradient before the step; it runs backward "
+                  "itself (call opt.zero_grad() after any other backward)");
     }
 
 private:
@@ -145,8 +146,10 @@ private:
     template <class Targets>
     Tensor<T> forward_loss(const Tensor<int64_t>& ids, const Tensor<int64_t>& mask, const Tensor<Targets>& targets) {
         const Tensor<T> out = logits(ids, mask);
-        if constexpr (std::is_same_v<Targets, T>) return model_->loss(out, targets, pos_weight_);
-        else return model_->loss(out, targets);
+        if constexpr (std::is_same_v<Targets, T>)
+            return model_->loss(out, targets, pos_weight_);
+        else
+            return model_->loss(out, targets);
     }
     void backward(const Tensor<T>& loss, double loss_scale) {
         (loss_scale == 1.0 ? loss : scale(loss, T(loss_scale))).backward();
@@ -194,12 +197,12 @@ private:
         model_->check_inputs(ids, mask);
         check(targets.defined() && targets.dim() == 2 && targets.size(0) == o_.graph_batch &&
                   (!ids_.defined() || targets.shape() == targets_.shape()),
-              "TrainStep: targets of shape ", shape_of(targets, "(undefined)"),
-              ", expected [", o_.graph_batch, ", num_labels]", ids_.defined() ? " as in the first step" : "");
+              "TrainStep: targets of shape ", shape_of(targets, "(undefined)"), ", expected [", o_.graph_batch,
+              ", num_labels]", ids_.defined() ? " as in the first step" : "");
         require_no_gradients();
         if (!ids_.defined()) {  // the first full-size step runs eagerly; the graph's inputs exist from now on
-            StepResult<T> r = eager_step(ids.to(dev_), mask.defined() ? mask.to(dev_) : mask, targets.to(dev_), 1.0,
-                                         true);
+            StepResult<T> r =
+                eager_step(ids.to(dev_), mask.defined() ? mask.to(dev_) : mask, targets.to(dev_), 1.0, true);
             const Shape input{o_.graph_batch, o_.graph_seq_len};
             ids_ = Tensor<int64_t>::empty(input, dev_);
             mask_ = Tensor<int64_t>::empty(input, dev_);
@@ -207,7 +210,8 @@ private:
             return r;
         }
         check(!graph_.captured() || model_->is_training() == captured_training_, "TrainStep: the model was in ",
-              captured_training_ ? "training" : "eval", " mode when the step was captured; the graph cannot follow "
+              captured_training_ ? "training" : "eval",
+              " mode when the step was captured; the graph cannot follow "
               "a change of mode");
         backend::copy_graph_inputs(ids_, mask_, ids, mask);
         targets_.copy_(targets);

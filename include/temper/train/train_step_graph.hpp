@@ -33,8 +33,11 @@ public:
         : batch_(batch),
           seq_len_(seq_len),
           step_(model, opt,
-                {.max_grad_norm = options.max_grad_norm, .cuda_graph = true, .graph_batch = batch,
-                 .graph_seq_len = seq_len, .check_finite = false},
+                {.max_grad_norm = options.max_grad_norm,
+                 .cuda_graph = true,
+                 .graph_batch = batch,
+                 .graph_seq_len = seq_len,
+                 .check_finite = false},
                 nullptr, pos_weight) {}
 
     // One training step on ids, mask [batch, seq_len] (mask undefined: every position is a token) and
@@ -46,8 +49,8 @@ public:
               shape_of(ids, "(undefined)"), ", expected ", shape_of(input));
         check(targets.defined() && targets.dim() == 2 && targets.size(0) == batch_ &&
                   (step_.steps() == 0 || targets.shape() == targets_shape_),
-              "TrainStepGraph: targets of shape ", shape_of(targets, "(undefined)"),
-              ", expected [", batch_, ", num_labels]", step_.steps() > 0 ? " as in the first step" : "");
+              "TrainStepGraph: targets of shape ", shape_of(targets, "(undefined)"), ", expected [", batch_,
+              ", num_labels]", step_.steps() > 0 ? " as in the first step" : "");
         step_.require_no_gradients();  // on the CPU too: the same rules everywhere
         last_ = step_(ids, mask, targets);
         targets_shape_ = targets.shape();

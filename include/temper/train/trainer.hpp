@@ -6,8 +6,8 @@
 // Run directory layout:
 //   metrics.jsonl            one JSON object per line: {"type": "train"|"eval"|"test", "step": ..., ...}
 //   best/  last/             HF-compatible checkpoints (config.json, model.safetensors, vocab.txt,
-//                            tokenizer.json, tokenizer_config.json, thresholds.json); last/ also has optimizer.safetensors
-//                            and trainer_state.json for resuming
+//                            tokenizer.json, tokenizer_config.json, thresholds.json); last/ also has
+//                            optimizer.safetensors and trainer_state.json for resuming
 //   loss.svg  f1.svg  per_label_f1.svg
 #pragma once
 
@@ -45,23 +45,23 @@ struct TrainerOptions {
     std::string run_dir = "runs/default";
     int64_t epochs = 3;
     int64_t batch_size = 16;
-    int64_t grad_accum = 1;          // micro-batches per optimizer step
-    int64_t max_length = 128;        // tokens per example, [CLS] and [SEP] included
+    int64_t grad_accum = 1;    // micro-batches per optimizer step
+    int64_t max_length = 128;  // tokens per example, [CLS] and [SEP] included
     double lr = 2e-5;
-    double weight_decay = 0.01;      // not applied to biases and LayerNorm weights
-    double warmup_ratio = 0.0;       // fraction of optimizer steps with linear warmup
-    double max_grad_norm = 1.0;      // <= 0: no clipping
-    int64_t eval_every = 0;          // optimizer steps between dev evaluations; 0: at the end of each epoch
-    int64_t patience = 0;            // evaluations without improvement before stopping; 0: never stop early
-    int64_t max_steps = 0;           // stop after this many optimizer steps; 0: run all epochs
-    int64_t stop_at_step = 0;        // > 0: save run_dir/last and return at this step without changing the
-                                     // schedule (a time-boxed run; continue it later with resume)
-    double threshold = 0.5;          // multi-label decision threshold during training
-    bool tune_thresholds = true;     // multi-label: tune per-label thresholds on dev at the end
-    int64_t bucket_batches = 0;      // > 0: length bucketing over chunks of this many batches
+    double weight_decay = 0.01;           // not applied to biases and LayerNorm weights
+    double warmup_ratio = 0.0;            // fraction of optimizer steps with linear warmup
+    double max_grad_norm = 1.0;           // <= 0: no clipping
+    int64_t eval_every = 0;               // optimizer steps between dev evaluations; 0: at the end of each epoch
+    int64_t patience = 0;                 // evaluations without improvement before stopping; 0: never stop early
+    int64_t max_steps = 0;                // stop after this many optimizer steps; 0: run all epochs
+    int64_t stop_at_step = 0;             // > 0: save run_dir/last and return at this step without changing the
+                                          // schedule (a time-boxed run; continue it later with resume)
+    double threshold = 0.5;               // multi-label decision threshold during training
+    bool tune_thresholds = true;          // multi-label: tune per-label thresholds on dev at the end
+    int64_t bucket_batches = 0;           // > 0: length bucketing over chunks of this many batches
     std::vector<double> pos_weight = {};  // multi-label BCE pos_weight, one per label (empty: none)
-    uint64_t seed = 42;              // batch order and dropout
-    bool resume = false;             // continue from run_dir/last
+    uint64_t seed = 42;                   // batch order and dropout
+    bool resume = false;                  // continue from run_dir/last
     bool progress = true;
     int64_t eval_batch_size = 64;
     // Replay each full-size training step from a CUDA graph (train::TrainStep's cuda_graph): multi-label only,
@@ -114,7 +114,8 @@ public:
               opt_.pos_weight.size(), " values for ", train.label_names.size(), " labels");
         check(int64_t(tokenizer.vocab_size()) <= model.config.vocab_size, "Trainer: the tokenizer has ",
               tokenizer.vocab_size(), " tokens but the model's vocab_size is ", model.config.vocab_size);
-        check(!opt_.cuda_graph || (train.multi_label && opt_.grad_accum == 1), "Trainer: cuda_graph needs a "
+        check(!opt_.cuda_graph || (train.multi_label && opt_.grad_accum == 1),
+              "Trainer: cuda_graph needs a "
               "multi-label task and grad_accum 1 (one whole step per graph replay)");
         check(!opt_.bf16 || std::is_same_v<T, float>, "Trainer: bf16 mixed precision needs a float model");
         check(!(opt_.bf16 && opt_.cuda_graph), "Trainer: bf16 and cuda_graph cannot be combined yet");
@@ -126,7 +127,10 @@ public:
         namespace fs = std::filesystem;
         prepare_run_dir();
         sync_mixed();
-        BatchOptions bo{.batch_size = opt_.batch_size, .shuffle = true, .seed = derive_seed(opt_.seed, 1), .drop_last = false,
+        BatchOptions bo{.batch_size = opt_.batch_size,
+                        .shuffle = true,
+                        .seed = derive_seed(opt_.seed, 1),
+                        .drop_last = false,
                         .bucket_batches = opt_.bucket_batches};
         std::vector<int64_t> lengths;
         for (const auto& t : train_ids_) lengths.push_back(int64_t(t.size()));
@@ -156,8 +160,10 @@ public:
         // into the weights; in a replayed graph after the step, but still before anything is saved.
         std::optional<TrainStep<Model>> step;
         step.emplace(model_, opt,
-                     TrainStepOptions{.max_grad_norm = std::max(opt_.max_grad_norm, 0.0), .bf16 = opt_.bf16,
-                                      .cuda_graph = opt_.cuda_graph, .graph_batch = opt_.batch_size,
+                     TrainStepOptions{.max_grad_norm = std::max(opt_.max_grad_norm, 0.0),
+                                      .bf16 = opt_.bf16,
+                                      .cuda_graph = opt_.cuda_graph,
+                                      .graph_batch = opt_.batch_size,
                                       .graph_seq_len = opt_.max_length},
                      &sched, pos_weight, mixed_.get());
         Progress progress(total_steps, opt_.progress);
@@ -180,7 +186,8 @@ public:
                 StepResult<T> r;
                 try {
                     r = train_.multi_label
-                            ? (*step)(pb.input_ids, pb.attention_mask, train_.template multi_hot<T>(idx), loss_scale, finish)
+                            ? (*step)(pb.input_ids, pb.attention_mask, train_.template multi_hot<T>(idx), loss_scale,
+                                      finish)
                             : (*step)(pb.input_ids, pb.attention_mask, train_.class_ids(idx), loss_scale, finish);
                 } catch (const NonFiniteError& e) {
                     stop_nonfinite(e.what, e.value, st.step + 1);
@@ -192,13 +199,20 @@ public:
                 ++st.step;
                 st.epoch = epoch;
                 st.batch = bi + 1;
-                if (st.batch == batches_per_epoch) { st.epoch = epoch + 1; st.batch = 0; }
+                if (st.batch == batches_per_epoch) {
+                    st.epoch = epoch + 1;
+                    st.batch = 0;
+                }
 
-                const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+                const double secs =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
                 const double mean_loss = window_loss / double(window_n);
                 progress.update(st.step, mean_loss, opt.lr(0), secs > 0 ? double(window_samples) / secs : 0);
-                log({{"type", "train"}, {"step", st.step}, {"epoch", double(st.step) / double(steps_per_epoch)},
-                     {"loss", mean_loss}, {"lr", opt.lr(0)}});
+                log({{"type", "train"},
+                     {"step", st.step},
+                     {"epoch", double(st.step) / double(steps_per_epoch)},
+                     {"loss", mean_loss},
+                     {"lr", opt.lr(0)}});
                 history_.train_steps.push_back(double(st.step));
                 history_.train_loss.push_back(mean_loss);
                 window_loss = 0;
@@ -207,20 +221,24 @@ public:
 
                 const bool epoch_end = st.batch == 0;
                 const bool last_step = st.step >= total_steps;
-                const bool eval_now = opt_.eval_every > 0 ? (st.step % opt_.eval_every == 0 || last_step)
-                                                          : (epoch_end || last_step);
+                const bool eval_now =
+                    opt_.eval_every > 0 ? (st.step % opt_.eval_every == 0 || last_step) : (epoch_end || last_step);
                 if (eval_now) {
                     EvalResult r = evaluate_dev();
                     model_.train();
                     if (!std::isfinite(r.loss)) stop_nonfinite("dev loss", r.loss, st.step);  // before it is saved
-                    log({{"type", "eval"}, {"step", st.step}, {"loss", r.loss}, {"accuracy", r.scores.accuracy},
-                         {"micro_f1", r.scores.micro.f1}, {"macro_f1", r.macro_f1()}});
+                    log({{"type", "eval"},
+                         {"step", st.step},
+                         {"loss", r.loss},
+                         {"accuracy", r.scores.accuracy},
+                         {"micro_f1", r.scores.micro.f1},
+                         {"macro_f1", r.macro_f1()}});
                     history_.eval_steps.push_back(double(st.step));
                     history_.eval_loss.push_back(r.loss);
                     history_.eval_macro_f1.push_back(r.macro_f1());
                     history_.eval_micro_f1.push_back(r.scores.micro.f1);
-                    progress.note(str("step ", st.step, ": dev loss ", r.loss, ", macro-F1 ", r.macro_f1(), ", micro-F1 ",
-                                      r.scores.micro.f1));
+                    progress.note(str("step ", st.step, ": dev loss ", r.loss, ", macro-F1 ", r.macro_f1(),
+                                      ", micro-F1 ", r.scores.micro.f1));
                     if (r.macro_f1() > st.best_metric) {
                         st.best_metric = r.macro_f1();
                         st.best_step = st.step;
@@ -239,15 +257,23 @@ public:
                     if (!eval_now) save_checkpoint(run_path("last"), &opt, &st);
                     write_plots();
                     progress.note(str("stopped at step ", st.step, "; continue with resume"));
-                    return {.steps = st.step, .best_step = st.best_step, .best_macro_f1 = st.best_metric,
-                            .stopped_early = false, .interrupted = true, .thresholds = {}};
+                    return {.steps = st.step,
+                            .best_step = st.best_step,
+                            .best_macro_f1 = st.best_metric,
+                            .stopped_early = false,
+                            .interrupted = true,
+                            .thresholds = {}};
                 }
             }
         }
 
         step.reset();  // its CUDA graph, before the best weights are loaded over the ones it captured
-        TrainResult res{.steps = st.step, .best_step = st.best_step, .best_macro_f1 = st.best_metric,
-                        .stopped_early = st.stopped_early, .interrupted = false, .thresholds = {}};
+        TrainResult res{.steps = st.step,
+                        .best_step = st.best_step,
+                        .best_macro_f1 = st.best_metric,
+                        .stopped_early = st.stopped_early,
+                        .interrupted = false,
+                        .thresholds = {}};
         // Finish on the best model: tune thresholds on dev and store them with it.
         if (st.best_step >= 0) load_weights(run_path("best"));
         model_.eval();
@@ -257,7 +283,8 @@ public:
                 EvalResult r = evaluate_dev();
                 res.thresholds = tune_thresholds(r.probs, to_indicator(dev_.labels, dev_.num_labels()));
             }
-            if (st.best_step >= 0) save_thresholds(run_path("best") + "/thresholds.json", train_.label_names, res.thresholds);
+            if (st.best_step >= 0)
+                save_thresholds(run_path("best") + "/thresholds.json", train_.label_names, res.thresholds);
         }
         thresholds_ = res.thresholds;
         write_plots();
@@ -268,13 +295,15 @@ public:
     // thresholds after fit(), else the fixed threshold; argmax for single-label).
     EvalResult evaluate(const Dataset& d, std::optional<std::vector<double>> thresholds = std::nullopt) {
         sync_mixed();
-        return evaluate_ids(d, &d == &dev_ ? dev_ids_ : tokenize(d),
-                            thresholds ? *thresholds : thresholds_);
+        return evaluate_ids(d, &d == &dev_ ? dev_ids_ : tokenize(d), thresholds ? *thresholds : thresholds_);
     }
 
     // Appends a line for a held-out evaluation (e.g. the test set) to metrics.jsonl and draws per_label_f1.svg.
     void record_test(const EvalResult& r, const std::string& split = "test") {
-        log({{"type", split}, {"loss", r.loss}, {"accuracy", r.scores.accuracy}, {"micro_f1", r.scores.micro.f1},
+        log({{"type", split},
+             {"loss", r.loss},
+             {"accuracy", r.scores.accuracy},
+             {"micro_f1", r.scores.micro.f1},
              {"macro_f1", r.macro_f1()}});
         std::vector<double> f1;
         for (const auto& p : r.scores.per_label) f1.push_back(p.f1);
@@ -296,8 +325,11 @@ private:
     };
 
     std::vector<std::vector<int64_t>> tokenize(const Dataset& d) const {
-        text::EncodeOptions eo{.max_length = size_t(opt_.max_length), .truncation = true,
-                               .padding = text::Padding::None, .add_special_tokens = true, .num_threads = 0};
+        text::EncodeOptions eo{.max_length = size_t(opt_.max_length),
+                               .truncation = true,
+                               .padding = text::Padding::None,
+                               .add_special_tokens = true,
+                               .num_threads = 0};
         text::BatchEncoding enc = tok_.encode_batch(d.texts, eo);
         std::vector<std::vector<int64_t>> ids;
         ids.reserve(enc.encodings.size());
@@ -328,13 +360,14 @@ private:
             PaddedBatch pb = pad_batch(ids, idx, model_.config.pad_token_id);
             Tensor<T> logits = logits_of(pb);
             loss_sum += double(loss_of(logits, d, idx).item()) * double(idx.size());
-            for (auto& p : models::probabilities(logits, d.multi_label ? models::Problem::MultiLabel
-                                                                       : models::Problem::SingleLabel))
+            for (auto& p : models::probabilities(
+                     logits, d.multi_label ? models::Problem::MultiLabel : models::Problem::SingleLabel))
                 r.probs.push_back(std::move(p));
         }
         r.loss = loss_sum / double(std::max<int64_t>(n, 1));
         if (d.multi_label) {
-            auto pred = thresholds.empty() ? apply_threshold(r.probs, opt_.threshold) : apply_threshold(r.probs, thresholds);
+            auto pred =
+                thresholds.empty() ? apply_threshold(r.probs, opt_.threshold) : apply_threshold(r.probs, thresholds);
             r.scores = multilabel_scores(to_indicator(d.labels, d.num_labels()), pred);
         } else {
             std::vector<int> truth;
@@ -345,7 +378,9 @@ private:
         return r;
     }
 
-    std::string run_path(const std::string& name) const { return (std::filesystem::path(opt_.run_dir) / name).string(); }
+    std::string run_path(const std::string& name) const {
+        return (std::filesystem::path(opt_.run_dir) / name).string();
+    }
 
     // Fails before any training when the run directory cannot be written or lacks the space for the
     // checkpoints, and finishes a checkpoint swap that a crash interrupted (io::recover_model_dir).
@@ -383,19 +418,26 @@ private:
     void save_checkpoint(const std::string& dir, const optim::AdamW<T>* opt, const State* st) {
         io::ModelDirOptions o;
         if (train_.multi_label)
-            o.thresholds = thresholds_.empty() ? std::vector<double>(train_.label_names.size(), opt_.threshold)
-                                               : thresholds_;
+            o.thresholds =
+                thresholds_.empty() ? std::vector<double>(train_.label_names.size(), opt_.threshold) : thresholds_;
         if (opt && st) {
             o.extra = [&](const std::string& tmp) {
                 opt->save_state(tmp + "/optimizer.safetensors");
-                nlohmann::json s = {{"step", st->step}, {"epoch", st->epoch}, {"batch", st->batch},
-                                    {"best_metric", st->best_metric}, {"best_step", st->best_step},
+                nlohmann::json s = {{"step", st->step},
+                                    {"epoch", st->epoch},
+                                    {"batch", st->batch},
+                                    {"best_metric", st->best_metric},
+                                    {"best_step", st->best_step},
                                     {"bad_evals", st->bad_evals},
-                                    {"rng_offset", default_generator().offset()}, {"seed", opt_.seed},
-                                    {"history", {{"train_steps", history_.train_steps}, {"train_loss", history_.train_loss},
-                                                 {"eval_steps", history_.eval_steps}, {"eval_loss", history_.eval_loss},
-                                                 {"eval_macro_f1", history_.eval_macro_f1},
-                                                 {"eval_micro_f1", history_.eval_micro_f1}}}};
+                                    {"rng_offset", default_generator().offset()},
+                                    {"seed", opt_.seed},
+                                    {"history",
+                                     {{"train_steps", history_.train_steps},
+                                      {"train_loss", history_.train_loss},
+                                      {"eval_steps", history_.eval_steps},
+                                      {"eval_loss", history_.eval_loss},
+                                      {"eval_macro_f1", history_.eval_macro_f1},
+                                      {"eval_micro_f1", history_.eval_micro_f1}}}};
                 io::write_file_atomic(tmp + "/trainer_state.json", s.dump() + "\n");
             };
         }
@@ -408,8 +450,10 @@ private:
     void sync_mixed() {
         if constexpr (std::is_same_v<T, float>) {
             if (!opt_.bf16) return;
-            if (!mixed_ || mixed_->model().device() != model_.device()) mixed_ = std::make_unique<Mixed>(model_);
-            else mixed_->copy_weights_from_master();
+            if (!mixed_ || mixed_->model().device() != model_.device())
+                mixed_ = std::make_unique<Mixed>(model_);
+            else
+                mixed_->copy_weights_from_master();
         }
     }
 
@@ -450,8 +494,8 @@ private:
         try {
             const auto& h = j.at("history");
             auto series = [&](const char* k) { return h.at(k).template get<std::vector<double>>(); };
-            history_ = {series("train_steps"), series("train_loss"), series("eval_steps"),
-                        series("eval_loss"), series("eval_macro_f1"), series("eval_micro_f1")};
+            history_ = {series("train_steps"), series("train_loss"),    series("eval_steps"),
+                        series("eval_loss"),   series("eval_macro_f1"), series("eval_micro_f1")};
         } catch (const nlohmann::json::exception& e) {
             fail(where, ": field 'history': expected {\"train_steps\": [numbers], ...} (", e.what(), ")");
         }
@@ -460,7 +504,8 @@ private:
         std::string line, kept;
         while (std::getline(in, line)) {
             auto e = nlohmann::json::parse(line, nullptr, false);
-            if (!e.is_discarded() && e.contains("step") && e["step"].is_number_integer() && e["step"].get<int64_t>() <= st.step)
+            if (!e.is_discarded() && e.contains("step") && e["step"].is_number_integer() &&
+                e["step"].get<int64_t>() <= st.step)
                 kept += line + "\n";
         }
         io::write_file_atomic(run_path("metrics.jsonl"), kept);
@@ -468,8 +513,9 @@ private:
 
     [[noreturn]] void stop_nonfinite(const char* what, double value, int64_t step) {
         fail("training stopped at step ", step, ": the ", what, " is ", value, ". ",
-             last_saved_step_ >= 0 ? str("The last good checkpoint is ", run_path("last"), " (step ", last_saved_step_, ")")
-                                   : str("No checkpoint had been saved yet"),
+             last_saved_step_ >= 0
+                 ? str("The last good checkpoint is ", run_path("last"), " (step ", last_saved_step_, ")")
+                 : str("No checkpoint had been saved yet"),
              "; lower the learning rate or enable gradient clipping, then resume or restart");
     }
 

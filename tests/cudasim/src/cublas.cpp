@@ -82,9 +82,13 @@ struct Gemm final : Work {
             const T* bq = b + q * sb;
             T* cq = c + q * sc;
             for (int i = 0; i < m; ++i)
-                for (int l = 0; l < k; ++l) pa[size_t(i) * size_t(k) + size_t(l)] = load(ta ? aq[l + size_t(i) * lda] : aq[i + size_t(l) * lda]);
+                for (int l = 0; l < k; ++l)
+                    pa[size_t(i) * size_t(k) + size_t(l)] =
+                        load(ta ? aq[l + size_t(i) * lda] : aq[i + size_t(l) * lda]);
             for (int j = 0; j < n; ++j)
-                for (int l = 0; l < k; ++l) pb[size_t(j) * size_t(k) + size_t(l)] = load(tb ? bq[j + size_t(l) * ldb] : bq[l + size_t(j) * ldb]);
+                for (int l = 0; l < k; ++l)
+                    pb[size_t(j) * size_t(k) + size_t(l)] =
+                        load(tb ? bq[j + size_t(l) * ldb] : bq[l + size_t(j) * ldb]);
             for (int j = 0; j < n; ++j)
                 for (int i = 0; i < m; ++i) {
                     const Acc* x = &pa[size_t(i) * size_t(k)];
@@ -103,7 +107,8 @@ struct Gemm final : Work {
         if (type == CUDA_R_64F) {
             typed<double, double>([](double v) { return v; }, [](double v) { return v; });
         } else if (type == CUDA_R_16BF) {
-            typed<uint16_t, float>([](uint16_t v) { return bf16_to_float(v); }, [](float v) { return float_to_bf16(v); });
+            typed<uint16_t, float>([](uint16_t v) { return bf16_to_float(v); },
+                                   [](float v) { return float_to_bf16(v); });
         } else if (compute == CUBLAS_COMPUTE_32F_FAST_TF32) {
             typed<float, float>([](float v) { return round_tf32(v); }, [](float v) { return v; });
         } else if (compute == CUBLAS_COMPUTE_32F_FAST_16BF) {
@@ -164,7 +169,8 @@ const char* cublasGetStatusString(cublasStatus_t status) {
 cublasStatus_t cublasCreate(cublasHandle_t* handle) {
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
     int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) return fail(CUBLAS_STATUS_NOT_INITIALIZED, "no device");
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0)
+        return fail(CUBLAS_STATUS_NOT_INITIALIZED, "no device");
     auto* h = new cublasContext();
     h->device = current_device();
     *handle = h;
@@ -203,38 +209,42 @@ cublasStatus_t cublasSetWorkspace(cublasHandle_t h, void* workspace, size_t byte
 cublasStatus_t cublasSetPointerMode(cublasHandle_t h, cublasPointerMode_t mode) {
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
     if (!h) return fail(CUBLAS_STATUS_NOT_INITIALIZED, "cublasSetPointerMode: null handle");
-    if (mode != CUBLAS_POINTER_MODE_HOST) return fail(CUBLAS_STATUS_NOT_SUPPORTED, "device pointer mode is not simulated");
+    if (mode != CUBLAS_POINTER_MODE_HOST)
+        return fail(CUBLAS_STATUS_NOT_SUPPORTED, "device pointer mode is not simulated");
     h->mode = mode;
     return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t transa, cublasOperation_t transb, int m,
-                                          int n, int k, const void* alpha, const void* A, cudaDataType_t a_type, int lda,
-                                          long long stride_a, const void* B, cudaDataType_t b_type, int ldb,
+                                          int n, int k, const void* alpha, const void* A, cudaDataType_t a_type,
+                                          int lda, long long stride_a, const void* B, cudaDataType_t b_type, int ldb,
                                           long long stride_b, const void* beta, void* C, cudaDataType_t c_type, int ldc,
-                                          long long stride_c, int batch, cublasComputeType_t compute, cublasGemmAlgo_t) {
+                                          long long stride_c, int batch, cublasComputeType_t compute,
+                                          cublasGemmAlgo_t) {
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
     const char* call = "cublasGemmStridedBatchedEx";
     if (!h) return fail(CUBLAS_STATUS_NOT_INITIALIZED, str(call, ": null handle"));
     if (current_device() != h->device)
-        return fail(CUBLAS_STATUS_EXECUTION_FAILED, str(call, ": the handle was made on cuda:", h->device, " but cuda:",
-                                                        current_device(), " is the current device"));
+        return fail(CUBLAS_STATUS_EXECUTION_FAILED, str(call, ": the handle was made on cuda:", h->device,
+                                                        " but cuda:", current_device(), " is the current device"));
     const bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
     const int a_rows = ta ? k : m, b_rows = tb ? n : k;
     auto at_least = [](int v) { return v < 1 ? 1 : v; };
     if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < at_least(a_rows) || ldb < at_least(b_rows) || ldc < at_least(m) ||
         stride_a < 0 || stride_b < 0 || stride_c < 0)
         return fail(CUBLAS_STATUS_INVALID_VALUE,
-                    str(call, ": m=", m, " n=", n, " k=", k, " batch=", batch, " lda=", lda, " (at least ", at_least(a_rows),
-                        ") ldb=", ldb, " (at least ", at_least(b_rows), ") ldc=", ldc, " (at least ", at_least(m),
-                        "), strides ", stride_a, ", ", stride_b, ", ", stride_c));
+                    str(call, ": m=", m, " n=", n, " k=", k, " batch=", batch, " lda=", lda, " (at least ",
+                        at_least(a_rows), ") ldb=", ldb, " (at least ", at_least(b_rows), ") ldc=", ldc, " (at least ",
+                        at_least(m), "), strides ", stride_a, ", ", stride_b, ", ", stride_c));
     if (a_type != b_type || a_type != c_type)
         return fail(CUBLAS_STATUS_NOT_SUPPORTED, str(call, ": mixed data types ", a_type, ", ", b_type, ", ", c_type));
-    const bool ok = (a_type == CUDA_R_32F && (compute == CUBLAS_COMPUTE_32F || compute == CUBLAS_COMPUTE_32F_FAST_TF32 ||
-                                              compute == CUBLAS_COMPUTE_32F_FAST_16BF)) ||
-                    (a_type == CUDA_R_64F && compute == CUBLAS_COMPUTE_64F) ||
-                    (a_type == CUDA_R_16BF && compute == CUBLAS_COMPUTE_32F);
-    if (!ok) return fail(CUBLAS_STATUS_NOT_SUPPORTED, str(call, ": data type ", a_type, " with compute type ", compute));
+    const bool ok =
+        (a_type == CUDA_R_32F && (compute == CUBLAS_COMPUTE_32F || compute == CUBLAS_COMPUTE_32F_FAST_TF32 ||
+                                  compute == CUBLAS_COMPUTE_32F_FAST_16BF)) ||
+        (a_type == CUDA_R_64F && compute == CUBLAS_COMPUTE_64F) ||
+        (a_type == CUDA_R_16BF && compute == CUBLAS_COMPUTE_32F);
+    if (!ok)
+        return fail(CUBLAS_STATUS_NOT_SUPPORTED, str(call, ": data type ", a_type, " with compute type ", compute));
     if (m == 0 || n == 0 || batch == 0) return CUBLAS_STATUS_SUCCESS;
 
     auto w = std::make_shared<Gemm>();

@@ -167,8 +167,9 @@ public:
                     char* block = static_cast<char*>(info->dlpi_tls_data);
                     const char* ours = reinterpret_cast<const char*>(&current_thread);
                     if (ours >= block && ours < block + ph.p_memsz) {
-                        std::fprintf(stderr, "cudasim: warning: libcudasim's thread-locals share the program's TLS "
-                                             "block (linked statically?); static __shared__ memory is not refilled\n");
+                        std::fprintf(stderr,
+                                     "cudasim: warning: libcudasim's thread-locals share the program's TLS "
+                                     "block (linked statically?); static __shared__ memory is not refilled\n");
                         return 1;
                     }
                     w->tbss_ = block + ph.p_filesz;
@@ -289,7 +290,8 @@ void Worker::run_block(const Job& job, uint64_t linear_block) {
     const LaunchSite& site = job.launch->site;
     launch_ = job.launch;
     const uint64_t gx = site.grid.x, gy = site.grid.y;
-    block_.block_idx = {unsigned(linear_block % gx), unsigned(linear_block / gx % gy), unsigned(linear_block / (gx * gy))};
+    block_.block_idx = {unsigned(linear_block % gx), unsigned(linear_block / gx % gy),
+                        unsigned(linear_block / (gx * gy))};
     block_.block_dim = site.block;
     block_.grid_dim = site.grid;
 
@@ -334,14 +336,19 @@ void Worker::run_block(const Job& job, uint64_t linear_block) {
     while (live_ > 0) {
         for (unsigned k = 0; k < n_; ++k) {
             SimThread& t = threads_[order_[k]];
-            if (t.state == State::Unstarted) start(t);
-            else if (t.state == State::Ready) resume(t);
-            else continue;
+            if (t.state == State::Unstarted)
+                start(t);
+            else if (t.state == State::Ready)
+                resume(t);
+            else
+                continue;
             after_switch(t);
         }
         if (runnable_ == 0 && live_ > 0) {
-            if (at_barrier_ == live_) release_barrier();
-            else report_stuck();
+            if (at_barrier_ == live_)
+                release_barrier();
+            else
+                report_stuck();
         }
     }
 }
@@ -372,7 +379,8 @@ void Worker::warp_arrived(SimThread& t) {
     if (!(mask & bit)) bad_mask(t, "does not name the calling lane", bit);
     if (mask & ~w.present) bad_mask(t, "names lanes that do not exist in this block", mask & ~w.present);
     if (mask & w.exited) bad_mask(t, "names lanes that have exited", mask & w.exited);
-    if (c.width < 1 || c.width > 32 || (c.width & (c.width - 1))) bad_mask(t, "comes with a width that is not a power of 2 from 1 to 32", 0);
+    if (c.width < 1 || c.width > 32 || (c.width & (c.width - 1)))
+        bad_mask(t, "comes with a width that is not a power of 2 from 1 to 32", 0);
     // Every lane already waiting that shares a lane with this call must wait for the very same call. When the
     // first waiting lane has this mask, it suffices to compare with it: the others matched it on arrival.
     if (w.arrived) {
@@ -394,17 +402,17 @@ void Worker::warp_arrived(SimThread& t) {
 
 void Worker::bad_mask(const SimThread& t, const char* problem, unsigned which) const {
     const WarpState& w = warps_[t.warp];
-    fail(&t, str(where(t.call), ": the mask 0x", std::hex, t.call.mask, std::dec, " ", problem,
-                 which ? str(": lane(s) ", lanes(which)) : std::string(), " (the block has ", n_, " threads; warp ",
-                 t.warp, " has lanes ", lanes(w.present), ", of which ", w.exited ? lanes(w.exited) : "none",
-                 " exited)"));
+    fail(&t,
+         str(where(t.call), ": the mask 0x", std::hex, t.call.mask, std::dec, " ", problem,
+             which ? str(": lane(s) ", lanes(which)) : std::string(), " (the block has ", n_, " threads; warp ", t.warp,
+             " has lanes ", lanes(w.present), ", of which ", w.exited ? lanes(w.exited) : "none", " exited)"));
 }
 
 void Worker::lanes_mismatch(const SimThread& t, unsigned l) const {
     const SimThread& o = threads_[t.warp * 32 + l];
     fail(&t, str("lanes of warp ", t.warp, " meet at different warp collectives: lane ", t.lane, " at ", where(t.call),
-                 " with mask 0x", std::hex, t.call.mask, std::dec, ", lane ", l, " at ", where(o.call),
-                 " with mask 0x", std::hex, o.call.mask, std::dec));
+                 " with mask 0x", std::hex, t.call.mask, std::dec, ", lane ", l, " at ", where(o.call), " with mask 0x",
+                 std::hex, o.call.mask, std::dec));
 }
 
 void Worker::exited_lane(const SimThread& waiting, unsigned lane) const {
@@ -442,7 +450,10 @@ void Worker::resolve_warp(unsigned warp, unsigned mask) {
             default: break;
         }
         switch (c.kind) {
-            case Sync::Shfl: case Sync::ShflUp: case Sync::ShflDown: case Sync::ShflXor:
+            case Sync::Shfl:
+            case Sync::ShflUp:
+            case Sync::ShflDown:
+            case Sync::ShflXor:
                 if (src < 0 || src > 31 || !(mask >> src & 1u)) unread_lane(t, src);
                 t.result = lane[src].call.value;
                 break;
@@ -466,7 +477,8 @@ void Worker::release_barrier() {
     for (unsigned i = 0; i < n_; ++i) {
         const SimThread& t = threads_[i];
         if (t.state != State::Barrier) continue;
-        if (!first) first = &t;
+        if (!first)
+            first = &t;
         else if (t.call.kind != first->call.kind || !same_place(t.call.where, first->call.where))
             divergent_barrier(*first, t);
         count += t.call.value;
@@ -628,8 +640,8 @@ void race_checked(const KernelLaunch& k) {
             std::memcpy(&f2, a.ptr + w, 4);
         }
         fatal(str("race: kernel ", k.site.kernel, " (launched at ", k.site.file, ":", k.site.line,
-                  ") gives different results in two thread orders (forward, then ", order_name(second), "): ",
-                  differ, " bytes of device allocation #", a.id, " (", a.size, " bytes on cuda:", a.device,
+                  ") gives different results in two thread orders (forward, then ", order_name(second), "): ", differ,
+                  " bytes of device allocation #", a.id, " (", a.size, " bytes on cuda:", a.device,
                   ") differ, the first at byte ", at, " (as float: ", f1, " vs ", f2,
                   "). Threads exchange data without a barrier between them, or blocks write the same memory."));
     }
@@ -638,15 +650,18 @@ void race_checked(const KernelLaunch& k) {
 }  // namespace
 
 void KernelLaunch::run() const {
-    if (config().race_check) race_checked(*this);
-    else execute(*this, config().order);
+    if (config().race_check)
+        race_checked(*this);
+    else
+        execute(*this, config().order);
 }
 
 // Called by the kernel's own code (device.hpp), on its fiber.
 uint64_t detail::synchronize(const SyncCall& call) {
     auto* t = static_cast<SimThread*>(current_thread);
-    if (!t) fatal(str(sync_name(call.kind), " called outside a kernel (", call.where.file_name(), ":",
-                      call.where.line(), ")"));
+    if (!t)
+        fatal(str(sync_name(call.kind), " called outside a kernel (", call.where.file_name(), ":", call.where.line(),
+                  ")"));
     t->call = call;
     t->state = is_barrier(call.kind) ? State::Barrier : State::Warp;
     this_worker->yield(*t);

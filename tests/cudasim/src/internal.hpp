@@ -24,9 +24,9 @@ struct Config {
     Order order = Order::Forward;             // CUDASIM_ORDER: forward | reverse | shuffle
     bool race_check = false;                  // CUDASIM_RACECHECK: 1 | reverse | shuffle
     Order race_order = Order::Reverse;
-    uint64_t seed = 1;                        // CUDASIM_SEED (shuffled orders)
-    size_t stack_bytes = size_t(256) << 10;   // CUDASIM_STACK_KB per simulated thread
-    bool verbose = false;                     // CUDASIM_VERBOSE: failed calls print their reason
+    uint64_t seed = 1;                       // CUDASIM_SEED (shuffled orders)
+    size_t stack_bytes = size_t(256) << 10;  // CUDASIM_STACK_KB per simulated thread
+    bool verbose = false;                    // CUDASIM_VERBOSE: failed calls print their reason
 };
 const Config& config();
 const char* order_name(Order o);
@@ -61,9 +61,9 @@ const std::string* detail_for(int code);
 struct Allocation {
     uint64_t id = 0;
     int device = 0;
-    char* ptr = nullptr;   // what cudaMalloc returned
+    char* ptr = nullptr;  // what cudaMalloc returned
     size_t size = 0;
-    char* map = nullptr;   // the mapping: a guard page, the data pages, a guard page
+    char* map = nullptr;  // the mapping: a guard page, the data pages, a guard page
     size_t map_size = 0;
     char* data = nullptr;  // the data pages; ptr + size ends at most 255 bytes before their end
     size_t data_size = 0;

@@ -26,8 +26,8 @@ namespace cudasim {
 namespace {
 
 constexpr size_t kPage = 4096;
-constexpr size_t kAlign = 256;                 // cudaMalloc's alignment
-constexpr size_t kQuarantineCount = 4096;      // freed allocations kept reserved
+constexpr size_t kAlign = 256;                    // cudaMalloc's alignment
+constexpr size_t kQuarantineCount = 4096;         // freed allocations kept reserved
 constexpr size_t kPoisonLimit = size_t(4) << 30;  // larger allocations are not filled (host memory)
 
 size_t round_up(size_t n, size_t unit) { return (n + unit - 1) / unit * unit; }
@@ -58,9 +58,9 @@ cudaError_t DeviceMemory::allocate(int device, size_t size, void** out) {
     if (size == 0) return cudaSuccess;
     const size_t capacity = config().device_memory;
     if (size > capacity - std::min(capacity, in_use_[size_t(device)])) {
-        set_detail(cudaErrorMemoryAllocation, str("cudaMalloc(", size, " bytes) on cuda:", device, ": ",
-                                                  in_use_[size_t(device)], " of ", capacity,
-                                                  " bytes are in use (CUDASIM_MEMORY_GIB)"));
+        set_detail(cudaErrorMemoryAllocation,
+                   str("cudaMalloc(", size, " bytes) on cuda:", device, ": ", in_use_[size_t(device)], " of ", capacity,
+                       " bytes are in use (CUDASIM_MEMORY_GIB)"));
         return cudaErrorMemoryAllocation;
     }
     auto a = std::make_unique<Allocation>();
@@ -99,9 +99,10 @@ cudaError_t DeviceMemory::release(void* ptr) {
     if (it == live_.end()) {
         const Allocation* inside = find_mapping(ptr);
         set_detail(cudaErrorInvalidValue,
-                   inside ? str("cudaFree(", hex(ptr), "): not the start of device allocation #", inside->id,
-                                " (which starts at ", hex(inside->ptr), ")")
-                          : str("cudaFree(", hex(ptr), "): not a live device allocation (freed twice, or host memory)"));
+                   inside
+                       ? str("cudaFree(", hex(ptr), "): not the start of device allocation #", inside->id,
+                             " (which starts at ", hex(inside->ptr), ")")
+                       : str("cudaFree(", hex(ptr), "): not a live device allocation (freed twice, or host memory)"));
         return cudaErrorInvalidValue;
     }
     std::unique_ptr<Allocation> a = std::move(*it);

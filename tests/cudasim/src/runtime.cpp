@@ -33,8 +33,8 @@ struct Capture {
 
 struct CUstream_st {
     int device = 0;
-    bool legacy = false;    // the device's legacy default stream (stream 0)
-    bool blocking = true;   // synchronises with the legacy stream (not cudaStreamNonBlocking)
+    bool legacy = false;   // the device's legacy default stream (stream 0)
+    bool blocking = true;  // synchronises with the legacy stream (not cudaStreamNonBlocking)
     std::deque<cudasim::Queued> queue;
     std::shared_ptr<cudasim::Capture> capture;
 };
@@ -105,7 +105,9 @@ const Config& config() {
     return c;
 }
 
-const char* order_name(Order o) { return o == Order::Forward ? "forward" : o == Order::Reverse ? "reverse" : "shuffled"; }
+const char* order_name(Order o) {
+    return o == Order::Forward ? "forward" : o == Order::Reverse ? "reverse" : "shuffled";
+}
 
 // ---- reports and errors ---------------------------------------------------------------------------------
 
@@ -238,8 +240,9 @@ bool capturing_on(int device) {
 cudaError_t refuse_during_capture(CUstream_st* s, const char* call) {
     if (s->capture) s->capture->invalidated = true;
     return fail(cudaErrorStreamCaptureUnsupported,
-                str(call, ": the stream is being captured into a CUDA graph, which cannot wait for the GPU or "
-                          "copy to or from pageable host memory (the capture is now invalidated)"));
+                str(call,
+                    ": the stream is being captured into a CUDA graph, which cannot wait for the GPU or "
+                    "copy to or from pageable host memory (the capture is now invalidated)"));
 }
 
 // Calls CUDA calls "potentially unsafe" (cudaMalloc, cudaFree, the synchronous copies) fail while a capture
@@ -256,8 +259,9 @@ cudaError_t legacy_during_capture(const CUstream_st* legacy, const char* call) {
         if (s->capture && s->blocking && !s->legacy) {
             s->capture->invalidated = true;
             return fail(cudaErrorStreamCaptureImplicit,
-                        str(call, ": work on the legacy stream would wait for a blocking stream that is being "
-                                  "captured (the capture is now invalidated)"));
+                        str(call,
+                            ": work on the legacy stream would wait for a blocking stream that is being "
+                            "captured (the capture is now invalidated)"));
         }
     return cudaSuccess;
 }
@@ -306,7 +310,7 @@ namespace {
 
 struct Copy final : Work {
     void* dst = nullptr;
-    const void* src = nullptr;  // device memory, or null with `staged`
+    const void* src = nullptr;                  // device memory, or null with `staged`
     std::shared_ptr<std::vector<char>> staged;  // host bytes taken at the call (pageable host memory)
     size_t bytes = 0;
     void run() const override { std::memcpy(dst, staged ? staged->data() : src, bytes); }
@@ -352,7 +356,9 @@ Side classify(const void* p, size_t bytes) {
 }
 
 std::string side_name(const Side& s) {
-    return s.alloc ? str("device memory of cuda:", s.alloc->device) : s.partly_device ? "a device range that runs past its allocation" : "host memory";
+    return s.alloc           ? str("device memory of cuda:", s.alloc->device)
+           : s.partly_device ? "a device range that runs past its allocation"
+                             : "host memory";
 }
 
 cudaError_t copy_async(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream,
@@ -363,7 +369,9 @@ cudaError_t copy_async(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
     if (d.partly_device || s.partly_device) {
         const void* p = d.partly_device ? dst : src;
         const Allocation* a = memory().find_mapping(p);
-        return fail(cudaErrorInvalidValue, str(call, ": ", bytes, " bytes from ", hex(p), " run past the end of device allocation #", a->id, " (", a->size, " bytes from ", hex(a->ptr), ")"));
+        return fail(cudaErrorInvalidValue,
+                    str(call, ": ", bytes, " bytes from ", hex(p), " run past the end of device allocation #", a->id,
+                        " (", a->size, " bytes from ", hex(a->ptr), ")"));
     }
     if (kind == cudaMemcpyDefault)
         kind = d.alloc ? (s.alloc ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
@@ -372,7 +380,8 @@ cudaError_t copy_async(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
     const bool want_src_device = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
     static const char* kinds[] = {"cudaMemcpyHostToHost", "cudaMemcpyHostToDevice", "cudaMemcpyDeviceToHost",
                                   "cudaMemcpyDeviceToDevice"};
-    if (int(kind) < 0 || int(kind) > 3) return fail(cudaErrorInvalidMemcpyDirection, str(call, ": bad kind ", int(kind)));
+    if (int(kind) < 0 || int(kind) > 3)
+        return fail(cudaErrorInvalidMemcpyDirection, str(call, ": bad kind ", int(kind)));
     if (bool(d.alloc) != want_dst_device || bool(s.alloc) != want_src_device)
         return fail(cudaErrorInvalidValue, str(call, " with ", kinds[kind], ": the destination ", hex(dst), " is ",
                                                side_name(d), " and the source ", hex(src), " is ", side_name(s)));
@@ -388,10 +397,13 @@ cudaError_t copy_async(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
         w->devices |= bit(s.alloc->device);
     } else {
         // Pageable host memory is staged at the call: the caller may reuse it as soon as the call returns.
-        w->staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + bytes);
+        w->staged =
+            std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + bytes);
     }
-    if (d.alloc) w->devices |= bit(d.alloc->device);
-    else std::memset(dst, 0xFF, bytes);  // until the copy runs, the host destination holds no data
+    if (d.alloc)
+        w->devices |= bit(d.alloc->device);
+    else
+        std::memset(dst, 0xFF, bytes);  // until the copy runs, the host destination holds no data
     return enqueue(st, std::move(w));
 }
 
@@ -418,8 +430,9 @@ void detail::launch(const LaunchSite& site, const void* address, std::shared_ptr
     const std::string name = str(site.kernel, " at ", site.file, ":", site.line);
     const dim3 g = site.grid, b = site.block;
     const uint64_t threads = uint64_t(b.x) * b.y * b.z;
-    if (g.x == 0 || g.y == 0 || g.z == 0 || b.x == 0 || b.y == 0 || b.z == 0 || threads > uint64_t(kMaxThreadsPerBlock) ||
-        b.x > 1024 || b.y > 1024 || b.z > kMaxBlockDimZ || g.x > kMaxGridDimX || g.y > kMaxGridDimYZ || g.z > kMaxGridDimYZ) {
+    if (g.x == 0 || g.y == 0 || g.z == 0 || b.x == 0 || b.y == 0 || b.z == 0 ||
+        threads > uint64_t(kMaxThreadsPerBlock) || b.x > 1024 || b.y > 1024 || b.z > kMaxBlockDimZ ||
+        g.x > kMaxGridDimX || g.y > kMaxGridDimYZ || g.z > kMaxGridDimYZ) {
         fail(cudaErrorInvalidConfiguration,
              str("launch of ", name, ": grid (", g.x, ",", g.y, ",", g.z, ") and block (", b.x, ",", b.y, ",", b.z,
                  ") exceed CUDA's limits (block: at most 1024 threads, z <= 64; grid: x < 2^31, y and z <= 65535; "
@@ -428,7 +441,8 @@ void detail::launch(const LaunchSite& site, const void* address, std::shared_ptr
     }
     CUstream_st* s = resolve(site.stream);
     if (!s) {
-        fail(cudaErrorInvalidResourceHandle, str("launch of ", name, ": stream ", hex(site.stream), " is not a live stream"));
+        fail(cudaErrorInvalidResourceHandle,
+             str("launch of ", name, ": stream ", hex(site.stream), " is not a live stream"));
         return;
     }
     const int dev = t_device;
@@ -456,8 +470,9 @@ void detail::launch(const LaunchSite& site, const void* address, std::shared_ptr
         char what[256] = "";
         const bool known = memory().describe(p.value, what, sizeof what);
         fatal(str("kernel ", name, ": argument ", p.index + 1, " is the pointer ", hex(p.value), ", which is ",
-                  a ? str("device memory of cuda:", a->device, ", not of the launch's cuda:", dev)
-                    : known ? std::string(what) : std::string("not device memory (host memory?)"),
+                  a       ? str("device memory of cuda:", a->device, ", not of the launch's cuda:", dev)
+                  : known ? std::string(what)
+                          : std::string("not device memory (host memory?)"),
                   ". A kernel can only reach device memory of its own GPU."));
     }
     auto w = std::make_shared<KernelLaunch>();
@@ -502,8 +517,7 @@ constexpr ErrorText kErrors[] = {
      "operation not permitted when stream is capturing"},
     {cudaErrorStreamCaptureInvalidated, "cudaErrorStreamCaptureInvalidated",
      "operation failed due to a previous error during capture"},
-    {cudaErrorStreamCaptureUnmatched, "cudaErrorStreamCaptureUnmatched",
-     "capture was not initiated in this stream"},
+    {cudaErrorStreamCaptureUnmatched, "cudaErrorStreamCaptureUnmatched", "capture was not initiated in this stream"},
     {cudaErrorStreamCaptureImplicit, "cudaErrorStreamCaptureImplicit",
      "operation would make the legacy stream depend on a capturing blocking stream"},
     {cudaErrorUnknown, "cudaErrorUnknown", "unknown error"},
@@ -553,7 +567,8 @@ cudaError_t cudaGetDevice(int* device) {
 cudaError_t cudaSetDevice(int device) {
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
     if (!valid_device(device))
-        return fail(cudaErrorInvalidDevice, str("cudaSetDevice(", device, "): there are ", rt().devices.size(), " devices"));
+        return fail(cudaErrorInvalidDevice,
+                    str("cudaSetDevice(", device, "): there are ", rt().devices.size(), " devices"));
     t_device = device;
     return cudaSuccess;
 }
@@ -619,10 +634,11 @@ cudaError_t cudaMemcpyPeerAsync(void* dst, int dst_device, const void* src, int 
     const Allocation* d = memory().find(dst, count);
     const Allocation* s = memory().find(src, count);
     if (!d || d->device != dst_device || !s || s->device != src_device)
-        return fail(cudaErrorInvalidValue,
-                    str("cudaMemcpyPeer: ", count, " bytes from ", hex(src), " (", s ? str("cuda:", s->device) : "not device memory",
-                        ", expected cuda:", src_device, ") to ", hex(dst), " (", d ? str("cuda:", d->device) : "not device memory",
-                        ", expected cuda:", dst_device, ")"));
+        return fail(
+            cudaErrorInvalidValue,
+            str("cudaMemcpyPeer: ", count, " bytes from ", hex(src), " (",
+                s ? str("cuda:", s->device) : "not device memory", ", expected cuda:", src_device, ") to ", hex(dst),
+                " (", d ? str("cuda:", d->device) : "not device memory", ", expected cuda:", dst_device, ")"));
     auto w = std::make_shared<Copy>();
     w->dst = dst;
     w->src = src;
@@ -641,7 +657,9 @@ cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t str
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
     if (count == 0) return cudaSuccess;
     const Allocation* a = memory().find(ptr, count);
-    if (!a) return fail(cudaErrorInvalidValue, str("cudaMemsetAsync: ", count, " bytes from ", hex(ptr), " are not inside one device allocation"));
+    if (!a)
+        return fail(cudaErrorInvalidValue,
+                    str("cudaMemsetAsync: ", count, " bytes from ", hex(ptr), " are not inside one device allocation"));
     auto w = std::make_shared<Memset>();
     w->dst = ptr;
     w->value = value;
@@ -675,7 +693,8 @@ cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWith
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
     CUstream_st* s = stream ? resolve(stream) : nullptr;
-    if (!s || s->legacy) return fail(cudaErrorInvalidResourceHandle, "cudaStreamDestroy: not a stream made by cudaStreamCreate");
+    if (!s || s->legacy)
+        return fail(cudaErrorInvalidResourceHandle, "cudaStreamDestroy: not a stream made by cudaStreamCreate");
     await(s);  // its work still runs (CUDA finishes it before releasing the stream)
     rt().streams.erase(s);
     delete s;
@@ -685,7 +704,9 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
     CUstream_st* s = resolve(stream);
-    if (!s) return fail(cudaErrorInvalidResourceHandle, str("cudaStreamSynchronize: ", hex(stream), " is not a live stream"));
+    if (!s)
+        return fail(cudaErrorInvalidResourceHandle,
+                    str("cudaStreamSynchronize: ", hex(stream), " is not a live stream"));
     return sync_stream(s, "cudaStreamSynchronize");
 }
 
@@ -783,7 +804,8 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
     if (!s || !s->capture) return fail(cudaErrorIllegalState, "cudaStreamEndCapture: the stream is not capturing");
     std::shared_ptr<Capture> c = std::move(s->capture);
     if (c->invalidated)
-        return fail(cudaErrorStreamCaptureInvalidated, "cudaStreamEndCapture: the capture was invalidated by an earlier error");
+        return fail(cudaErrorStreamCaptureInvalidated,
+                    "cudaStreamEndCapture: the capture was invalidated by an earlier error");
     auto* g = new CUgraph_st();
     g->device = s->device;
     g->nodes = std::move(c->nodes);
@@ -795,7 +817,7 @@ cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* 
     std::lock_guard<std::recursive_mutex> lock(api_mutex());
     CUstream_st* s = resolve(stream);
     if (!s) return fail(cudaErrorInvalidResourceHandle, "cudaStreamIsCapturing: not a live stream");
-    *status = !s->capture ? cudaStreamCaptureStatusNone
+    *status = !s->capture               ? cudaStreamCaptureStatusNone
               : s->capture->invalidated ? cudaStreamCaptureStatusInvalidated
                                         : cudaStreamCaptureStatusActive;
     return cudaSuccess;
@@ -817,8 +839,8 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
     CUstream_st* s = resolve(stream);
     if (!s) return fail(cudaErrorInvalidResourceHandle, "cudaGraphLaunch: not a live stream");
     if (s->device != exec->device)
-        return fail(cudaErrorInvalidResourceHandle,
-                    str("cudaGraphLaunch: a graph of cuda:", exec->device, " launched on a stream of cuda:", s->device));
+        return fail(cudaErrorInvalidResourceHandle, str("cudaGraphLaunch: a graph of cuda:", exec->device,
+                                                        " launched on a stream of cuda:", s->device));
     for (const auto& n : exec->nodes)
         if (const cudaError_t e = enqueue(s, n); e != cudaSuccess) return e;
     return cudaSuccess;
@@ -844,8 +866,8 @@ cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int v
     if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize)
         return fail(cudaErrorInvalidValue, str("cudaFuncSetAttribute: attribute ", int(attr), " is not simulated"));
     if (value < 0 || size_t(value) > kMaxDynamicSmemOptIn)
-        return fail(cudaErrorInvalidValue, str("cudaFuncSetAttribute(cudaFuncAttributeMaxDynamicSharedMemorySize, ", value,
-                                               "): the device allows at most ", kMaxDynamicSmemOptIn, " bytes"));
+        return fail(cudaErrorInvalidValue, str("cudaFuncSetAttribute(cudaFuncAttributeMaxDynamicSharedMemorySize, ",
+                                               value, "): the device allows at most ", kMaxDynamicSmemOptIn, " bytes"));
     if (!valid_device(t_device)) return fail(cudaErrorNoDevice, "cudaFuncSetAttribute: no device");
     rt().devices[size_t(t_device)]->max_dynamic_smem[func] = value;
     return cudaSuccess;

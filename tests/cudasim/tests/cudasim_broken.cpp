@@ -14,12 +14,12 @@
 
 namespace {
 
-#define CHECKED(call)                                                                              \
-    do {                                                                                           \
-        if ((call) != cudaSuccess) {                                                               \
+#define CHECKED(call)                                                                                   \
+    do {                                                                                                \
+        if ((call) != cudaSuccess) {                                                                    \
             std::printf("unexpected failure: %s: %s\n", #call, cudaGetErrorString(cudaGetLastError())); \
-            std::exit(2);                                                                          \
-        }                                                                                          \
+            std::exit(2);                                                                               \
+        }                                                                                               \
     } while (0)
 
 template <class T>
@@ -67,8 +67,10 @@ __global__ void divergent_barriers(float* out) {
 
 __global__ void barrier_against_shuffle(float* out) {
     float v = float(threadIdx.x);
-    if (threadIdx.x < 16) __syncthreads();
-    else v = __shfl_xor_sync(0xffffffffu, v, 1);
+    if (threadIdx.x < 16)
+        __syncthreads();
+    else
+        v = __shfl_xor_sync(0xffffffffu, v, 1);
     out[threadIdx.x] = v;
 }
 
@@ -83,8 +85,10 @@ __global__ void shuffle_with_absent_lanes(float* out) {  // launched with 16 thr
 
 __global__ void lanes_at_different_shuffles(float* out) {
     float v = float(threadIdx.x);
-    if (threadIdx.x % 2) v = __shfl_xor_sync(0xffffffffu, v, 1);
-    else v = __shfl_xor_sync(0xffffffffu, v, 2);
+    if (threadIdx.x % 2)
+        v = __shfl_xor_sync(0xffffffffu, v, 1);
+    else
+        v = __shfl_xor_sync(0xffffffffu, v, 2);
     out[threadIdx.x] = v;
 }
 

@@ -405,7 +405,7 @@ TEST_CASE("several devices: a kernel needs a stream of the current device; peer 
     SIM_CHECK(cudaSetDevice(0));
     DeviceArray<float> on0(4);
     Stream s0;
-    SIM_CHECK(cudaMemcpyPeer(on0.p, 0, on1.p, 1, 16));  // queued on the legacy stream
+    SIM_CHECK(cudaMemcpyPeer(on0.p, 0, on1.p, 1, 16));             // queued on the legacy stream
     for (float v : download(on0.p, 4, s0.s)) CHECK(is_poison(v));  // s0 is not ordered with it
     SIM_CHECK(cudaDeviceSynchronize());
     CHECK(download(on0.p, 4, s0.s) == std::vector<float>(4, 5.0f));
@@ -418,9 +418,8 @@ TEST_CASE("several devices: a kernel needs a stream of the current device; peer 
 namespace {
 
 // Column-major reference: C = alpha op(A) op(B) + beta C, in double.
-std::vector<double> gemm_ref(bool ta, bool tb, int m, int n, int k, double alpha, const std::vector<double>& A,
-                             int lda, const std::vector<double>& B, int ldb, double beta, std::vector<double> C,
-                             int ldc) {
+std::vector<double> gemm_ref(bool ta, bool tb, int m, int n, int k, double alpha, const std::vector<double>& A, int lda,
+                             const std::vector<double>& B, int ldb, double beta, std::vector<double> C, int ldc) {
     for (int j = 0; j < n; ++j)
         for (int i = 0; i < m; ++i) {
             double acc = 0;
@@ -456,9 +455,9 @@ TEST_CASE("cuBLAS GEMM: column-major, every transpose, padded leading dimensions
             for (size_t i = 0; i < C.size(); ++i) C[i] = double(i % 3);
             DeviceArray<double> dA(A), dB(B), dC(C);
             const double alpha = 1.5, beta = 0.5;
-            REQUIRE(cublasGemmStridedBatchedEx(h.h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n,
-                                               k, &alpha, dA.p, CUDA_R_64F, lda, sa, dB.p, CUDA_R_64F, ldb, sb, &beta,
-                                               dC.p, CUDA_R_64F, ldc, sc, batch, CUBLAS_COMPUTE_64F,
+            REQUIRE(cublasGemmStridedBatchedEx(h.h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m,
+                                               n, k, &alpha, dA.p, CUDA_R_64F, lda, sa, dB.p, CUDA_R_64F, ldb, sb,
+                                               &beta, dC.p, CUDA_R_64F, ldc, sc, batch, CUBLAS_COMPUTE_64F,
                                                CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_SUCCESS);
             const std::vector<double> got = dC.get();
             for (int q = 0; q < batch; ++q) {
@@ -467,7 +466,8 @@ TEST_CASE("cuBLAS GEMM: column-major, every transpose, padded leading dimensions
                 };
                 const std::vector<double> ref =
                     gemm_ref(ta, tb, m, n, k, alpha, sub(A, sa), lda, sub(B, sb), ldb, beta, sub(C, sc), ldc);
-                for (long long i = 0; i < sc; ++i) CHECK(got[size_t(q * sc + i)] == ref[size_t(i)]);  // exact: binary fractions
+                for (long long i = 0; i < sc; ++i)
+                    CHECK(got[size_t(q * sc + i)] == ref[size_t(i)]);  // exact: binary fractions
             }
         }
 }
@@ -484,7 +484,8 @@ TEST_CASE("cuBLAS GEMM: beta == 0 does not read C; bad sizes and types are refus
     CHECK(cublasGemmStridedBatchedEx(h.h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, &one, dA.p, CUDA_R_32F, 1, 0, dB.p,
                                      CUDA_R_32F, 2, 0, &zero, dC.p, CUDA_R_32F, 2, 0, 1, CUBLAS_COMPUTE_32F,
                                      CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_INVALID_VALUE);
-    CHECK(std::string(cublasGetStatusString(CUBLAS_STATUS_INVALID_VALUE)).find("lda=1 (at least 2)") != std::string::npos);
+    CHECK(std::string(cublasGetStatusString(CUBLAS_STATUS_INVALID_VALUE)).find("lda=1 (at least 2)") !=
+          std::string::npos);
     CHECK(cublasGemmStridedBatchedEx(h.h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, &one, dA.p, CUDA_R_32F, 2, 0, dB.p,
                                      CUDA_R_32F, 2, 0, &zero, dC.p, CUDA_R_32F, 2, 0, 1, CUBLAS_COMPUTE_64F,
                                      CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_NOT_SUPPORTED);
@@ -507,9 +508,9 @@ TEST_CASE("cuBLAS GEMM: TF32 rounds inputs to nearest, ties away; BF16 compute a
     };
     const float u = std::ldexp(1.0f, -12);
     CHECK(run(1 + u, CUBLAS_COMPUTE_32F) == 1 + u);
-    CHECK(run(1 + u, CUBLAS_COMPUTE_32F_FAST_TF32) == 1.0f);                          // below half a TF32 ulp
+    CHECK(run(1 + u, CUBLAS_COMPUTE_32F_FAST_TF32) == 1.0f);  // below half a TF32 ulp
     CHECK(run(1 + std::ldexp(1.0f, -11), CUBLAS_COMPUTE_32F_FAST_TF32) == 1 + std::ldexp(1.0f, -10));  // tie: away
-    CHECK(run(1 + std::ldexp(1.0f, -8), CUBLAS_COMPUTE_32F_FAST_16BF) == 1.0f);       // tie: to even
+    CHECK(run(1 + std::ldexp(1.0f, -8), CUBLAS_COMPUTE_32F_FAST_16BF) == 1.0f);                        // tie: to even
     CHECK(run(1 + 3 * std::ldexp(1.0f, -8), CUBLAS_COMPUTE_32F_FAST_16BF) == 1 + std::ldexp(1.0f, -6));
 
     // bf16 data: 3 x 1 x 2 with fp32 accumulation, the output rounded once.

@@ -42,8 +42,18 @@ inline unsigned char* dynamic_shared_memory() { return current_thread->block->dy
 namespace detail {
 
 enum class Sync : unsigned char {
-    Barrier, BarrierCount, BarrierAnd, BarrierOr,  // __syncthreads*: the whole block
-    SyncWarp, Shfl, ShflUp, ShflDown, ShflXor, Ballot, Any, All,  // warp collectives: the lanes of `mask`
+    Barrier,
+    BarrierCount,
+    BarrierAnd,
+    BarrierOr,  // __syncthreads*: the whole block
+    SyncWarp,
+    Shfl,
+    ShflUp,
+    ShflDown,
+    ShflXor,
+    Ballot,
+    Any,
+    All,  // warp collectives: the lanes of `mask`
 };
 
 struct SyncCall {
@@ -59,7 +69,7 @@ struct SyncCall {
 uint64_t synchronize(const SyncCall& call);
 
 template <class T>
-concept Shuffleable = std::is_arithmetic_v<T> && (sizeof(T) == 4 || sizeof(T) == 8);
+concept Shuffleable = std::is_arithmetic_v<T> &&(sizeof(T) == 4 || sizeof(T) == 8);
 
 template <class T>
 uint64_t to_bits(T v) {

@@ -98,8 +98,9 @@ struct Launcher {
     template <class... A>
     void operator()(A&&... args) const {
         const void* addr = address(args...);
-        detail::launch(site, addr,
-                       std::make_shared<const KernelWithArgs<Body, std::decay_t<A>...>>(body, std::forward<A>(args)...));
+        detail::launch(
+            site, addr,
+            std::make_shared<const KernelWithArgs<Body, std::decay_t<A>...>>(body, std::forward<A>(args)...));
     }
 };
 
@@ -110,18 +111,18 @@ Launcher<Address, Body> make_launcher(const LaunchSite& site, Address address, B
 
 }  // namespace cudasim
 
-#define CUDASIM_LAUNCH(grid, block, smem, stream, ...)                                                           \
-    ::cudasim::make_launcher(                                                                                    \
+#define CUDASIM_LAUNCH(grid, block, smem, stream, ...)                                                          \
+    ::cudasim::make_launcher(                                                                                   \
         ::cudasim::launch_site((grid), (block), (smem), (stream), #__VA_ARGS__, __FILE__, __LINE__),            \
-        [=](const auto&... cudasim_args) -> const void* {                                                        \
-            if constexpr (requires { ::cudasim::detail::kernel_address(__VA_ARGS__, cudasim_args...); })         \
-                return ::cudasim::detail::kernel_address(__VA_ARGS__, cudasim_args...);                          \
-            else if constexpr (requires {                                                                        \
+        [=](const auto&... cudasim_args) -> const void* {                                                       \
+            if constexpr (requires { ::cudasim::detail::kernel_address(__VA_ARGS__, cudasim_args...); })        \
+                return ::cudasim::detail::kernel_address(__VA_ARGS__, cudasim_args...);                         \
+            else if constexpr (requires {                                                                       \
                                    static_cast<void (*)(std::decay_t<decltype(cudasim_args)>...)>(__VA_ARGS__); \
-                               })                                                                                \
-                return reinterpret_cast<const void*>(                                                            \
+                               })                                                                               \
+                return reinterpret_cast<const void*>(                                                           \
                     static_cast<void (*)(std::decay_t<decltype(cudasim_args)>...)>(__VA_ARGS__));               \
-            else                                                                                                 \
-                return nullptr;                                                                                  \
-        },                                                                                                       \
+            else                                                                                                \
+                return nullptr;                                                                                 \
+        },                                                                                                      \
         [=](const auto&... cudasim_args) { __VA_ARGS__(cudasim_args...); })
