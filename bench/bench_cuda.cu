@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "kernels/common.cuh"  // grid_for, column_chunks, for this file's own kernels and byte counts
+#include "kernels/loss.cuh"    // kLossMaxBlocks, for the BCE byte count
 #include "temper/cuda/api.hpp"
 #include "temper/temper.hpp"
 #include "temper/train/train_step_graph.hpp"
@@ -616,12 +617,12 @@ struct AttentionWork {
         fill_uniform(q, 1);
         fill_uniform(k, 2);
         fill_uniform(v, 3);
-        cuda::fill(mask.get(), int64_t(1), mask.size(), cuda::stream(gpu()));
+        cuda::fill(mask.get(), int64_t(1), mask.size(), gpu());
     }
     T scale() const { return T(0.125); }  // 1/sqrt(64)
     void forward() const {
         cuda::attention_forward(q.get(), k.get(), v.get(), mask.get(), B, H, S, D, scale(), p, uint64_t(7), uint64_t(0),
-                                out.get(), lse.get(), cuda::stream(gpu()));
+                                out.get(), lse.get(), gpu());
     }
     double forward_flops() const { return 4.0 * double(B * H) * double(S) * double(S) * double(D); }
     double rows() const { return double(B * H * S); }

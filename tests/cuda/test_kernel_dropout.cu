@@ -1,4 +1,4 @@
-// kernels/dropout.cuh against dropout_apply (ops/dropout.hpp): the same Philox stream on the device, and
+// kernels/dropout.cuh against cpu::dropout_apply (cpu/dropout.hpp): the same Philox stream on the device, and
 // bit-identical outputs in float and double for sizes around the 4-element Philox block, counters that
 // cross 2^32 (the high counter word), in place and out of place.
 #include <cstring>
@@ -6,7 +6,7 @@
 #include "kernels/dropout.cuh"  // philox_uniform, for a kernel of its own
 #include "temper/cuda/launchers.hpp"
 #include "kernel_check.hpp"
-#include "temper/ops/dropout.hpp"
+#include "temper/cpu/dropout.hpp"
 
 using namespace temper;
 using test::DeviceBuffer;
@@ -50,7 +50,7 @@ TEST_CASE_TEMPLATE("dropout_apply on the GPU is bit-identical to the CPU", T, fl
             for (uint64_t offset : kOffsets) {
                 const uint64_t key = 0x1234567ull + seed;
                 std::vector<T> ref(static_cast<size_t>(n));
-                dropout_apply(x.data(), ref.data(), n, p, key, offset);
+                cpu::dropout_apply(x.data(), ref.data(), n, p, key, offset);
 
                 DeviceBuffer<T> dx(x), dy(static_cast<size_t>(n));
                 cuda::dropout_apply(dx.get(), dy.get(), n, p, key, offset, test::gpu());
