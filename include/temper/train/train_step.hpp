@@ -244,7 +244,8 @@ private:
         };
         try {
             graph_.capture(dev_, [&] {
-                loss_ = forward_loss(ids_, mask_, targets_);
+                // forward_checked: graph_step checked the ids on the host; the capture must not copy to it
+                loss_ = model_->loss(model_->forward_checked(ids_, mask_), targets_, pos_weight_);
                 backward(loss_, 1.0);
                 norm_ = clip();
                 apply();
