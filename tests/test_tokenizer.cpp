@@ -1,5 +1,5 @@
 // WordPiece parity with HuggingFace tokenizers: every case of tests/fixtures/tokenizer/hf_*.json
-// (written by tools/tokenizer_fixtures.mjs from tokenizers 0.23.2) must give identical ids,
+// (written by tools/tokenizer_fixtures.py with tokenizers 0.23.3) must give identical ids,
 // token_type_ids, tokens and offsets (HF reports code points; we report bytes and convert), and
 // decode() must give HF's strings. Each configuration is checked through both loaders:
 // vocab.txt + options, and the tokenizer.json that HF itself wrote.
@@ -28,7 +28,7 @@ const std::string kDir = std::string(TEMPER_FIXTURES_DIR) + "/tokenizer/";
 
 json load(const std::string& name) {
     std::ifstream f(kDir + name);
-    REQUIRE_MESSAGE(f.good(), "missing fixture ", kDir + name, " (run tools/tokenizer_fixtures.mjs)");
+    REQUIRE_MESSAGE(f.good(), "missing fixture ", kDir + name, " (run tools/tokenizer_fixtures.py)");
     return json::parse(f);
 }
 

@@ -1,6 +1,6 @@
 // Parity on real data with the real vocabulary: bert-base-uncased's vocab.txt and every GoEmotions
 // text from ../shared/data (never committed). The HF expectations are generated locally with
-//   node tools/tokenizer_fixtures.mjs --goemotions   (-> .devdata/tokenizer/, git-ignored)
+//   .venv/bin/python tools/tokenizer_fixtures.py --goemotions   (-> .devdata/tokenizer/, git-ignored)
 // Without the shared data or that file the tests say so and skip.
 #include <doctest/doctest.h>
 
@@ -31,7 +31,7 @@ std::string expected_file() {
         .string();
 }
 
-// Text column of a GoEmotions TSV, indexed by line number (as the Node script counts them).
+// Text column of a GoEmotions TSV, indexed by line number (as tools/tokenizer_fixtures.py counts them).
 std::map<size_t, std::string> read_texts(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     std::map<size_t, std::string> texts;
@@ -66,7 +66,8 @@ TEST_CASE("GoEmotions with bert-base-uncased: identical to HF tokenizers") {
         return;
     }
     if (!fs::exists(expected)) {
-        MESSAGE("skipped: ", expected, " not present; create it with `node tools/tokenizer_fixtures.mjs --goemotions`");
+        MESSAGE("skipped: ", expected,
+                " not present; create it with `.venv/bin/python tools/tokenizer_fixtures.py --goemotions`");
         return;
     }
     const auto tok = WordPiece::from_vocab_file(vocab);

@@ -1,7 +1,7 @@
 // train_wordpiece: the committed fixture vocabularies are exactly what the trainer produces from
 // the project-written corpus, and a trained vocabulary behaves as a WordPiece vocabulary should.
 // Regenerate the vocabularies with TEMPER_UPDATE_FIXTURES=1 ./test_tokenizer_trainer, then rerun
-// tools/tokenizer_fixtures.mjs (the HF expectations depend on them).
+// tools/tokenizer_fixtures.py (the HF expectations depend on them).
 #include <doctest/doctest.h>
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // The Unicode layer under the tokenizer: UTF-8 decoding of valid and invalid input, the generated
 // tables, and — for every code point — the BertNormalizer / BertPreTokenizer behaviour of HF
-// tokenizers, compared through per-block hashes written by tools/tokenizer_fixtures.mjs.
+// tokenizers, compared through per-block hashes written by tools/tokenizer_fixtures.py.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -167,7 +167,7 @@ TEST_CASE("normalizer: alignment of inserted, replaced and removed characters") 
 
 TEST_CASE("every code point behaves as in HF tokenizers") {
     std::ifstream f(std::string(TEMPER_FIXTURES_DIR) + "/tokenizer/hf_unicode.json");
-    REQUIRE_MESSAGE(f.good(), "missing hf_unicode.json (run tools/tokenizer_fixtures.mjs)");
+    REQUIRE_MESSAGE(f.good(), "missing hf_unicode.json (run tools/tokenizer_fixtures.py)");
     const auto fx = nlohmann::json::parse(f);
     std::vector<bool> skip(0x110000, false);
     for (uint32_t c : fx["skip"]) skip[c] = true;

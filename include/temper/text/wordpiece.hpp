@@ -924,13 +924,12 @@ private:
         }
     }
 
-    // HF's longest_first truncation of a pair to max_len tokens, as tokenizers 0.23.2 behaves
-    // (checked against it on 45,000 length combinations, with and without special tokens; its
-    // source reads differently): when even the shorter sequence has at least `requested` tokens
-    // (the user's max_length, special tokens included) both get half, the second one the odd
-    // token; otherwise the shorter one keeps max(len, max_len - len) and, if both must still
-    // shrink, they get half each with the odd token going to the longer one.
-    static void truncate(std::vector<Tok>& a, std::vector<Tok>* b, size_t max_len, size_t requested) {
+    // HF's longest_first truncation of a pair to max_len tokens, as tokenizers' truncation.rs reads
+    // and 0.23.3 behaves (checked on 3,375 length combinations, with and without special tokens):
+    // the shorter sequence keeps max(len, max_len - len) and, if both must still shrink, they get
+    // half each with the odd token going to the longer one. (The Node binding of 0.23.2 instead
+    // gave the second sequence the odd token when both had at least max_length tokens.)
+    static void truncate(std::vector<Tok>& a, std::vector<Tok>* b, size_t max_len) {
         const size_t total = a.size() + (b ? b->size() : 0);
         if (total <= max_len) return;
         if (!b) {
@@ -938,19 +937,14 @@ private:
             return;
         }
         size_t n1 = a.size(), n2 = b->size();
-        if (std::min(n1, n2) >= requested) {
+        const bool swap = n1 > n2;
+        if (swap) std::swap(n1, n2);
+        n2 = n1 > max_len ? n1 : std::max(n1, max_len - n1);
+        if (n1 + n2 > max_len) {
             n1 = max_len / 2;
             n2 = n1 + max_len % 2;
-        } else {
-            const bool swap = n1 > n2;
-            if (swap) std::swap(n1, n2);
-            n2 = n1 > max_len ? n1 : std::max(n1, max_len - n1);
-            if (n1 + n2 > max_len) {
-                n1 = max_len / 2;
-                n2 = n1 + max_len % 2;
-            }
-            if (swap) std::swap(n1, n2);
         }
+        if (swap) std::swap(n1, n2);
         a.resize(std::min(a.size(), n1));
         b->resize(std::min(b->size(), n2));
     }
@@ -961,7 +955,7 @@ private:
         if (o.truncation) {
             check(o.max_length >= added, "encode: max_length ", o.max_length, " leaves no room for the ", added,
                   " special tokens");
-            truncate(sa.toks, sb ? &sb->toks : nullptr, o.max_length - added, o.max_length);
+            truncate(sa.toks, sb ? &sb->toks : nullptr, o.max_length - added);
         }
         return sa.toks.size() + (sb ? sb->toks.size() : 0) + added;
     }
