@@ -1,5 +1,5 @@
 // WordPiece tokenizer throughput (bytes/s and texts/s): encode() one text at a time on one thread,
-// and encode_batch() with 1..N threads. Same corpus and vocabulary as tools/tokenizer_bench.mjs,
+// and encode_batch() with 1..N threads. Same corpus and vocabulary as tools/tokenizer_bench.py,
 // which times HF tokenizers: GoEmotions train.tsv with bert-base-uncased when ../shared/data has
 // them, else the project's fixture corpus and vocabulary.
 #include <benchmark/benchmark.h>

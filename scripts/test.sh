@@ -4,14 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-# HF tokenizers' expected ids for the real GoEmotions texts (tests/test_tokenizer_goemotions.cpp), made with
-# the npm `tokenizers` package when ../shared/data and Node.js are here. Without them that test says it skipped.
-if [ -d ../shared/data/goemotions ] && command -v node >/dev/null && command -v npm >/dev/null \
-   && [ ! -s .devdata/tokenizer/goemotions_bert-base-uncased.jsonl ]; then
-  if npm ci --prefix tools/tokenizer_node --no-audit --no-fund --loglevel=error \
-     && node tools/tokenizer_fixtures.mjs --goemotions; then :; else
-    echo "note: could not make HF expectations for GoEmotions; test_tokenizer_goemotions will skip" >&2
-  fi
+# HF tokenizers' expected ids for the real GoEmotions texts (tests/test_tokenizer_goemotions.cpp), made with the
+# Python `tokenizers`/`transformers` packages (tools/requirements.txt) when ../shared/data and a Python that has
+# them are here: $TEMPER_PYTHON, else .venv/bin/python. Without them that test says it skipped.
+py=${TEMPER_PYTHON:-.venv/bin/python}
+if [ -d ../shared/data/goemotions ] && [ ! -s .devdata/tokenizer/goemotions_bert-base-uncased.jsonl ] \
+   && "$py" -c 'import tokenizers, transformers' >/dev/null 2>&1; then
+  "$py" tools/tokenizer_fixtures.py --goemotions \
+    || echo "note: could not make HF expectations for GoEmotions; test_tokenizer_goemotions will skip" >&2
 fi
 
 # tests/cuda is built with nvcc only where a GPU can run it; elsewhere the simulator build below runs it (the

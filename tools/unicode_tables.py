@@ -17,7 +17,7 @@ one Unicode version:
     UnicodeData.txt plus the unconditional multi-char ones from SpecialCasing.txt (U+0130 -> i + U+0307).
     Letters assigned after the UCD used here (15.0) are not lowercased (see docs/tokenizer.md).
   * whitespace is Rust's char::is_whitespace, i.e. the White_Space property (PropList.txt).
-tests/test_tokenizer_unicode.cpp checks every code point against HF (fixture from tools/tokenizer_fixtures.mjs).
+tests/test_tokenizer_unicode.cpp checks every code point against HF (fixture from tools/tokenizer_fixtures.py).
 """
 import argparse
 import os
