@@ -1,11 +1,17 @@
-// Metrics against hand-computed cases (arithmetic in the comments) and sklearn/numpy values.
+// Metrics against hand-computed cases (arithmetic in the comments) and against scikit-learn's results
+// for the cases in tests/fixtures/metrics (tools/make_metrics_fixtures.py).
 #include <doctest/doctest.h>
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "temper/io/atomic_file.hpp"
 #include "temper/train/metrics.hpp"
@@ -25,6 +31,49 @@ namespace {
 //   pred: s0 {0}    s1 {1}  s2 {0,2}  s3 {}
 const LabelMatrix kTrue = {{1, 0, 1}, {0, 1, 0}, {1, 1, 0}, {0, 0, 0}};
 const LabelMatrix kPred = {{1, 0, 0}, {0, 1, 0}, {1, 0, 1}, {0, 0, 0}};
+
+using nlohmann::json;
+
+std::vector<fs::path> sklearn_cases() {
+    std::vector<fs::path> out;
+    for (auto& e : fs::directory_iterator(fs::path(TEMPER_FIXTURES_DIR) / "metrics"))
+        if (e.path().extension() == ".json") out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// Largest |temper - sklearn| over every score of a case, and where it was.
+struct Worst {
+    double diff = 0;
+    std::string where;
+    void add(double got, double want, const std::string& what) {
+        const double d = std::abs(got - want);
+        if (d > diff || where.empty()) {
+            diff = d;
+            where = what;
+        }
+    }
+};
+
+void add_prf(Worst& w, const PRF& got, const json& want, const std::string& what) {
+    w.add(got.precision, want.at("precision").get<double>(), what + " precision");
+    w.add(got.recall, want.at("recall").get<double>(), what + " recall");
+    w.add(got.f1, want.at("f1").get<double>(), what + " f1");
+}
+
+// classification_report of sklearn without its "samples avg" line, which temper does not print.
+std::string without_samples_avg(const std::string& text) {
+    std::string out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t end = text.find('\n', pos);
+        end = end == std::string::npos ? text.size() : end + 1;
+        const std::string line = text.substr(pos, end - pos);
+        if (line.find("samples avg") == std::string::npos) out += line;
+        pos = end;
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -237,4 +286,67 @@ TEST_CASE("thresholds.json: atomic save, exact round trip, label checks") {
     io::write_file_atomic(path, std::string_view("{\"thresholds\": [0.5]"));
     CHECK_THROWS_WITH_AS(load_thresholds(path), doctest::Contains("not valid JSON"), Error);
     CHECK_THROWS_WITH_AS(load_thresholds(tmp / "none.json"), doctest::Contains("none.json"), Error);
+}
+
+// sklearn gives float64 results, and temper sums the averages the way numpy does, so they agree
+// bit for bit: the largest difference measured over all cases is 0, and so is the tolerance (a
+// 1-ulp change in a fixture value fails).
+constexpr double kSklearnTol = 0;
+
+TEST_CASE("scores equal scikit-learn's on the fixture cases (tools/make_metrics_fixtures.py)") {
+    const auto files = sklearn_cases();
+    REQUIRE_MESSAGE(files.size() >= 10, "tests/fixtures/metrics has ", files.size(), " cases");
+    double worst_all = 0;
+    for (const auto& file : files) {
+        std::ifstream in(file);
+        const json c = json::parse(in);
+        const std::string name = c.at("case").get<std::string>();
+        CAPTURE(name);
+        const int L = c.at("num_labels").get<int>();
+        const bool multi = c.at("kind") == "multilabel";
+        ClassificationScores s;
+        if (multi) {
+            const auto y_true = c.at("y_true").get<LabelMatrix>();
+            const auto y_pred = c.at("y_pred").get<LabelMatrix>();
+            if (c.contains("probs"))  // temper's thresholding gives sklearn's input
+                CHECK(apply_threshold(c.at("probs").get<std::vector<std::vector<double>>>(),
+                                      c.at("thresholds").get<std::vector<double>>()) == y_pred);
+            s = multilabel_scores(y_true, y_pred);
+        } else {
+            const auto y_true = c.at("y_true").get<std::vector<int>>();
+            const auto y_pred = c.at("y_pred").get<std::vector<int>>();
+            if (c.contains("scores"))  // numpy.argmax, first maximum on ties
+                CHECK(argmax(c.at("scores").get<std::vector<std::vector<double>>>()) == y_pred);
+            s = single_label_scores(y_true, y_pred, L);
+            CHECK(s.confusion == c.at("confusion").get<std::vector<std::vector<int64_t>>>());
+        }
+        REQUIRE(s.counts.size() == size_t(L));
+        const json& pl = c.at("per_label");
+        for (size_t j = 0; j < size_t(L); ++j) {
+            CAPTURE(j);
+            const json& k = c.at("counts")[j];
+            CHECK(s.counts[j].tp == k.at("tp").get<int64_t>());
+            CHECK(s.counts[j].fp == k.at("fp").get<int64_t>());
+            CHECK(s.counts[j].fn == k.at("fn").get<int64_t>());
+            CHECK(s.counts[j].support() == pl.at("support")[j].get<int64_t>());
+        }
+        Worst w;
+        w.add(s.accuracy, c.at("accuracy").get<double>(), "accuracy");
+        for (size_t j = 0; j < size_t(L); ++j)
+            add_prf(w, s.per_label[j],
+                    json{{"precision", pl.at("precision")[j]}, {"recall", pl.at("recall")[j]}, {"f1", pl.at("f1")[j]}},
+                    "label " + std::to_string(j));
+        add_prf(w, s.micro, c.at("micro"), "micro");
+        add_prf(w, s.macro, c.at("macro"), "macro");
+        add_prf(w, s.weighted, c.at("weighted"), "weighted");
+        MESSAGE(name, ": largest |temper - sklearn| ", w.diff, " (", w.where, ")");
+        CHECK(w.diff <= kSklearnTol);
+        worst_all = std::max(worst_all, w.diff);
+
+        // The report's numbers and layout; sklearn adds a "samples avg" row for multi-label targets.
+        const json& r = c.at("report");
+        CHECK(classification_report(s, r.at("target_names").get<std::vector<std::string>>(),
+                                    r.at("digits").get<int>()) == without_samples_avg(r.at("text").get<std::string>()));
+    }
+    MESSAGE("all ", files.size(), " sklearn cases: largest difference ", worst_all);
 }
