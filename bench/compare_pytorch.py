@@ -12,10 +12,9 @@ then repetitions of at least --min-time seconds each, and the median over repeti
 iteration. GPU times use CUDA events around the loop. Both models are full-size distilbert-base-uncased with
 random weights and a 28-label multi-label head; inputs have no padding.
 
-The PyTorch model is transformers' DistilBertForSequenceClassification (default attention implementation)
-when `import transformers` works, else the pure-torch mirror of it in tools/make_fixtures.py; the table
-says which. The tokenizer row compares against HF tokenizers (Python package, else its Node binding in
-tools/tokenizer_node).
+The PyTorch model is transformers' DistilBertForSequenceClassification (default attention implementation);
+the table says which version. The tokenizer row compares against HF tokenizers (the Python package). Needs
+the packages of tools/requirements.txt (CONTRIBUTING.md).
 """
 
 import argparse
@@ -52,9 +51,7 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 try:
     import torch
 except ImportError:
-    if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)  # a venv without torch: use the system's
-    raise SystemExit("compare_pytorch.py needs PyTorch (pip install torch transformers)")
+    raise SystemExit("compare_pytorch.py needs PyTorch: .venv/bin/pip install -r tools/requirements.txt")
 
 torch.set_num_threads(ARGS.threads)
 
@@ -91,27 +88,16 @@ def temper_median_ms(program, name_regex, env_extra=None):
 # ------------------------------------------------------------------------------------------------------
 
 def build_torch_model(device):
-    try:
-        import transformers
-        from transformers import DistilBertConfig, DistilBertForSequenceClassification
-        cfg = DistilBertConfig(num_labels=28, problem_type="multi_label_classification")
-        model = DistilBertForSequenceClassification(cfg)
-        label = f"transformers {transformers.__version__} ({cfg._attn_implementation or 'default'} attention)"
-    except ImportError:
-        sys.path.insert(0, os.path.join(ROOT, "tools"))
-        from make_fixtures import MirrorDistilBert
-        c = dict(vocab_size=30522, dim=768, n_layers=6, n_heads=12, hidden_dim=3072, max_position_embeddings=512,
-                 num_labels=28, problem_type="multi_label_classification", pad_token_id=0, dropout=0.1,
-                 attention_dropout=0.1, seq_classif_dropout=0.2)
-        model = MirrorDistilBert(c)
-        label = "pure-torch mirror of HF DistilBERT (tools/make_fixtures.py; transformers not installed)"
+    import transformers
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+    cfg = DistilBertConfig(num_labels=28, problem_type="multi_label_classification")
+    model = DistilBertForSequenceClassification(cfg)
+    label = f"transformers {transformers.__version__} ({cfg._attn_implementation or 'default'} attention)"
     return model.to(device), label
 
 
 def logits_of(out):
-    if hasattr(out, "logits"):
-        return out.logits  # transformers
-    return out[1] if isinstance(out, tuple) else out  # the mirror: (last_hidden_state, logits, loss)
+    return out.logits
 
 
 def torch_median_ms(fn, device):
@@ -214,13 +200,6 @@ def hf_tokenizer_ms(threads):
     """Median ms to encode the corpus in batches of 1024 (truncate to 128, pad to longest)."""
     texts, vocab, _ = tokenizer_corpus()
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-    try:
-        import tokenizers  # noqa: F401
-    except ImportError:
-        out = subprocess.run(["node", os.path.join(ROOT, "tools", "tokenizer_bench.mjs"), "--json"], env=env,
-                             check=True, capture_output=True, text=True).stdout
-        r = json.loads(out.strip().splitlines()[-1])
-        return r["encodeBatch_ms"], f"HF tokenizers {r['version']} (Node binding)"
     # Rayon reads RAYON_NUM_THREADS when its pool starts: run in a child so the setting takes effect.
     code = f"""
 import json, statistics, time, tokenizers

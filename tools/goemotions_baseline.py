@@ -5,7 +5,7 @@ Trains DistilBertForSequenceClassification from random init on GoEmotions with t
 temper's Trainer (include/temper/train/trainer.hpp) and writes a JSON summary, so the two
 frameworks' dev macro-F1 can be compared (docs/goemotions_parity.md):
 
-    /usr/bin/python3 tools/goemotions_baseline.py --config tools/goemotions_small_config.json \\
+    .venv/bin/python tools/goemotions_baseline.py --config tools/goemotions_small_config.json \\
         --epochs 2 --batch-size 32 --lr 1e-3 --max-length 64 --warmup-ratio 0.1 --weight-decay 0.01 \\
         --max-grad-norm 1 --threshold 0.3 --seed 1 --threads 1 --out runs-parity/torch_s1.json
 
@@ -14,18 +14,16 @@ max_length 128, warmup 0.1, weight decay 0.01, clipping 1.0, threshold 0.3).
 
 What is the same as temper's goemotions program (`--init random --config FILE --vocab FILE`):
   * data: train/dev/test.tsv ("text<TAB>ids<TAB>comment id", ids comma-separated) + emotions.txt;
-  * tokens: HF's tokenizer (the Rust core through its npm binding `tokenizers`, run by Node),
-    built like transformers' BertTokenizerFast from vocab.txt (see tools/tokenizer_fixtures.mjs),
-    truncated to max_length tokens with [CLS] and [SEP] included; temper's WordPiece is tested to
-    give the same ids;
-  * model: the config file's DistilBERT with a multi-label head; transformers'
-    DistilBertForSequenceClassification when `import transformers` works (--reference auto/hf),
-    else MirrorDistilBert from tools/make_fixtures.py (a pure-torch transcription of it);
+  * tokens: transformers' BertTokenizerFast from vocab.txt (lower case), truncated to max_length
+    tokens with [CLS] and [SEP] included; temper's WordPiece is tested to give the same ids
+    (tests/test_tokenizer_goemotions.cpp);
+  * model: the config file's DistilBERT with a multi-label head, transformers'
+    DistilBertForSequenceClassification (eager attention);
   * init: HF's DistilBertPreTrainedModel._init_weights: Linear and Embedding weights
     N(0, initializer_range), biases 0, the padding row 0, LayerNorm weight 1 and bias 0;
   * optimisation: torch.optim.AdamW (betas 0.9/0.999, eps 1e-8) with HF Trainer's no-decay
-    groups (biases and LayerNorm weights get weight decay 0), LambdaLR with
-    get_linear_schedule_with_warmup's lambda, warmup = ceil(warmup_ratio * total steps),
+    groups (biases and LayerNorm weights get weight decay 0), transformers'
+    get_linear_schedule_with_warmup, warmup = ceil(warmup_ratio * total steps),
     clip_grad_norm_(max_grad_norm), BCEWithLogitsLoss (mean);
   * batches: a new random permutation of the training set every epoch, batches of batch_size
     (the last one short), each padded with [PAD] to its longest example;
@@ -39,12 +37,9 @@ What is the same as temper's goemotions program (`--init random --config FILE --
 What differs: the random numbers (torch's generator vs temper's Philox streams), so initial
 weights, batch order and dropout masks differ; compare several seeds per framework.
 
-Needs torch (Debian's python3-torch at /usr/bin/python3 works) and Node with the npm package
-`tokenizers` (tools/tokenizer_node/node_modules, $TEMPER_TOKENIZERS_JS or --tokenizers-js).
-Debian's torch 1.13 is built against the reference BLAS (BLAS_INFO=generic), about 25x slower
-on these matmuls than OpenBLAS; without installing anything system-wide, unpack Debian's
-libopenblas0-pthread somewhere and put its openblas-pthread directory on LD_LIBRARY_PATH
-(docs/goemotions_parity.md shows how). The script says which BLAS it got.
+Needs the packages of tools/requirements.txt (torch, transformers, safetensors, numpy). The
+script says which BLAS torch uses: a torch built against the reference BLAS (BLAS_INFO=generic,
+e.g. Debian's python3-torch) is about 25x slower on these matmuls than OpenBLAS or MKL.
 
 --init-from DIR and --save-init DIR exchange initial weights with temper (HF directories), for
 checks that take the random initialisation out of the comparison.
@@ -55,30 +50,18 @@ import copy
 import json
 import math
 import os
-import subprocess
-import sys
-import tempfile
 import time
 
-try:
-    import torch
-    import torch.nn as nn
-except ImportError:  # pragma: no cover - environment dependent
-    _alt = "/usr/bin/python3"
-    if os.path.exists(_alt) and os.path.realpath(sys.executable) != os.path.realpath(_alt) \
-            and not os.environ.get("TEMPER_BASELINE_REEXEC"):
-        print(f"[goemotions_baseline] torch not importable from {sys.executable}; re-running with {_alt}",
-              file=sys.stderr)
-        os.environ["TEMPER_BASELINE_REEXEC"] = "1"
-        os.execv(_alt, [_alt] + sys.argv)
-    raise
-
 import numpy as np
+import torch
+import torch.nn as nn
+import transformers
+from safetensors.torch import load_file, save_file
+from transformers import (BertTokenizerFast, DistilBertConfig, DistilBertForSequenceClassification,
+                          get_linear_schedule_with_warmup)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-from make_fixtures import MirrorDistilBert, read_safetensors, write_safetensors  # noqa: E402  (one copy of the model code)
 
 # ----------------------------------------------------------------------------------------------
 # Data
@@ -107,58 +90,14 @@ def read_goemotions_tsv(path, num_labels):
     return texts, labels
 
 
-# Builds transformers' BertTokenizerFast pipeline (BertConverter) from a vocab.txt with the
-# tokenizers npm package, exactly as tools/tokenizer_fixtures.mjs does, and encodes the texts of
-# a JSON file with truncation to max_length (special tokens included).
-NODE_TOKENIZE = r"""
-const fs = require('fs');
-const [tkPath, vocab, maxLength, inFile, outFile] = process.argv.slice(2);
-const tk = require(tkPath);
-(async () => {
-  const model = await tk.WordPiece.fromFile(vocab, { unkToken: '[UNK]', continuingSubwordPrefix: '##', maxInputCharsPerWord: 100 });
-  const t = new tk.Tokenizer(model);
-  t.setPreTokenizer(tk.bertPreTokenizer());
-  t.addSpecialTokens(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']);
-  t.setNormalizer(tk.bertNormalizer({ cleanText: true, handleChineseChars: true, stripAccents: true, lowercase: true }));
-  t.setPostProcessor(tk.templateProcessing('[CLS]:0 $A:0 [SEP]:0', '[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1',
-    [['[CLS]', t.tokenToId('[CLS]')], ['[SEP]', t.tokenToId('[SEP]')]]));
-  t.setTruncation(Number(maxLength), { strategy: 'LongestFirst' });
-  const texts = JSON.parse(fs.readFileSync(inFile, 'utf8'));
-  const out = [];
-  for (let lo = 0; lo < texts.length; lo += 1024) {
-    const encs = await t.encodeBatch(texts.slice(lo, lo + 1024));
-    for (const e of encs) out.push(JSON.stringify(e.getIds()));
-  }
-  const pkg = JSON.parse(fs.readFileSync(require('path').join(tkPath, 'package.json'), 'utf8'));
-  fs.writeFileSync(outFile, JSON.stringify({ version: pkg.version, pad: t.tokenToId('[PAD]') }) + '\n' + out.join('\n') + '\n');
-})().catch((e) => { console.error(e); process.exit(1); });
-"""
-
-
-def find_tokenizers_js(explicit):
-    for p in [explicit, os.environ.get("TEMPER_TOKENIZERS_JS"),
-              os.path.join(HERE, "tokenizer_node", "node_modules", "tokenizers"),
-              "/tmp/tokjs/node_modules/tokenizers"]:
-        if p and os.path.exists(os.path.join(p, "package.json")):
-            return os.path.abspath(p)
-    raise SystemExit("no npm package `tokenizers`: run `npm ci --prefix tools/tokenizer_node`, "
-                     "or pass --tokenizers-js DIR / set TEMPER_TOKENIZERS_JS")
-
-
-def hf_tokenize(texts, vocab, max_length, tk_js):
-    with tempfile.TemporaryDirectory(prefix="goemo_tok_") as d:
-        src, inp, out = (os.path.join(d, n) for n in ("tok.cjs", "texts.json", "ids.jsonl"))
-        with open(src, "w") as f:
-            f.write(NODE_TOKENIZE)
-        with open(inp, "w", encoding="utf-8") as f:
-            json.dump(texts, f, ensure_ascii=False)
-        subprocess.run(["node", src, tk_js, vocab, str(max_length), inp, out], check=True)
-        with open(out, encoding="utf-8") as f:
-            head = json.loads(f.readline())
-            ids = [json.loads(line) for line in f if line.strip()]
-    if len(ids) != len(texts):
-        raise SystemExit(f"tokenizer returned {len(ids)} encodings for {len(texts)} texts")
-    return ids, head
+def hf_tokenize(texts, vocab, max_length):
+    """transformers' BertTokenizerFast for bert-base-uncased's vocab.txt, truncating to max_length
+    tokens ([CLS] and [SEP] included)."""
+    t = BertTokenizerFast(vocab=vocab, do_lower_case=True)  # transformers 5: `vocab`, not vocab_file
+    if len(t.get_vocab()) < 1000:
+        raise SystemExit(f"BertTokenizerFast read {len(t.get_vocab())} tokens from {vocab}")
+    ids = t(texts, truncation=True, max_length=max_length)["input_ids"]
+    return ids, {"version": transformers.__version__, "pad": t.pad_token_id}
 
 
 def pad_batch(ids, idx, pad_id):
@@ -234,25 +173,11 @@ def tune_thresholds(probs, y_true, lo=0.05, hi=0.95, step=0.05, prefer=0.5):
 # ----------------------------------------------------------------------------------------------
 
 
-def build_model(cfg, reference):
-    if reference in ("auto", "hf"):
-        try:
-            from transformers import DistilBertConfig, DistilBertForSequenceClassification
-            kw = {k: v for k, v in cfg.items() if k not in ("model_type", "architectures", "torch_dtype", "dtype",
-                                                             "transformers_version")}
-            config = DistilBertConfig(**kw)
-            config._attn_implementation = "eager"
-            import transformers
-            return DistilBertForSequenceClassification(config), f"transformers {transformers.__version__}"
-        except ImportError:
-            if reference == "hf":
-                raise SystemExit("--reference hf: `import transformers` failed")
-    c = dict(vocab_size=cfg["vocab_size"], dim=cfg["dim"], n_layers=cfg["n_layers"], n_heads=cfg["n_heads"],
-             hidden_dim=cfg["hidden_dim"], max_position_embeddings=cfg["max_position_embeddings"],
-             num_labels=len(cfg["id2label"]), problem_type=cfg["problem_type"], pad_token_id=cfg["pad_token_id"],
-             dropout=cfg["dropout"], attention_dropout=cfg["attention_dropout"],
-             seq_classif_dropout=cfg["seq_classif_dropout"])
-    return MirrorDistilBert(c), "MirrorDistilBert (tools/make_fixtures.py; transformers not importable)"
+def build_model(cfg):
+    kw = {k: v for k, v in cfg.items() if k not in ("model_type", "architectures", "torch_dtype", "dtype",
+                                                     "transformers_version")}
+    config = DistilBertConfig(attn_implementation="eager", **kw)
+    return DistilBertForSequenceClassification(config), f"transformers {transformers.__version__}"
 
 
 def init_weights(model, std):
@@ -286,15 +211,6 @@ def decay_parameter_names(model):
     return {n for n in parameter_names(model, (nn.LayerNorm,)) if "bias" not in n}
 
 
-def linear_warmup_lambda(warmup, total):
-    """transformers.get_linear_schedule_with_warmup."""
-    def f(step):
-        if step < warmup:
-            return float(step) / float(max(1, warmup))
-        return max(0.0, float(total - step) / float(max(1, total - warmup)))
-    return f
-
-
 @torch.no_grad()
 def predict(model, ids, labels, num_labels, pad_id, batch_size):
     was_training = model.training
@@ -312,8 +228,7 @@ def predict(model, ids, labels, num_labels, pad_id, batch_size):
 
 
 def logits_of(model, x, m):
-    out = model(input_ids=x, attention_mask=m)
-    return out.logits if hasattr(out, "logits") else out[1]
+    return model(input_ids=x, attention_mask=m).logits
 
 
 # ----------------------------------------------------------------------------------------------
@@ -338,9 +253,6 @@ def main():
     ap.add_argument("--limit-eval", type=int, default=0)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    ap.add_argument("--reference", choices=["auto", "hf", "mirror"], default="auto",
-                    help="model class: transformers' when importable (auto), or MirrorDistilBert")
-    ap.add_argument("--tokenizers-js", default=None, help="directory of the npm package `tokenizers`")
     ap.add_argument("--init-from", default=None, metavar="DIR",
                     help="start from DIR/model.safetensors (e.g. a temper checkpoint) instead of a random init: "
                          "for step-by-step checks against temper from the same weights")
@@ -373,28 +285,27 @@ def main():
     if cfg.get("problem_type") != "multi_label_classification":
         raise SystemExit(f"{args.config}: problem_type must be multi_label_classification")
 
-    tk_js = find_tokenizers_js(args.tokenizers_js)
     all_texts = splits["train"][0] + splits["dev"][0] + splits["test"][0]
-    all_ids, tok_info = hf_tokenize(all_texts, args.vocab, args.max_length, tk_js)
+    all_ids, tok_info = hf_tokenize(all_texts, args.vocab, args.max_length)
     n_tr, n_dev = len(splits["train"][0]), len(splits["dev"][0])
     ids = {"train": all_ids[:n_tr], "dev": all_ids[n_tr:n_tr + n_dev], "test": all_ids[n_tr + n_dev:]}
     pad_id = tok_info["pad"]
     assert pad_id == cfg["pad_token_id"], (pad_id, cfg["pad_token_id"])
     labels = {s: splits[s][1] for s in splits}
-    print(f"data: train {n_tr}, dev {n_dev}, test {len(ids['test'])}, {L} labels; tokens: HF tokenizers "
-          f"{tok_info['version']} (npm), max_length {args.max_length}; {time.time() - t0:.1f} s", flush=True)
+    print(f"data: train {n_tr}, dev {n_dev}, test {len(ids['test'])}, {L} labels; tokens: BertTokenizerFast "
+          f"(transformers {tok_info['version']}), max_length {args.max_length}; {time.time() - t0:.1f} s", flush=True)
 
     torch.manual_seed(args.seed)
-    model, ref = build_model(cfg, args.reference)
+    model, ref = build_model(cfg)
     init_weights(model, cfg["initializer_range"])
     if args.init_from:
-        weights, _ = read_safetensors(os.path.join(args.init_from, "model.safetensors"))
+        weights = load_file(os.path.join(args.init_from, "model.safetensors"))
         model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
         ref += f", weights from {args.init_from}"
     if args.save_init:
         os.makedirs(args.save_init, exist_ok=True)
-        write_safetensors(os.path.join(args.save_init, "model.safetensors"),
-                          {k: v.detach().contiguous() for k, v in model.state_dict().items()}, {"format": "pt"})
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
+                  os.path.join(args.save_init, "model.safetensors"), metadata={"format": "pt"})
         with open(os.path.join(args.save_init, "config.json"), "w") as f:
             json.dump(cfg, f, indent=2)
         with open(args.vocab, "rb") as src, open(os.path.join(args.save_init, "vocab.txt"), "wb") as dst:
@@ -414,7 +325,7 @@ def main():
     if args.max_steps > 0:
         total = min(total, args.max_steps)
     warmup = math.ceil(args.warmup_ratio * total)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_warmup_lambda(warmup, total))
+    sched = get_linear_schedule_with_warmup(opt, warmup, total)
     bce = nn.BCEWithLogitsLoss()
     perm_gen = torch.Generator().manual_seed(args.seed)
     y_dev = indicator(labels["dev"], L)
@@ -475,7 +386,7 @@ def main():
     dev_best = scores(y_dev, dev_probs >= args.threshold)
     summary = {
         "framework": "pytorch", "torch": torch.__version__, "reference_model": ref,
-        "tokenizer": f"HF tokenizers {tok_info['version']} (npm binding), {os.path.abspath(args.vocab)}",
+        "tokenizer": f"BertTokenizerFast (transformers {tok_info['version']}), {os.path.abspath(args.vocab)}",
         "config": os.path.abspath(args.config), "seed": args.seed, "threads": args.threads, "blas": blas,
         "hyper_parameters": {k: getattr(args, k) for k in ("epochs", "batch_size", "max_length", "lr", "weight_decay",
                                                              "warmup_ratio", "max_grad_norm", "max_steps", "threshold")},
