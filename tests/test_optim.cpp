@@ -198,29 +198,39 @@ void report(const std::string& what, const Result& r) {
 
 }  // namespace
 
-TEST_CASE("AdamW matches torch.optim.AdamW bit for bit (torch 1.x mul+add first moment), 1 and 10 steps") {
-    Result f = run_fixture<float>("adamw_plain_f32.safetensors");
-    Result d = run_fixture<double>("adamw_plain_f64.safetensors");
-    report("plain f32", f);
-    report("plain f64", d);
-    CHECK(f.params.differ == 0);
+// The reference's sqrt is not correctly rounded: torch 2.15's CPU sqrt (MKL's vsSqrt) is 1 ulp off for
+// about 1 in 6 float32 and 1 in 80 float64 results; temper's std::sqrt is exact. The sqrt only enters
+// the parameters (denom = sqrt(v) / sqrt(bc2) + eps), so the moments must match torch bit for bit and the
+// parameters may differ in the last bits of a few elements. (With a correctly rounded sqrt in the
+// fixture script, temper's parameters were bit-identical too: 0 of 960 differ in either dtype.) A
+// systematic error, say in a scalar, would change most parameters, hence the bound on how many differ.
+static void check_sqrt_only_differences(const Result& f, const Result& d) {
     CHECK(f.state.differ == 0);
-    CHECK(d.params.differ == 0);
     CHECK(d.state.differ == 0);
+    CHECK(f.params.max_rel <= 2e-6);
+    CHECK(d.params.max_rel <= 1e-14);
+    CHECK(f.params.differ * 20 <= f.params.total);
+    CHECK(d.params.differ * 20 <= d.params.total);
     CHECK(f.step_count_mismatches == 0);  // w2 had no grad at step 3: its count stays one behind
     CHECK(d.step_count_mismatches == 0);
     CHECK(f.params.total == 10 * (35 + 19 + 5 + 37));
 }
 
-TEST_CASE("AdamW with lerp_exp_avg matches the torch >= 2.0 update bit for bit") {
+TEST_CASE("AdamW with lerp_exp_avg=false matches torch 1.x's update (mul+add first moment) over 10 steps") {
+    // The fixture is torch 1.13's AdamW step replicated with torch ops (torch >= 2.0 no longer has it).
+    Result f = run_fixture<float>("adamw_plain_f32.safetensors");
+    Result d = run_fixture<double>("adamw_plain_f64.safetensors");
+    report("plain f32", f);
+    report("plain f64", d);
+    check_sqrt_only_differences(f, d);
+}
+
+TEST_CASE("AdamW (lerp_exp_avg, the default) matches torch.optim.AdamW over 10 steps") {
     Result f = run_fixture<float>("adamw_lerp_f32.safetensors");
     Result d = run_fixture<double>("adamw_lerp_f64.safetensors");
     report("lerp f32", f);
     report("lerp f64", d);
-    CHECK(f.params.differ == 0);
-    CHECK(f.state.differ == 0);
-    CHECK(d.params.differ == 0);
-    CHECK(d.state.differ == 0);
+    check_sqrt_only_differences(f, d);
 }
 
 TEST_CASE("AdamW + linear warmup schedule + clip_grad_norm match torch over 10 steps") {
@@ -230,10 +240,11 @@ TEST_CASE("AdamW + linear warmup schedule + clip_grad_norm match torch over 10 s
     report("sched_clip f64", d);
     CHECK(f.lr.differ == 0);  // the schedule is computed in double exactly as LambdaLR does
     CHECK(d.lr.differ == 0);
-    // clip_grad_norm sums squares in double; torch 1.13 sums floats in 8 SIMD lanes, so the total
-    // norm (and from it the clipped grads) can differ in the last bit. The parameters stay within
-    // 1e-6 elementwise; the moments are compared normwise because an element of exp_avg that
-    // nearly cancels (beta1*m + (1-beta1)*g with opposite signs) amplifies a 1-ulp input change.
+    // clip_grad_norm sums squares in double; torch sums a float32 norm in float, so the total norm
+    // (and from it the clipped grads) can differ in the last bit, and torch's sqrt adds its own
+    // last-bit differences (see above). The parameters stay within 1e-6 elementwise; the moments are
+    // compared normwise because an element of exp_avg that nearly cancels (beta1*m + (1-beta1)*g with
+    // opposite signs) amplifies a 1-ulp input change.
     CHECK(f.params.max_rel <= 1e-6);
     CHECK(f.state.max_normwise <= 1e-6);
     CHECK(f.clipped.max_rel <= 1e-6);

@@ -5,10 +5,9 @@ torch.nn.utils.clip_grad_norm_ over ten steps, in float32 and float64.
 Usage:
     .venv/bin/python tools/make_optim_fixtures.py [--out tests/fixtures/optim]
 
-Needs torch (>= 1.13) and transformers (its get_linear_schedule_with_warmup is the schedule).
-The committed files were made with torch 1.13, whose AdamW is the "plain" scenario below; torch
->= 2.0's AdamW is the "lerp" one, so rerunning with torch >= 2.0 rewrites "plain" with the lerp
-update and test_optim's plain case then fails (the script warns).
+Needs torch >= 2.0 and transformers (its get_linear_schedule_with_warmup is the schedule); the
+committed files were made with the pinned packages of tools/requirements.txt, and a rerun with them
+on the same kind of CPU gives byte-identical files (see the note on sqrt at the end).
 
 Writes one safetensors file per (scenario, dtype), e.g. adamw_plain_f32.safetensors. Each holds
 
@@ -22,34 +21,47 @@ Writes one safetensors file per (scenario, dtype), e.g. adamw_plain_f32.safetens
     lr                        F64 [steps] learning rate of group 0 used at each step
     total_norm                [steps] clip_grad_norm_'s return value (sched_clip only)
 
-and __metadata__: scenario, dtype, torch version, the options and the parameter groups as JSON.
+and __metadata__: scenario, dtype, the torch and transformers versions, the reference, the CPU, the
+options and the parameter groups as JSON.
 Parameters: group 0 (weight_decay = wd) "w1" [7, 5] and "w2" [19]; group 1 (weight_decay 0)
 "b1" [5] and "ln" [37]: sizes that are not multiples of the SIMD width, so torch's vector loop
 and its scalar tail both run. At step 3, "w2" has no gradient (torch skips it; its step count
 falls behind the others).
 
 Scenarios:
-  plain       torch.optim.AdamW(lr=1e-2, default betas/eps), wd 0.01 / 0.
-  lerp        the AdamW update of torch >= 2.0, whose first moment is exp_avg.lerp_(grad, 1 - beta1)
-              instead of torch 1.x's exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1). Written out
-              below with torch ops (the update as torch 2.x's _single_tensor_adamw computes it), so
-              it runs on any torch. With torch >= 2.0 the script checks it against torch.optim.AdamW.
-  sched_clip  betas (0.8, 0.99), eps 1e-6, wd 0.1 / 0, lr 3e-2 under get_linear_schedule_with_warmup
-              (3 warmup steps, 10 total) and clip_grad_norm_(max_norm=1.0) before each step;
-              gradients are scaled so that some steps clip and some do not.
+  lerp        torch.optim.AdamW(lr=1e-2, default betas/eps, foreach=False), wd 0.01 / 0: the update
+              of torch >= 2.0, whose first moment is exp_avg.lerp_(grad, 1 - beta1). temper's
+              default (lerp_exp_avg=true).
+  sched_clip  torch.optim.AdamW(foreach=False) as in "lerp", with betas (0.8, 0.99), eps 1e-6,
+              wd 0.1 / 0, lr 3e-2 under get_linear_schedule_with_warmup (3 warmup steps, 10 total)
+              and clip_grad_norm_(max_norm=1.0) before each step; gradients are scaled so that some
+              steps clip and some do not.
+  plain       as "lerp", but with torch 1.x's first moment exp_avg.mul_(beta1).add_(grad,
+              alpha=1 - beta1) (temper's lerp_exp_avg=false). torch >= 2.0 no longer has this update,
+              so it comes from Torch1AdamW below, torch 1.13's _single_tensor_adamw written out with
+              torch ops. Before writing anything the script checks that replica: with lerp swapped in
+              it must equal torch.optim.AdamW bit for bit on "lerp" and "sched_clip", in both dtypes.
 
 Random numbers come from a self-contained SplitMix64 + Box-Muller generator, not torch's RNG, so
 the inputs do not depend on the torch version. Everything runs on CPU with one thread.
+
+torch 2.15's CPU sqrt (the pip wheel calls MKL's vsSqrt) is not correctly rounded: about 1 in 6
+float32 and 1 in 80 float64 results are 1 ulp off. It enters the parameters through AdamW's denom,
+so the stored parameters can differ in the last bits from an implementation with a correctly
+rounded sqrt (temper's); the moments do not use it. MKL picks its kernel by CPU, so a run on another
+kind of CPU may change those last bits; __metadata__["cpu"] records where the files were made.
 """
 
 import argparse
 import json
 import math
 import os
+import platform
 import struct
 import sys
 
 import torch
+import transformers
 from transformers import get_linear_schedule_with_warmup
 
 assert sys.byteorder == "little", "this writer assumes a little-endian host"
@@ -87,12 +99,18 @@ class SplitMix64:
         return torch.tensor([self.normal() * scale_fn() for _ in range(n)], dtype=torch.float64).reshape(shape)
 
 
-class LerpAdamW(torch.optim.Optimizer):
-    """torch >= 2.0's single-tensor AdamW step (torch/optim/adamw.py, or adam.py with
-    decoupled_weight_decay=True), op for op. Differs from torch 1.13 only in the first moment."""
+class Torch1AdamW(torch.optim.Optimizer):
+    """AdamW's single-tensor step as torch 1.x wrote it: torch 1.13's torch/optim/adamw.py,
+    _single_tensor_adamw with capturable=False (state "step" a float tensor, bias_correction2_sqrt
+    by math.sqrt, the decay multiply even when weight_decay is 0), op for op.
 
-    def __init__(self, params, lr, betas, eps, weight_decay):
+    torch 2.0 changed one line, the first moment, to exp_avg.lerp_(grad, 1 - beta1). lerp=True makes
+    that change here, and check_replica then requires torch.optim.AdamW's results bit for bit: that
+    checks every other line of the replica against the installed torch."""
+
+    def __init__(self, params, lr, betas, eps, weight_decay, lerp):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        self.lerp = lerp
 
     @torch.no_grad()
     def step(self):
@@ -109,9 +127,11 @@ class LerpAdamW(torch.optim.Optimizer):
                     st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 grad, exp_avg, exp_avg_sq = p.grad, st["exp_avg"], st["exp_avg_sq"]
                 st["step"] += 1
-                if wd != 0:
-                    p.mul_(1 - lr * wd)
-                exp_avg.lerp_(grad, 1 - beta1)
+                p.mul_(1 - lr * wd)
+                if self.lerp:
+                    exp_avg.lerp_(grad, 1 - beta1)  # torch >= 2.0
+                else:
+                    exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)  # torch 1.x
                 exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
                 step = st["step"].item()
                 bias_correction1 = 1 - beta1 ** step
@@ -122,10 +142,14 @@ class LerpAdamW(torch.optim.Optimizer):
                 p.addcdiv_(exp_avg, denom, value=-step_size)
 
 
+# impl: "torch" = torch.optim.AdamW itself; "replica" = Torch1AdamW (for the update torch no longer has).
 SCENARIOS = {
-    "plain": dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, wd=0.01, schedule=None, clip=None, lerp=False),
-    "lerp": dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, wd=0.01, schedule=None, clip=None, lerp=True),
-    "sched_clip": dict(lr=3e-2, betas=(0.8, 0.99), eps=1e-6, wd=0.1, schedule=(3, 10), clip=1.0, lerp=False),
+    "plain": dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, wd=0.01, schedule=None, clip=None, lerp=False,
+                  impl="replica"),
+    "lerp": dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, wd=0.01, schedule=None, clip=None, lerp=True,
+                 impl="torch"),
+    "sched_clip": dict(lr=3e-2, betas=(0.8, 0.99), eps=1e-6, wd=0.1, schedule=(3, 10), clip=1.0, lerp=True,
+                       impl="torch"),
 }
 
 
@@ -143,13 +167,18 @@ def make_inputs(seed):
     return init, grads
 
 
-def run(name, cfg, dtype, init64, grads64):
+def run(cfg, dtype, init64, grads64, impl=None):
+    """Ten steps of the scenario cfg with impl ("torch" or "replica"; default cfg["impl"])."""
+    impl = impl or cfg["impl"]
     params = {n: init64[n].to(dtype).clone().requires_grad_(True) for n in SHAPES}
     groups = [{"params": [params[n] for n in GROUPS[0]], "weight_decay": cfg["wd"]},
               {"params": [params[n] for n in GROUPS[1]], "weight_decay": 0.0}]
-    if cfg["lerp"]:
-        opt = LerpAdamW(groups, lr=cfg["lr"], betas=cfg["betas"], eps=cfg["eps"], weight_decay=cfg["wd"])
+    if impl == "replica":
+        opt = Torch1AdamW(groups, lr=cfg["lr"], betas=cfg["betas"], eps=cfg["eps"], weight_decay=cfg["wd"],
+                          lerp=cfg["lerp"])
     else:
+        # torch is only the reference for the update it has: torch >= 2.0's lerp.
+        assert cfg["lerp"], "torch.optim.AdamW of torch >= 2.0 has no mul+add first moment"
         opt = torch.optim.AdamW(groups, lr=cfg["lr"], betas=cfg["betas"], eps=cfg["eps"],
                                 weight_decay=cfg["wd"], foreach=False)
     sched = get_linear_schedule_with_warmup(opt, *cfg["schedule"]) if cfg["schedule"] else None
@@ -188,19 +217,32 @@ def run(name, cfg, dtype, init64, grads64):
     return out, opt
 
 
-def check_lerp_against_torch(cfg, init64, grads64):
-    """On torch >= 2.0, torch.optim.AdamW itself uses lerp: the replica must match it bit for bit."""
-    major = int(torch.__version__.split(".")[0])
-    if major < 2:
-        return "not checked: torch < 2.0 has no lerp AdamW"
-    for dtype in (torch.float32, torch.float64):
-        mine, _ = run("lerp", cfg, dtype, init64, grads64)
-        ref_cfg = dict(cfg, lerp=False)
-        ref, _ = run("lerp", ref_cfg, dtype, init64, grads64)
-        for k in mine:
-            if not torch.equal(mine[k], ref[k]):
-                raise SystemExit(f"lerp replica differs from torch.optim.AdamW at {k}")
-    return f"bit-identical to torch.optim.AdamW of torch {torch.__version__}"
+def check_replica(init64, grads64):
+    """Torch1AdamW with lerp=True must give torch.optim.AdamW's results bit for bit (every tensor
+    written, both dtypes) on the torch scenarios; only then is its lerp=False run ("plain") trusted."""
+    for name, cfg in SCENARIOS.items():
+        if cfg["impl"] != "torch":
+            continue
+        for dtype in (torch.float32, torch.float64):
+            mine, _ = run(cfg, dtype, init64, grads64, impl="replica")
+            ref, _ = run(cfg, dtype, init64, grads64, impl="torch")
+            assert mine.keys() == ref.keys()
+            for k in mine:
+                if not torch.equal(mine[k], ref[k]):
+                    raise SystemExit(f"Torch1AdamW(lerp=True) differs from torch.optim.AdamW: {name} {dtype} {k}")
+    return f"with lerp it is bit-identical to torch.optim.AdamW of torch {torch.__version__} on lerp and sched_clip"
+
+
+def cpu_name():
+    """The CPU model (MKL's sqrt kernel, and with it the parameters' last bits, depend on it)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
 
 
 def save_safetensors(path, tensors, metadata):
@@ -228,21 +270,27 @@ def main():
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
 
-    if int(torch.__version__.split(".")[0]) >= 2:
-        print(f"warning: torch {torch.__version__}'s AdamW updates exp_avg with lerp: the 'plain' files get "
-              "the lerp update under lerp_exp_avg=false, which test_optim's plain case rejects", file=sys.stderr)
+    # torch < 2.0's AdamW has no lerp update, so it cannot be the reference for "lerp" / "sched_clip".
+    if int(torch.__version__.split(".")[0]) < 2:
+        raise SystemExit(f"needs torch >= 2.0 (found {torch.__version__}); see tools/requirements.txt")
     init64, grads64 = make_inputs(seed=20240531)
-    lerp_check = check_lerp_against_torch(SCENARIOS["lerp"], init64, grads64)
+    replica_check = check_replica(init64, grads64)
     total = 0
     for name, cfg in SCENARIOS.items():
         for dtype, dname in ((torch.float32, "f32"), (torch.float64, "f64")):
-            out, _ = run(name, cfg, dtype, init64, grads64)
+            out, _ = run(cfg, dtype, init64, grads64)
+            if cfg["impl"] == "replica":
+                reference = ("torch 1.x AdamW update (exp_avg.mul_(beta1).add_), torch 1.13's _single_tensor_adamw "
+                             f"written with torch ops, run on torch {torch.__version__}; {replica_check}")
+            else:
+                reference = f"torch.optim.AdamW(foreach=False) of torch {torch.__version__}"
             meta = {
                 "scenario": name,
                 "dtype": dname,
                 "torch": torch.__version__,
-                "reference": ("torch>=2.0 AdamW update (exp_avg.lerp_), written with torch ops; " + lerp_check)
-                if cfg["lerp"] else f"torch.optim.AdamW(foreach=False) of torch {torch.__version__}",
+                "transformers": transformers.__version__,
+                "reference": reference,
+                "cpu": f"{cpu_name()}, torch CPU capability {torch.backends.cpu.get_cpu_capability()}",
                 "options": json.dumps({"lr": cfg["lr"], "betas": list(cfg["betas"]), "eps": cfg["eps"],
                                        "weight_decay": cfg["wd"], "lerp_exp_avg": cfg["lerp"],
                                        "schedule": cfg["schedule"], "max_norm": cfg["clip"]}),
@@ -255,7 +303,7 @@ def main():
             save_safetensors(path, out, meta)
             total += os.path.getsize(path)
             print(f"wrote {path} ({os.path.getsize(path)} bytes)")
-    print(f"total {total} bytes; lerp replica: {lerp_check}")
+    print(f"total {total} bytes; Torch1AdamW: {replica_check}")
 
 
 if __name__ == "__main__":

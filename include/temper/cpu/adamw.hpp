@@ -1,5 +1,7 @@
 // AdamW's per-element update on the CPU, written op for op the way torch computes it, so results
-// are bit-identical to torch.optim.AdamW in float and double.
+// are bit-identical to torch.optim.AdamW in float and double wherever torch's sqrt is correctly
+// rounded (torch 2.15's pip wheel takes it from MKL, which is up to 1 ulp off: then a few parameters
+// differ in the last bits while the moments stay bit-identical; see tests/test_optim.cpp).
 //
 // torch runs the update as separate tensor ops, each rounding to T:
 //   param.mul_(1 - lr*wd)
