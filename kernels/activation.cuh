@@ -1,4 +1,4 @@
-// Activations: exact (erf) GELU and ReLU, forward and backward, as cpu/elementwise.hpp; and the fused
+// Activations: exact (erf) GELU, ReLU and tanh, forward and backward, as cpu/elementwise.hpp; and the fused
 // bias + GELU of the feed-forward block, whose backward also gives the bias gradient.
 //
 // Elementwise kernels are grid-stride loops, one element per thread per step (memory-bound: each element
@@ -48,6 +48,20 @@ template <class T>
 __global__ void relu_backward_kernel(const T* x, const T* dy, T* dx, int64_t n) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
         dx[i] = x[i] > T(0) ? dy[i] : T(0);
+}
+
+// tanh'(x) = 1 - tanh(x)^2, from x (the unary node keeps the input); as cpu::tanh_backward.
+template <class T>
+__global__ void tanh_forward_kernel(const T* x, T* y, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        y[i] = T(math_tanh(compute_t<T>(x[i])));
+}
+template <class T>
+__global__ void tanh_backward_kernel(const T* x, const T* dy, T* dx, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+        const compute_t<T> t = math_tanh(compute_t<T>(x[i]));
+        dx[i] = T(compute_t<T>(dy[i]) * (compute_t<T>(1) - t * t));
+    }
 }
 
 // pre = x + bias (row-broadcast), y = gelu(pre); pre may be nullptr (inference: nothing to save).

@@ -32,6 +32,8 @@ __device__ __forceinline__ float math_exp(float x) { return expf(x); }
 __device__ __forceinline__ double math_exp(double x) { return exp(x); }
 __device__ __forceinline__ float math_erf(float x) { return erff(x); }
 __device__ __forceinline__ double math_erf(double x) { return erf(x); }
+__device__ __forceinline__ float math_tanh(float x) { return tanhf(x); }
+__device__ __forceinline__ double math_tanh(double x) { return tanh(x); }
 __device__ __forceinline__ float math_sqrt(float x) { return sqrtf(x); }
 __device__ __forceinline__ double math_sqrt(double x) { return sqrt(x); }
 

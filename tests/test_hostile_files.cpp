@@ -155,6 +155,49 @@ TEST_CASE("config.json: missing keys, another model's config and absurd sizes fa
     }
 }
 
+TEST_CASE("config.json of a BERT: absurd sizes, a foreign model_type and bad fields fail before any allocation") {
+    TempDir d("bertfit");
+    models::BertConfig c;
+    c.vocab_size = 30;
+    c.hidden_size = 8;
+    c.num_hidden_layers = 1;
+    c.num_attention_heads = 2;
+    c.intermediate_size = 16;
+    c.max_position_embeddings = 10;
+    models::BertForSequenceClassification<float> m(c, 1);
+    m.save_pretrained(d.str());
+    auto load = [&] {
+        return error_of(
+            [&] { models::BertForSequenceClassification<float>::from_pretrained(d.str(), {.verbose = false}); });
+    };
+    // Each size within its own limit, together far beyond the file: must not be allocated.
+    write_text(d / "config.json", R"({"model_type": "bert", "vocab_size": 16777216, "hidden_size": 65536,
+                                      "num_attention_heads": 1, "num_hidden_layers": 1024,
+                                      "intermediate_size": 1048576, "type_vocab_size": 65536})");
+    std::string msg = load();
+    CHECK_ERROR_HAS(msg, d / "config.json");
+    CHECK_ERROR_HAS(msg, "describe an encoder of");
+    CHECK_ERROR_HAS(error_of([&] { models::BertModel<float>::from_pretrained(d.str(), Device::cpu(), false); }),
+                    "holds only");
+    // The dispatch refuses an architecture it does not know, listing the ones it does.
+    write_text(d / "config.json", R"({"model_type": "roberta"})");
+    CHECK_ERROR_HAS(error_of([&] { models::classifier_from_pretrained<float>(d.str(), {.verbose = false}); }),
+                    "field 'model_type': \"roberta\" is not supported (supported: \"bert\", \"distilbert\")");
+    write_text(d / "config.json", R"({"model_type": 7})");
+    CHECK_ERROR_HAS(error_of([&] { models::model_type_of(d.str()); }), "field 'model_type'");
+    for (auto [text, field] : std::vector<std::pair<std::string, std::string>>{
+             {R"({"hidden_size": 8.5})", "field 'hidden_size': expected an integer"},
+             {R"({"type_vocab_size": -1})", "field 'type_vocab_size'"},
+             {R"({"is_decoder": "no"})", "field 'is_decoder'"},
+             {R"({"position_embedding_type": ["absolute"]})", "field 'position_embedding_type'"},
+             {R"({"classifier_dropout": "0.1"})", "field 'classifier_dropout'"}}) {
+        write_text(d / "config.json", text);
+        msg = error_of([&] { models::BertConfig::load(d / "config.json"); });
+        CHECK_ERROR_HAS(msg, d / "config.json");
+        CHECK_ERROR_HAS(msg, field);
+    }
+}
+
 // ---- vocab.txt and tokenizer.json ---------------------------------------------------------------------------
 
 TEST_CASE("vocab.txt: duplicates, missing special tokens and empty files name the file and line") {

@@ -79,8 +79,9 @@ inline bool print_run(const temper::train::TrainResult& res, const std::string& 
 
 // Test-set scores of a multi-label run: with the thresholds tuned on dev (when they were) and with
 // the fixed threshold, from one pass over the test set. Also appends them to metrics.jsonl.
-inline void report_multilabel_test(temper::train::Trainer<float>& trainer, const temper::train::TrainResult& res,
-                                   const temper::train::Dataset& test, double threshold, bool tuned) {
+template <class Trainer>
+void report_multilabel_test(Trainer& trainer, const temper::train::TrainResult& res, const temper::train::Dataset& test,
+                            double threshold, bool tuned) {
     temper::train::EvalResult r = trainer.evaluate(test, res.thresholds);
     trainer.record_test(r);
     const auto& names = test.label_names;

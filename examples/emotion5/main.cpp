@@ -18,7 +18,8 @@
 using namespace temper;
 
 int main(int argc, char** argv) {
-    CLI::App app{"Fine-tune DistilBERT for multi-label emotions (anger, fear, joy, sadness, surprise) on your CSV"};
+    CLI::App app{
+        "Fine-tune DistilBERT or BERT for multi-label emotions (anger, fear, joy, sadness, surprise) on your CSV"};
     std::string data, dev, test, text_column = "text";
     std::vector<std::string> labels = {"anger", "fear", "joy", "sadness", "surprise"};
     examples::ModelArgs margs;
@@ -54,15 +55,20 @@ int main(int argc, char** argv) {
                     s.test.size());
         std::printf("train labels: %s\n", examples::label_counts(s.train).c_str());
 
-        auto [tok, model] = examples::make_model(margs, all.label_names, models::Problem::MultiLabel, targs.seed);
+        examples::ModelSetup setup =
+            examples::make_model(margs, all.label_names, models::Problem::MultiLabel, targs.seed);
         train::TrainerOptions opt = examples::trainer_options(targs);
         opt.threshold = threshold;
         opt.tune_thresholds = tune;
         if (use_pos_weight) opt.pos_weight = train::pos_weight(s.train);
-        train::Trainer<float> trainer(model, tok, s.train, s.dev, opt);
-        const train::TrainResult res = trainer.fit();
-        if (!examples::print_run(res, targs.run_dir)) return 0;
-        examples::report_multilabel_test(trainer, res, s.test, threshold, tune);
-        return 0;
+        return std::visit(
+            [&](auto& model) {
+                train::Trainer trainer(model, setup.tokenizer, s.train, s.dev, opt);
+                const train::TrainResult res = trainer.fit();
+                if (!examples::print_run(res, targs.run_dir)) return 0;
+                examples::report_multilabel_test(trainer, res, s.test, threshold, tune);
+                return 0;
+            },
+            setup.model);
     });
 }

@@ -42,7 +42,7 @@ static train::Dataset with_default_names(train::Dataset d) {
 }
 
 int main(int argc, char** argv) {
-    CLI::App app{"Fine-tune DistilBERT for 6-class single-label emotions (with class balancing) on your CSV"};
+    CLI::App app{"Fine-tune DistilBERT or BERT for 6-class single-label emotions (with class balancing) on your CSV"};
     std::string data, dev, test, text_column = "text", label_column = "label";
     std::vector<std::string> labels;
     examples::ModelArgs margs;
@@ -86,14 +86,19 @@ int main(int argc, char** argv) {
                         examples::label_counts(s.train).c_str());
         }
 
-        auto [tok, model] = examples::make_model(margs, all.label_names, models::Problem::SingleLabel, targs.seed);
-        train::Trainer<float> trainer(model, tok, s.train, s.dev, examples::trainer_options(targs));
-        const train::TrainResult res = trainer.fit();
-        if (!examples::print_run(res, targs.run_dir)) return 0;
-        train::EvalResult r = trainer.evaluate(s.test);
-        trainer.record_test(r);
-        examples::print_single_label("test set (" + std::to_string(s.test.size()) + " examples):", r.scores,
-                                     all.label_names);
-        return 0;
+        examples::ModelSetup setup =
+            examples::make_model(margs, all.label_names, models::Problem::SingleLabel, targs.seed);
+        return std::visit(
+            [&](auto& model) {
+                train::Trainer trainer(model, setup.tokenizer, s.train, s.dev, examples::trainer_options(targs));
+                const train::TrainResult res = trainer.fit();
+                if (!examples::print_run(res, targs.run_dir)) return 0;
+                train::EvalResult r = trainer.evaluate(s.test);
+                trainer.record_test(r);
+                examples::print_single_label("test set (" + std::to_string(s.test.size()) + " examples):", r.scores,
+                                             all.label_names);
+                return 0;
+            },
+            setup.model);
     });
 }

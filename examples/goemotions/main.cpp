@@ -1,4 +1,4 @@
-// goemotions: fine-tune DistilBERT on GoEmotions (27 emotions + neutral, multi-label) and report the test
+// goemotions: fine-tune DistilBERT or BERT on GoEmotions (27 emotions + neutral, multi-label) and report the test
 // set's exact-match accuracy, micro/macro-F1 and per-label scores, with per-label thresholds tuned on dev
 // and with the fixed threshold.
 //
@@ -19,7 +19,7 @@
 using namespace temper;
 
 int main(int argc, char** argv) {
-    CLI::App app{"Fine-tune DistilBERT on GoEmotions (28 labels, multi-label) and report test scores"};
+    CLI::App app{"Fine-tune DistilBERT or BERT on GoEmotions (28 labels, multi-label) and report test scores"};
     std::string data;
     examples::ModelArgs margs;
     examples::TrainArgs targs;
@@ -59,17 +59,21 @@ int main(int argc, char** argv) {
         std::printf("data: %s: train %zu, dev %zu, test %zu examples, %zu labels\n", data.c_str(), s.train.size(),
                     s.dev.size(), s.test.size(), names.size());
 
-        auto [tok, model] = examples::make_model(margs, names, models::Problem::MultiLabel, targs.seed);
+        examples::ModelSetup setup = examples::make_model(margs, names, models::Problem::MultiLabel, targs.seed);
         train::TrainerOptions opt = examples::trainer_options(targs);
         opt.threshold = threshold;
         opt.tune_thresholds = !no_tune;
         if (use_pos_weight) opt.pos_weight = train::pos_weight(s.train);
-        train::Trainer<float> trainer(model, tok, s.train, s.dev, opt);
-        const train::TrainResult res = trainer.fit();
-        if (!examples::print_run(res, targs.run_dir)) return 0;
-        examples::report_multilabel_test(trainer, res, s.test, threshold, !no_tune);
-        std::printf("\ntotal time %.1f s\n",
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        return 0;
+        return std::visit(
+            [&](auto& model) {
+                train::Trainer trainer(model, setup.tokenizer, s.train, s.dev, opt);
+                const train::TrainResult res = trainer.fit();
+                if (!examples::print_run(res, targs.run_dir)) return 0;
+                examples::report_multilabel_test(trainer, res, s.test, threshold, !no_tune);
+                std::printf("\ntotal time %.1f s\n",
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+                return 0;
+            },
+            setup.model);
     });
 }

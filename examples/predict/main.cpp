@@ -1,5 +1,6 @@
 // predict: emotions of texts with a fine-tuned checkpoint (a run's best/ directory or any HF
-// DistilBertForSequenceClassification directory).
+// DistilBertForSequenceClassification or BertForSequenceClassification directory; config.json's model_type
+// says which).
 //
 //   predict --model runs/goemotions/best "I'm so excited but also nervous"
 //   cat texts.txt | predict --model runs/emotion6/best --json
@@ -20,17 +21,17 @@
 #include <nlohmann/json.hpp>
 
 #include "common/cli.hpp"
-#include "temper/models/distilbert.hpp"
+#include "temper/models/any_classifier.hpp"
 #include "temper/models/probabilities.hpp"
 #include "temper/text/model_inputs.hpp"
 #include "temper/text/wordpiece.hpp"
 #include "temper/train/metrics.hpp"
 
 using namespace temper;
-using Classifier = models::DistilBertForSequenceClassification<float>;
-
+// Model: DistilBertForSequenceClassification<float> or BertForSequenceClassification<float>.
+template <class Model>
 struct Predictor {
-    Classifier& model;
+    Model& model;
     const text::WordPiece& tok;
     std::vector<double> thresholds;  // multi-label only
     size_t max_length = 128;
@@ -112,19 +113,17 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--json", json, "one JSON object per text: {\"text\", \"probs\" (sorted), \"detected\" or \"label\"}");
 
-    return examples::run_main(app, argc, argv, [&] {
-        text::WordPiece tok = text::WordPiece::from_pretrained(model_dir);
-        Classifier model = Classifier::from_pretrained(
-            model_dir,
-            {.num_labels = std::nullopt, .problem = std::nullopt, .labels = {}, .seed = 42, .verbose = true});
+    // Everything after loading, for the model's architecture.
+    auto classify = [&](auto& model, const text::WordPiece& tok) {
         model.eval();
         NoGradGuard no_grad;
-        Predictor pr{.model = model,
-                     .tok = tok,
-                     .thresholds = {},
-                     .max_length = size_t(std::min<int64_t>(max_length, model.config.max_position_embeddings)),
-                     .top = size_t(top),
-                     .json = json};
+        Predictor<std::remove_reference_t<decltype(model)>> pr{
+            .model = model,
+            .tok = tok,
+            .thresholds = {},
+            .max_length = size_t(std::min<int64_t>(max_length, model.config.max_position_embeddings)),
+            .top = size_t(top),
+            .json = json};
         if (pr.multi_label()) {
             const std::string path = (std::filesystem::path(model_dir) / "thresholds.json").string();
             const size_t L = size_t(model.config.num_labels());
@@ -161,5 +160,13 @@ int main(int argc, char** argv) {
             pr.run(lines);
         }
         return 0;
+    };
+
+    return examples::run_main(app, argc, argv, [&] {
+        text::WordPiece tok = text::WordPiece::from_pretrained(model_dir);
+        models::AnyClassifier<float> any = models::classifier_from_pretrained<float>(
+            model_dir,
+            {.num_labels = std::nullopt, .problem = std::nullopt, .labels = {}, .seed = 42, .verbose = true});
+        return std::visit([&](auto& model) { return classify(model, tok); }, any);
     });
 }

@@ -5,6 +5,8 @@
 #include "temper/core/tensor.hpp"
 #include "temper/io/hf_checkpoint.hpp"
 #include "temper/io/safetensors.hpp"
+#include "temper/models/any_classifier.hpp"
+#include "temper/models/bert.hpp"
 #include "temper/models/distilbert.hpp"
 #include "temper/models/inference_graph.hpp"
 #include "temper/models/probabilities.hpp"

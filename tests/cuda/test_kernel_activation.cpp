@@ -1,4 +1,4 @@
-// kernels/activation.cuh against cpu/elementwise.hpp, every element, float and double: GELU (erf) and ReLU
+// kernels/activation.cuh against cpu/elementwise.hpp, every element, float and double: GELU (erf), ReLU and tanh
 // forward and backward, and the fused bias + GELU with its bias gradient (a column sum, checked against a
 // double-precision sum of the CPU's dx).
 #include <sstream>
@@ -32,6 +32,24 @@ TEST_CASE_TEMPLATE("gelu forward and backward", T, float, double) {
         cuda::gelu_forward(dx_in.get(), dx_in.get(), n, test::gpu());
         test::check_close(dx_in.download(), y_ref, "gelu forward in place" + tag);
         test::check_close(d_dy.download(), dx_ref, "gelu backward in place" + tag);
+    }
+}
+
+TEST_CASE_TEMPLATE("tanh forward and backward (BERT's pooler)", T, float, double) {
+    uint64_t seed = 3500;
+    for (int64_t n : {1, 33, (1 << 16) + 5}) {
+        CAPTURE(n);
+        const std::string tag = " n=" + std::to_string(n);
+        std::vector<T> x = test::random_vector<T>(size_t(n), seed++, -8.0, 8.0);
+        std::vector<T> dy = test::random_vector<T>(size_t(n), seed++), y_ref(static_cast<size_t>(n)),
+                       dx_ref(static_cast<size_t>(n));
+        cpu::tanh_forward(x.data(), y_ref.data(), n);
+        cpu::tanh_backward(x.data(), dy.data(), dx_ref.data(), n);
+        DeviceBuffer<T> d_x(x), d_dy(dy), d_y(static_cast<size_t>(n)), d_dx(static_cast<size_t>(n));
+        cuda::tanh_forward(d_x.get(), d_y.get(), n, test::gpu());
+        cuda::tanh_backward(d_x.get(), d_dy.get(), d_dx.get(), n, test::gpu());
+        test::check_close(d_y.download(), y_ref, "tanh forward" + tag);
+        test::check_close(d_dx.download(), dx_ref, "tanh backward" + tag);
     }
 }
 

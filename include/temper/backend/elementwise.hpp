@@ -61,17 +61,22 @@ void sum(const T* x, int64_t n, double divisor, T* out, Device dev) {
 // y = act(x), dx = dy * act'(x) over n dense elements (y may be x, dx may be dy).
 template <class T>
 void activation_forward(Activation act, const T* x, T* y, int64_t n, Device dev) {
-    if (dev.is_cuda())
-        (act == Activation::GELU ? cuda::gelu_forward<T> : cuda::relu_forward<T>)(x, y, n, dev);
-    else
-        (act == Activation::GELU ? cpu::gelu_forward<T> : cpu::relu_forward<T>)(x, y, n);
+    switch (act) {
+        case Activation::GELU: return dev.is_cuda() ? cuda::gelu_forward(x, y, n, dev) : cpu::gelu_forward(x, y, n);
+        case Activation::ReLU: return dev.is_cuda() ? cuda::relu_forward(x, y, n, dev) : cpu::relu_forward(x, y, n);
+        case Activation::Tanh: return dev.is_cuda() ? cuda::tanh_forward(x, y, n, dev) : cpu::tanh_forward(x, y, n);
+    }
 }
 template <class T>
 void activation_backward(Activation act, const T* x, const T* dy, T* dx, int64_t n, Device dev) {
-    if (dev.is_cuda())
-        (act == Activation::GELU ? cuda::gelu_backward<T> : cuda::relu_backward<T>)(x, dy, dx, n, dev);
-    else
-        (act == Activation::GELU ? cpu::gelu_backward<T> : cpu::relu_backward<T>)(x, dy, dx, n);
+    switch (act) {
+        case Activation::GELU:
+            return dev.is_cuda() ? cuda::gelu_backward(x, dy, dx, n, dev) : cpu::gelu_backward(x, dy, dx, n);
+        case Activation::ReLU:
+            return dev.is_cuda() ? cuda::relu_backward(x, dy, dx, n, dev) : cpu::relu_backward(x, dy, dx, n);
+        case Activation::Tanh:
+            return dev.is_cuda() ? cuda::tanh_backward(x, dy, dx, n, dev) : cpu::tanh_backward(x, dy, dx, n);
+    }
 }
 
 // pre = x + bias (nullptr: not kept), y = gelu(pre); x [rows, cols], bias [cols].

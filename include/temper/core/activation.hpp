@@ -1,5 +1,5 @@
-// The elementwise activations temper computes (exact erf GELU, ReLU): what a model config names and what the
-// kernels implement.
+// The elementwise activations temper computes (exact erf GELU, ReLU, tanh): what a model config names and what
+// the kernels implement. Tanh is BERT's pooler activation, never a config's hidden_act.
 #pragma once
 
 #include <string>
@@ -8,7 +8,7 @@
 
 namespace temper {
 
-enum class Activation { GELU, ReLU };
+enum class Activation { GELU, ReLU, Tanh };
 
 // "gelu" or "relu", as HF configs spell them; where names the file and field for the error.
 inline Activation parse_activation(const std::string& name, const std::string& where) {

@@ -147,6 +147,19 @@ void relu_backward(const T* x, const T* dy, T* dx, int64_t n) {
     for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : T(0);
 }
 
+// tanh (BERT's pooler), in compute_t and rounded once; the backward recomputes tanh(x): 1 - tanh(x)^2.
+template <class T>
+void tanh_forward(const T* x, T* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = T(std::tanh(compute_t<T>(x[i])));
+}
+template <class T>
+void tanh_backward(const T* x, const T* dy, T* dx, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        const compute_t<T> t = std::tanh(compute_t<T>(x[i]));
+        dx[i] = T(compute_t<T>(dy[i]) * (compute_t<T>(1) - t * t));
+    }
+}
+
 // pre = x + bias (bias [cols] broadcast over the rows of x [rows, cols]; pre nullptr: not kept), y = gelu(pre).
 // Without pre the sum lives in y and is replaced in place.
 template <class T>

@@ -114,8 +114,8 @@ void sum_to_shape(const T* g, const Shape& g_shape, T* out, const Shape& out_sha
 
 // ---- activations (launchers/activation.cuh) ---------------------------------------------------------------
 
-// Arguments as cpu::gelu_forward / gelu_backward / relu_forward / relu_backward (n elements, contiguous;
-// y may be x, dx may be dy).
+// Arguments as cpu::gelu_forward / gelu_backward / relu_forward / relu_backward / tanh_forward / tanh_backward
+// (n elements, contiguous; y may be x, dx may be dy).
 template <class T>
 void gelu_forward(const T* x, T* y, int64_t n, Device dev) TEMPER_CUDA_LAUNCHER
 template <class T>
@@ -124,6 +124,10 @@ template <class T>
 void relu_forward(const T* x, T* y, int64_t n, Device dev) TEMPER_CUDA_LAUNCHER
 template <class T>
 void relu_backward(const T* x, const T* dy, T* dx, int64_t n, Device dev) TEMPER_CUDA_LAUNCHER
+template <class T>
+void tanh_forward(const T* x, T* y, int64_t n, Device dev) TEMPER_CUDA_LAUNCHER
+template <class T>
+void tanh_backward(const T* x, const T* dy, T* dx, int64_t n, Device dev) TEMPER_CUDA_LAUNCHER
 
 // x: [rows, cols], bias: [cols]. pre = x + bias (kept for the backward; nullptr to skip), y = gelu(pre).
 template <class T>

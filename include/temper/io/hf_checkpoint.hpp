@@ -1,6 +1,6 @@
 // HF checkpoint directories: open model.safetensors or a sharded model.safetensors.index.json, load tensors
 // into a module by name (converting F16/BF16/F32/F64 to the module's type), and report every missing,
-// unexpected and mis-shaped tensor by name.
+// unexpected and mis-shaped tensor by name; and the way back, a module's parameters as one safetensors file.
 #pragma once
 
 #include <filesystem>
@@ -49,6 +49,7 @@ public:
         for (const auto& [n, _] : where_) out.push_back(n);
         return out;
     }
+    bool contains(const std::string& name) const { return where_.count(name) != 0; }
     const SafeTensors& file_of(const std::string& name) const {
         auto it = where_.find(name);
         if (it == where_.end()) fail(dir_, ": no tensor named '", name, "'");
@@ -170,6 +171,36 @@ LoadReport load_into(nn::Module<T>& model, const Checkpoint& ck, const LoadRules
         rep.loaded.push_back(name);
     }
     return rep;
+}
+
+// Every parameter of the module under its dotted name, stored as dtype (F32, BF16 or F16; rounded once from
+// the module's type), written atomically to path with the {"format": "pt"} metadata HF expects.
+template <class T>
+void save_weights(nn::Module<T>& model, const std::string& path, DType dtype = DType::F32) {
+    check(dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16, "save_weights: dtype ", dtype_name(dtype),
+          " is not supported (F32, BF16 or F16)");
+    std::vector<std::vector<std::byte>> buffers;
+    std::vector<TensorToWrite> tensors;
+    model.for_each_parameter([&](const std::string& name, Tensor<T>& p) {
+        auto v = p.to_vector();
+        std::vector<std::byte> bytes(v.size() * dtype_size(dtype));
+        for (size_t i = 0; i < v.size(); ++i) {
+            float f = float(v[i]);
+            if (dtype == DType::F32)
+                std::memcpy(bytes.data() + 4 * i, &f, 4);
+            else if (dtype == DType::BF16) {
+                uint16_t b = bf16::from_float(f).bits;
+                std::memcpy(bytes.data() + 2 * i, &b, 2);
+            } else {
+                uint16_t b = f16::from_float(f).bits;
+                std::memcpy(bytes.data() + 2 * i, &b, 2);
+            }
+        }
+        buffers.push_back(std::move(bytes));
+        tensors.push_back({name, dtype, p.shape(), {}});
+    });
+    for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = buffers[i];
+    save_safetensors(path, tensors, {{"format", "pt"}});
 }
 
 }  // namespace temper::io

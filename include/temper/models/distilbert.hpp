@@ -9,18 +9,11 @@
 #include <string>
 
 #include "temper/io/hf_checkpoint.hpp"
+#include "temper/models/classifier.hpp"
 #include "temper/models/distilbert_config.hpp"
 #include "temper/nn/transformer.hpp"
 
 namespace temper::models {
-
-// config.json of a checkpoint directory, checking first that the directory exists.
-inline std::string config_path(const std::string& dir) {
-    check(std::filesystem::is_directory(dir), dir,
-          ": not a directory (expected a HF checkpoint directory with "
-          "config.json and model.safetensors)");
-    return (std::filesystem::path(dir) / "config.json").string();
-}
 
 // Before a model is built from config.json: the encoder it describes must be of the order of the values the
 // checkpoint files really hold (at most twice as many, plus 16M so that checkpoints missing a few tensors still
@@ -157,21 +150,10 @@ public:
         std::string s = n.rfind("distilbert.", 0) == 0 ? n.substr(11) : n;
         return s.rfind("embeddings.", 0) == 0 || s.rfind("transformer.", 0) == 0;
     }
-    static void print_report(const std::string& dir, const io::LoadReport& r) {
-        std::string s = r.summary();
-        if (!s.empty()) std::cerr << "temper: loaded " << r.loaded.size() << " tensors from " << dir << "\n" << s;
-    }
+    static void print_report(const std::string& dir, const io::LoadReport& r) { print_load_report(dir, r); }
 
 private:
     io::LoadReport report_;
-};
-
-struct ClassifierOptions {
-    std::optional<int64_t> num_labels = std::nullopt;  // overrides config.json's id2label count
-    std::optional<Problem> problem = std::nullopt;     // overrides config.json's problem_type
-    std::vector<std::string> labels = {};              // label names (sets num_labels)
-    uint64_t seed = 42;                                // initialisation of anything not in the checkpoint
-    bool verbose = true;                               // print the load report to stderr
 };
 
 template <class T>
@@ -225,15 +207,11 @@ public:
 
     // Multi-label: BCE-with-logits (mean) against multi-hot targets [B, num_labels].
     Tensor<T> loss(const Tensor<T>& logits, const Tensor<T>& targets, const Tensor<T>& pos_weight = Tensor<T>()) const {
-        check(config.problem == Problem::MultiLabel,
-              "loss: float targets need problem_type multi_label_classification");
-        return bce_with_logits(logits, targets, pos_weight);
+        return classifier_loss(config, logits, targets, pos_weight);
     }
     // Single-label: cross-entropy (mean) against class ids [B].
     Tensor<T> loss(const Tensor<T>& logits, const Tensor<int64_t>& labels) const {
-        check(config.problem == Problem::SingleLabel,
-              "loss: class-id labels need problem_type single_label_classification");
-        return cross_entropy(logits, labels);
+        return classifier_loss(config, logits, labels);
     }
 
     static DistilBertForSequenceClassification from_pretrained(const std::string& dir,
@@ -241,11 +219,7 @@ public:
                                                                Device dev = Device::cpu()) {
         const std::string cfg_path = config_path(dir);
         DistilBertConfig c = DistilBertConfig::load(cfg_path);
-        if (!opt.labels.empty())
-            c.labels = opt.labels;
-        else if (opt.num_labels && *opt.num_labels != c.num_labels())
-            c.set_num_labels(*opt.num_labels);
-        if (opt.problem) c.problem = *opt.problem;
+        apply_options(c, opt);
         const io::Checkpoint ck = io::Checkpoint::open(dir);
         check_config_fits(c, ck, cfg_path);
         // The encoder comes from the checkpoint, so its random initialisation is skipped; the generator still
@@ -274,37 +248,7 @@ public:
     // Writes config.json and model.safetensors (each atomically) that HF's from_pretrained loads.
     // Weights are stored as `dtype` (F32 by default; BF16 / F16 halve the size).
     void save_pretrained(const std::string& dir, DType dtype = DType::F32) {
-        namespace fs = std::filesystem;
-        std::error_code ec;
-        fs::create_directories(dir, ec);
-        check(!ec && fs::is_directory(dir), dir, ": cannot create the output directory (", ec.message(), ")");
-        check(dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16, "save_pretrained: dtype ",
-              dtype_name(dtype), " is not supported (F32, BF16 or F16)");
-        std::vector<std::vector<std::byte>> buffers;
-        std::vector<io::TensorToWrite> tensors;
-        this->for_each_parameter([&](const std::string& name, Tensor<T>& p) {
-            auto v = p.to_vector();
-            std::vector<std::byte> bytes(v.size() * dtype_size(dtype));
-            for (size_t i = 0; i < v.size(); ++i) {
-                float f = float(v[i]);
-                if (dtype == DType::F32)
-                    std::memcpy(bytes.data() + 4 * i, &f, 4);
-                else if (dtype == DType::BF16) {
-                    uint16_t b = bf16::from_float(f).bits;
-                    std::memcpy(bytes.data() + 2 * i, &b, 2);
-                } else {
-                    uint16_t b = f16::from_float(f).bits;
-                    std::memcpy(bytes.data() + 2 * i, &b, 2);
-                }
-            }
-            buffers.push_back(std::move(bytes));
-            tensors.push_back({name, dtype, p.shape(), {}});
-        });
-        for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = buffers[i];
-        io::save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
-        DistilBertConfig c = config;
-        c.extra["dtype"] = dtype == DType::F32 ? "float32" : dtype == DType::BF16 ? "bfloat16" : "float16";
-        c.save((fs::path(dir) / "config.json").string());
+        save_pretrained_dir(*this, config, dir, dtype);
     }
 
 private:

@@ -8,36 +8,24 @@
 
 #include "temper/io/atomic_file.hpp"
 #include "temper/io/json_fields.hpp"
+#include "temper/models/classifier_config.hpp"
 #include "temper/nn/transformer.hpp"
 
 namespace temper::models {
 
-enum class Problem { SingleLabel, MultiLabel };
-
-inline std::string problem_type_name(Problem p) {
-    return p == Problem::MultiLabel ? "multi_label_classification" : "single_label_classification";
-}
-
-struct DistilBertConfig {
+// problem, labels, num_labels(), set_num_labels() come from ClassifierConfig (shared with BertConfig).
+struct DistilBertConfig : ClassifierConfig {
     int64_t vocab_size = 30522, dim = 768, n_layers = 6, n_heads = 12, hidden_dim = 3072;
     int64_t max_position_embeddings = 512, pad_token_id = 0;
     double dropout = 0.1, attention_dropout = 0.1, seq_classif_dropout = 0.2, qa_dropout = 0.1;
     double initializer_range = 0.02, layer_norm_eps = 1e-12;
     std::string activation = "gelu";
     bool sinusoidal_pos_embds = false;
-    // Sequence classification head.
-    Problem problem = Problem::SingleLabel;
-    std::vector<std::string> labels = {"LABEL_0", "LABEL_1"};  // id2label, in id order
-    io::json extra = io::json::object();                       // keys we do not interpret, written back as-is
+    io::json extra = io::json::object();  // keys we do not interpret, written back as-is
 
-    int64_t num_labels() const { return int64_t(labels.size()); }
     nn::Activation act() const { return nn::parse_activation(activation, "DistilBertConfig"); }
-
-    void set_num_labels(int64_t n) {
-        check(n >= 1 && n <= 100000, "DistilBertConfig: num_labels must be in [1, 100000], got ", n);
-        labels.clear();
-        for (int64_t i = 0; i < n; ++i) labels.push_back("LABEL_" + std::to_string(i));
-    }
+    // The architecture and its size, for a person: "DistilBERT, 6 layers, dim 768, 12 heads".
+    std::string summary() const { return str("DistilBERT, ", n_layers, " layers, dim ", dim, ", ", n_heads, " heads"); }
 
     // Cross-field checks; `where` names the source (a file path) in errors.
     void validate(const std::string& where = "DistilBertConfig") const {
@@ -73,39 +61,7 @@ struct DistilBertConfig {
         c.activation = io::get_string(j, "activation", c.activation, where);
         c.sinusoidal_pos_embds = io::get_bool(j, "sinusoidal_pos_embds", c.sinusoidal_pos_embds, where);
 
-        std::string pt = io::get_string(j, "problem_type", "", where);
-        if (pt == "multi_label_classification")
-            c.problem = Problem::MultiLabel;
-        else if (pt == "single_label_classification" || pt.empty())
-            c.problem = Problem::SingleLabel;
-        else
-            fail(where,
-                 ": field 'problem_type': expected \"multi_label_classification\" or "
-                 "\"single_label_classification\", found \"",
-                 pt, "\"");
-
-        if (j.contains("id2label") && !j["id2label"].is_null()) {
-            const io::json& m = j["id2label"];
-            check(m.is_object(), where, ": field 'id2label': expected an object {\"0\": name, ...}, found ",
-                  io::json_found(m));
-            check(!m.empty() && m.size() <= 100000, where, ": field 'id2label': expected 1 to 100000 labels, found ",
-                  m.size());
-            c.labels.assign(m.size(), "");
-            std::vector<bool> seen(m.size(), false);
-            for (auto it = m.begin(); it != m.end(); ++it) {
-                size_t id = 0;
-                const std::string& key = it.key();
-                bool ok = !key.empty() && key.size() < 8 && key.find_first_not_of("0123456789") == std::string::npos;
-                if (ok) id = std::stoul(key);
-                check(ok && id < m.size() && !seen[id], where, ": field 'id2label': key \"", key,
-                      "\" is not a distinct id in [0, ", m.size(), ")");
-                check(it.value().is_string(), where, ": field 'id2label': label ", key, " is not a string");
-                seen[id] = true;
-                c.labels[id] = it.value().get<std::string>();
-            }
-        } else if (j.contains("num_labels")) {
-            c.set_num_labels(io::get_int(j, "num_labels", 2, 1, 100000, where));
-        }
+        c.read_classifier_fields(j, where);
         static const char* known[] = {"vocab_size",        "dim",
                                       "n_layers",          "n_heads",
                                       "hidden_dim",        "max_position_embeddings",
@@ -113,11 +69,10 @@ struct DistilBertConfig {
                                       "attention_dropout", "seq_classif_dropout",
                                       "qa_dropout",        "initializer_range",
                                       "activation",        "sinusoidal_pos_embds",
-                                      "problem_type",      "id2label",
-                                      "label2id",          "num_labels",
                                       "model_type",        "architectures"};
         for (auto it = j.begin(); it != j.end(); ++it)
-            if (std::find(std::begin(known), std::end(known), it.key()) == std::end(known))
+            if (std::find(std::begin(known), std::end(known), it.key()) == std::end(known) &&
+                !is_classifier_key(it.key()))
                 c.extra[it.key()] = it.value();
         c.validate(where);
         return c;
@@ -145,14 +100,7 @@ struct DistilBertConfig {
         j["initializer_range"] = initializer_range;
         j["activation"] = activation;
         j["sinusoidal_pos_embds"] = sinusoidal_pos_embds;
-        j["problem_type"] = problem_type_name(problem);
-        io::json id2label = io::json::object(), label2id = io::json::object();
-        for (size_t i = 0; i < labels.size(); ++i) {
-            id2label[std::to_string(i)] = labels[i];
-            label2id[labels[i]] = i;
-        }
-        j["id2label"] = id2label;
-        j["label2id"] = label2id;
+        write_classifier_fields(j);
         return j;
     }
 

@@ -10,7 +10,7 @@
 
 #include "temper/core/error.hpp"
 #include "temper/core/tensor.hpp"
-#include "temper/models/distilbert_config.hpp"
+#include "temper/models/classifier_config.hpp"
 
 namespace temper::models {
 

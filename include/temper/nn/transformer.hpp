@@ -1,5 +1,6 @@
 // The DistilBERT transformer block: multi-head self-attention and a GELU FFN, each wrapped post-LN
-// (x = LayerNorm(sublayer(x) + x)), with HF's parameter names.
+// (x = LayerNorm(sublayer(x) + x)), with HF's parameter names. The attention and the activated projection are
+// free functions that BERT's layers (models/bert.hpp) compute with too.
 #pragma once
 
 #include <cmath>
@@ -12,6 +13,30 @@ namespace temper::nn {
 
 using temper::Activation;
 using temper::parse_activation;
+
+// Multi-head self-attention before the output projection: x [B, S, dim] through the q, k, v projections,
+// softmax(q k^T / sqrt(dh), mask) -> dropout (p, when training) -> @ v, heads merged back: [B, S, dim].
+// mask [B, S]: 1 = token, 0 = padding; undefined = attend everywhere.
+template <class T>
+Tensor<T> self_attention(const Tensor<T>& x, const Tensor<int64_t>& mask, const Linear<T>& q_lin,
+                         const Linear<T>& k_lin, const Linear<T>& v_lin, int64_t n_heads, double p, bool training) {
+    const int64_t B = x.size(0), S = x.size(1), dim = q_lin.weight.size(0), dh = dim / n_heads;
+    auto heads = [&](const Tensor<T>& t) { return transpose(reshape(t, {B, S, n_heads, dh}), 1, 2); };
+    Tensor<T> q = heads(q_lin(x));  // [B, H, S, dh]
+    Tensor<T> k = heads(k_lin(x));
+    Tensor<T> v = heads(v_lin(x));
+    // fused on the GPU (ops/attention.hpp)
+    Tensor<T> ctx = scaled_dot_product_attention(q, k, v, mask, p, training);
+    return reshape(transpose(ctx, 1, 2), {B, S, dim});
+}
+
+// act(lin(x)): GELU with a bias is one fused op (ops/bias_gelu.hpp).
+template <class T>
+Tensor<T> linear_activation(const Linear<T>& lin, const Tensor<T>& x, Activation act) {
+    if (act == Activation::GELU && lin.bias.defined()) return bias_gelu(linear(x, lin.weight), lin.bias);
+    const Tensor<T> h = lin(x);
+    return act == Activation::GELU ? gelu(h) : act == Activation::ReLU ? relu(h) : tanh(h);
+}
 
 template <class T>
 class MultiHeadSelfAttention : public Module<T> {
@@ -42,14 +67,7 @@ public:
 
     // x [B, S, dim], mask [B, S] (1 = token, 0 = padding; undefined = attend everywhere) -> [B, S, dim].
     Tensor<T> operator()(const Tensor<T>& x, const Tensor<int64_t>& mask) const {
-        const int64_t B = x.size(0), S = x.size(1), dh = dim / n_heads;
-        auto heads = [&](const Tensor<T>& t) { return transpose(reshape(t, {B, S, n_heads, dh}), 1, 2); };
-        Tensor<T> q = heads(q_lin(x));  // [B, H, S, dh]
-        Tensor<T> k = heads(k_lin(x));
-        Tensor<T> v = heads(v_lin(x));
-        // softmax(q k^T / sqrt(dh), mask) -> dropout -> @ v; fused on the GPU (ops/attention.hpp)
-        Tensor<T> ctx = scaled_dot_product_attention(q, k, v, mask, attn_dropout.p, this->is_training());
-        return out_lin(reshape(transpose(ctx, 1, 2), {B, S, dim}));
+        return out_lin(self_attention(x, mask, q_lin, k_lin, v_lin, n_heads, attn_dropout.p, this->is_training()));
     }
 };
 
@@ -68,14 +86,7 @@ public:
         f("lin2", lin2);
         f("dropout", drop);
     }
-    Tensor<T> operator()(const Tensor<T>& x) const {
-        Tensor<T> h;
-        if (activation == Activation::GELU && lin1.bias.defined())
-            h = bias_gelu(linear(x, lin1.weight), lin1.bias);  // one fused op (ops/bias_gelu.hpp)
-        else
-            h = activation == Activation::GELU ? gelu(lin1(x)) : relu(lin1(x));
-        return drop(lin2(h));
-    }
+    Tensor<T> operator()(const Tensor<T>& x) const { return drop(lin2(linear_activation(lin1, x, activation))); }
 };
 
 template <class T>

@@ -132,12 +132,14 @@ Tensor<T> operator*(T s, const Tensor<T>& a) {
     return scale(a, s);
 }
 
-// Unary ops whose backward needs the input: GELU (exact erf) and ReLU.
+// Unary ops whose backward needs the input: GELU (exact erf), ReLU and tanh.
 template <class T>
 struct UnaryNode : autograd::Node<T> {
     Tensor<T> x;
     Activation act = Activation::GELU;
-    const char* name() const override { return act == Activation::GELU ? "gelu" : "relu"; }
+    const char* name() const override {
+        return act == Activation::GELU ? "gelu" : act == Activation::ReLU ? "relu" : "tanh";
+    }
     std::vector<Tensor<T>> backward(const Tensor<T>& g) override {
         Tensor<T> gc = g.contiguous();
         Tensor<T> dx = Tensor<T>::empty(x.shape(), x.device());
@@ -167,6 +169,10 @@ Tensor<T> gelu(const Tensor<T>& x) {
 template <class T>
 Tensor<T> relu(const Tensor<T>& x) {
     return detail::unary(x, Activation::ReLU);
+}
+template <class T>
+Tensor<T> tanh(const Tensor<T>& x) {
+    return detail::unary(x, Activation::Tanh);
 }
 
 template <class T>

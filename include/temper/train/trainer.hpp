@@ -1,4 +1,6 @@
-// Trainer: fine-tunes a DistilBertForSequenceClassification on a Dataset. Epochs of shuffled, dynamically
+// Trainer: fine-tunes a sequence classifier (DistilBertForSequenceClassification by default, or
+// BertForSequenceClassification: Trainer<float, models::BertForSequenceClassification>, or deduced from the
+// model: `train::Trainer trainer(model, ...)`) on a Dataset. Epochs of shuffled, dynamically
 // padded batches; AdamW with HF's no-decay split, linear warmup/decay, global-norm clipping and gradient
 // accumulation; evaluation on the dev set every N steps with best-checkpoint keeping and early stopping;
 // metrics.jsonl and SVG plots in the run directory; `resume` continues bit-identically from run_dir/last.
@@ -24,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "temper/io/model_dir.hpp"
+#include "temper/models/bert.hpp"
 #include "temper/models/distilbert.hpp"
 #include "temper/models/probabilities.hpp"
 #include "temper/nn/mixed_precision.hpp"
@@ -92,10 +95,13 @@ struct TrainResult {
     std::vector<double> thresholds;  // per label (multi-label), the ones saved with the best model
 };
 
-template <class T>
+// M: the classifier's template (DistilBERT's or BERT's); M<T> needs what TrainStep and save_model_dir use
+// (operator()(ids, mask), forward_checked, loss, save_pretrained, config.labels / problem / pad_token_id /
+// vocab_size / max_position_embeddings).
+template <class T, template <class> class M = models::DistilBertForSequenceClassification>
 class Trainer {
 public:
-    using Model = models::DistilBertForSequenceClassification<T>;
+    using Model = M<T>;
 
     Trainer(Model& model, const text::WordPiece& tokenizer, const Dataset& train, const Dataset& dev,
             TrainerOptions opt)
@@ -530,7 +536,7 @@ private:
                                               {"micro-F1", history_.eval_steps, history_.eval_micro_f1}}));
     }
 
-    using Mixed = nn::MixedPrecision<models::DistilBertForSequenceClassification>;
+    using Mixed = nn::MixedPrecision<M>;
 
     Model& model_;
     std::unique_ptr<Mixed> mixed_;  // bf16: the model's bf16 copy (the model keeps the fp32 master weights)
@@ -543,5 +549,8 @@ private:
     std::vector<double> thresholds_;
     int64_t last_saved_step_ = -1;  // step of run_dir/last, once this trainer has one
 };
+
+template <template <class> class M, class T>
+Trainer(M<T>&, const text::WordPiece&, const Dataset&, const Dataset&, TrainerOptions) -> Trainer<T, M>;
 
 }  // namespace temper::train

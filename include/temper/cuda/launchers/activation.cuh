@@ -1,4 +1,4 @@
-// Host launchers of kernels/activation.cuh: GELU, ReLU, fused bias + GELU. Compiled by nvcc (or against the CUDA
+// Host launchers of kernels/activation.cuh: GELU, ReLU, tanh, fused bias + GELU. Compiled by nvcc (or against the CUDA
 // simulator) once, in launchers/all.cu; declared for every translation unit in cuda/launchers.hpp, which documents
 // them.
 #pragma once
@@ -46,6 +46,14 @@ void relu_forward(const T* x, T* y, int64_t n, Device dev) {
 template <class T>
 void relu_backward(const T* x, const T* dy, T* dx, int64_t n, Device dev) {
     detail::launch_unary_backward<T>(kernels::relu_backward_kernel<T>, x, dy, dx, n, dev);
+}
+template <class T>
+void tanh_forward(const T* x, T* y, int64_t n, Device dev) {
+    detail::launch_unary<T>(kernels::tanh_forward_kernel<T>, x, y, n, dev);
+}
+template <class T>
+void tanh_backward(const T* x, const T* dy, T* dx, int64_t n, Device dev) {
+    detail::launch_unary_backward<T>(kernels::tanh_backward_kernel<T>, x, dy, dx, n, dev);
 }
 
 template <class T>

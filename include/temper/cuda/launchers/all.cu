@@ -35,6 +35,8 @@ namespace temper::cuda {
     template void gelu_backward<T>(const T*, const T*, T*, int64_t, Device);                                        \
     template void relu_forward<T>(const T*, T*, int64_t, Device);                                                   \
     template void relu_backward<T>(const T*, const T*, T*, int64_t, Device);                                        \
+    template void tanh_forward<T>(const T*, T*, int64_t, Device);                                                   \
+    template void tanh_backward<T>(const T*, const T*, T*, int64_t, Device);                                        \
     template void bias_gelu_forward<T>(const T*, const T*, T*, T*, int64_t, int64_t, Device);                       \
     template void bias_gelu_backward<T>(const T*, const T*, T*, T*, int64_t, int64_t, Device);                      \
     template void masked_softmax_forward<T>(const T*, T*, const int64_t*, int64_t, int64_t, int64_t, T, Device);    \
