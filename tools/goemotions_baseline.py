@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch baseline for temper's `goemotions --init random` runs (issue 4, item 7).
+"""PyTorch baseline for temper's `goemotions` runs: random init (issue 4, item 7) or fine-tuning (issue 20).
 
 Trains DistilBertForSequenceClassification from random init on GoEmotions with the setup of
 temper's Trainer (include/temper/train/trainer.hpp) and writes a JSON summary, so the two
@@ -43,6 +43,13 @@ e.g. Debian's python3-torch) is about 25x slower on these matmuls than OpenBLAS 
 
 --init-from DIR and --save-init DIR exchange initial weights with temper (HF directories), for
 checks that take the random initialisation out of the comparison.
+
+--model DIR fine-tunes a pretrained HF checkpoint instead, like temper's `goemotions --model DIR`
+(tools/goemotions_hf_finetune.py runs it with the fine-tuning defaults): AutoModelForSequenceClassification
+(DistilBERT or BERT by config.json's model_type, eager attention) with problem_type
+multi_label_classification and GoEmotions' 28 labels, the new head initialised by transformers
+(N(0, initializer_range), bias 0), and DIR's own tokenizer (AutoTokenizer) truncating to max_length;
+--config, --vocab and the random init are not used. Everything else is as above.
 """
 
 import argparse
@@ -57,8 +64,8 @@ import torch
 import torch.nn as nn
 import transformers
 from safetensors.torch import load_file, save_file
-from transformers import (BertTokenizerFast, DistilBertConfig, DistilBertForSequenceClassification,
-                          get_linear_schedule_with_warmup)
+from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertTokenizerFast,
+                          DistilBertConfig, DistilBertForSequenceClassification, get_linear_schedule_with_warmup)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -97,7 +104,17 @@ def hf_tokenize(texts, vocab, max_length):
     if len(t.get_vocab()) < 1000:
         raise SystemExit(f"BertTokenizerFast read {len(t.get_vocab())} tokens from {vocab}")
     ids = t(texts, truncation=True, max_length=max_length)["input_ids"]
-    return ids, {"version": transformers.__version__, "pad": t.pad_token_id}
+    return ids, {"version": transformers.__version__, "pad": t.pad_token_id,
+                 "name": f"BertTokenizerFast (transformers {transformers.__version__}), {os.path.abspath(vocab)}"}
+
+
+def hf_tokenize_dir(texts, model_dir, max_length):
+    """The model directory's own tokenizer (AutoTokenizer: tokenizer.json or vocab.txt), truncating to max_length
+    tokens; unpadded (padding=False also turns off a padding that tokenizer.json may switch on)."""
+    t = AutoTokenizer.from_pretrained(model_dir)
+    ids = t(texts, truncation=True, max_length=max_length, padding=False)["input_ids"]
+    return ids, {"version": transformers.__version__, "pad": t.pad_token_id,
+                 "name": f"{type(t).__name__} (transformers {transformers.__version__}), {os.path.abspath(model_dir)}"}
 
 
 def pad_batch(ids, idx, pad_id):
@@ -180,6 +197,17 @@ def build_model(cfg):
     return DistilBertForSequenceClassification(config), f"transformers {transformers.__version__}"
 
 
+def load_pretrained(model_dir, names):
+    """A pretrained checkpoint with a new multi-label head for `names` (what temper's goemotions --model DIR builds)."""
+    config = AutoConfig.from_pretrained(model_dir, num_labels=len(names), problem_type="multi_label_classification",
+                                        id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
+    model, info = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, config=config, attn_implementation="eager", dtype=torch.float32, output_loading_info=True)
+    new = sorted(info["missing_keys"])
+    print(f"loaded {model_dir}: newly initialised {new}; unused {sorted(info['unexpected_keys'])}", flush=True)
+    return model, config.to_dict(), f"transformers {transformers.__version__} {type(model).__name__} from {model_dir}"
+
+
 def init_weights(model, std):
     """transformers' DistilBertPreTrainedModel._init_weights over all modules."""
     for m in model.modules():
@@ -239,6 +267,8 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "goemotions"))
     ap.add_argument("--vocab", default=os.path.join(ROOT, "..", "shared", "data", "bert-base-uncased", "vocab.txt"))
     ap.add_argument("--config", default=os.path.join(HERE, "goemotions_small_config.json"))
+    ap.add_argument("--model", default=None, metavar="DIR",
+                    help="fine-tune this pretrained HF directory (its tokenizer too) instead of a random init")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--max-length", type=int, default=128)
@@ -278,26 +308,38 @@ def main():
     if args.limit_eval:
         for s in ("dev", "test"):
             splits[s] = tuple(v[:args.limit_eval] for v in splits[s])
-    with open(args.config, encoding="utf-8") as f:
-        cfg = json.load(f)
-    if len(cfg["id2label"]) != L or [cfg["id2label"][str(i)] for i in range(L)] != names:
-        raise SystemExit(f"{args.config}: id2label differs from emotions.txt")
-    if cfg.get("problem_type") != "multi_label_classification":
-        raise SystemExit(f"{args.config}: problem_type must be multi_label_classification")
+    if args.model:
+        if args.init_from or args.save_init:
+            raise SystemExit("--init-from and --save-init are for the random init, not with --model")
+        with open(os.path.join(args.model, "config.json"), encoding="utf-8") as f:
+            cfg = json.load(f)
+    else:
+        with open(args.config, encoding="utf-8") as f:
+            cfg = json.load(f)
+        if len(cfg["id2label"]) != L or [cfg["id2label"][str(i)] for i in range(L)] != names:
+            raise SystemExit(f"{args.config}: id2label differs from emotions.txt")
+        if cfg.get("problem_type") != "multi_label_classification":
+            raise SystemExit(f"{args.config}: problem_type must be multi_label_classification")
 
     all_texts = splits["train"][0] + splits["dev"][0] + splits["test"][0]
-    all_ids, tok_info = hf_tokenize(all_texts, args.vocab, args.max_length)
+    if args.model:
+        all_ids, tok_info = hf_tokenize_dir(all_texts, args.model, args.max_length)
+    else:
+        all_ids, tok_info = hf_tokenize(all_texts, args.vocab, args.max_length)
     n_tr, n_dev = len(splits["train"][0]), len(splits["dev"][0])
     ids = {"train": all_ids[:n_tr], "dev": all_ids[n_tr:n_tr + n_dev], "test": all_ids[n_tr + n_dev:]}
     pad_id = tok_info["pad"]
-    assert pad_id == cfg["pad_token_id"], (pad_id, cfg["pad_token_id"])
+    assert pad_id == cfg.get("pad_token_id", 0), (pad_id, cfg.get("pad_token_id"))
     labels = {s: splits[s][1] for s in splits}
-    print(f"data: train {n_tr}, dev {n_dev}, test {len(ids['test'])}, {L} labels; tokens: BertTokenizerFast "
-          f"(transformers {tok_info['version']}), max_length {args.max_length}; {time.time() - t0:.1f} s", flush=True)
+    print(f"data: train {n_tr}, dev {n_dev}, test {len(ids['test'])}, {L} labels; tokens: {tok_info['name']}, "
+          f"max_length {args.max_length}; {time.time() - t0:.1f} s", flush=True)
 
     torch.manual_seed(args.seed)
-    model, ref = build_model(cfg)
-    init_weights(model, cfg["initializer_range"])
+    if args.model:
+        model, cfg, ref = load_pretrained(args.model, names)
+    else:
+        model, ref = build_model(cfg)
+        init_weights(model, cfg["initializer_range"])
     if args.init_from:
         weights = load_file(os.path.join(args.init_from, "model.safetensors"))
         model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
@@ -315,7 +357,8 @@ def main():
     groups = [{"params": [p for n, p in params if n in decay], "weight_decay": args.weight_decay},
               {"params": [p for n, p in params if n not in decay], "weight_decay": 0.0}]
     n_params = sum(p.numel() for _, p in params)
-    print(f"model: {ref}, {cfg['n_layers']} layers, dim {cfg['dim']}, {n_params} parameters; "
+    layers, dim = cfg.get("n_layers", cfg.get("num_hidden_layers")), cfg.get("dim", cfg.get("hidden_size"))
+    print(f"model: {ref}, {layers} layers, dim {dim}, {n_params} parameters; "
           f"{len(groups[0]['params'])} tensors with weight decay, {len(groups[1]['params'])} without", flush=True)
     opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=args.weight_decay)
 
@@ -334,6 +377,7 @@ def main():
     model.train()
     t_train = time.time()
     window, window_n, t_window = 0.0, 0, time.time()
+    eval_s, epoch_train_s, t_epoch = 0.0, [], time.time()  # evaluation time; training time (no evaluation) per epoch
     done = False
     for epoch in range(args.epochs):
         order = torch.randperm(n_tr, generator=perm_gen).tolist()
@@ -341,8 +385,9 @@ def main():
             idx = order[lo:lo + B]
             x, m = pad_batch(ids["train"], idx, pad_id)
             loss = bce(logits_of(model, x, m), multi_hot(labels["train"], idx, L))
-            if not math.isfinite(float(loss)):
-                raise SystemExit(f"loss is {float(loss)} at step {step + 1}")
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise SystemExit(f"loss is {loss_value} at step {step + 1}")
             loss.backward()
             if args.max_grad_norm > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
@@ -350,8 +395,8 @@ def main():
             sched.step()
             opt.zero_grad(set_to_none=True)
             step += 1
-            train_loss.append(float(loss))
-            window += float(loss)
+            train_loss.append(loss_value)
+            window += loss_value
             window_n += 1
             if args.log_every and step % args.log_every == 0:
                 dt = time.time() - t_window
@@ -360,6 +405,8 @@ def main():
                 window, window_n, t_window = 0.0, 0, time.time()
             last = step >= total
             if lo + B >= n_tr or last:
+                t_eval = time.time()
+                epoch_train_s.append(t_eval - t_epoch)
                 probs, dev_loss = predict(model, ids["dev"], labels["dev"], L, pad_id, args.eval_batch_size)
                 s = scores(y_dev, probs >= args.threshold)
                 history.append({"step": step, "epoch": epoch + 1, "dev_loss": dev_loss, "dev_macro_f1": s["macro_f1"],
@@ -369,6 +416,9 @@ def main():
                       f"micro-F1 {s['micro_f1']:.4f}", flush=True)
                 if s["macro_f1"] > best:
                     best, best_step, best_state = s["macro_f1"], step, copy.deepcopy(model.state_dict())
+                eval_s += time.time() - t_eval
+                t_window += time.time() - t_eval  # samples/s counts training only
+                t_epoch = time.time()
             if last:
                 done = True
                 break
@@ -386,8 +436,8 @@ def main():
     dev_best = scores(y_dev, dev_probs >= args.threshold)
     summary = {
         "framework": "pytorch", "torch": torch.__version__, "reference_model": ref,
-        "tokenizer": f"BertTokenizerFast (transformers {tok_info['version']}), {os.path.abspath(args.vocab)}",
-        "config": os.path.abspath(args.config), "seed": args.seed, "threads": args.threads, "blas": blas,
+        "tokenizer": tok_info["name"],
+        "config": os.path.abspath(os.path.join(args.model, "config.json") if args.model else args.config), "seed": args.seed, "threads": args.threads, "blas": blas,
         "hyper_parameters": {k: getattr(args, k) for k in ("epochs", "batch_size", "max_length", "lr", "weight_decay",
                                                              "warmup_ratio", "max_grad_norm", "max_steps", "threshold")},
         "steps": step, "warmup_steps": warmup, "total_steps": total,
@@ -399,8 +449,11 @@ def main():
         "test_tuned_thresholds": {k: v for k, v in test_tuned.items() if k != "per_label_f1"},
         "test_loss": test_loss, "tuned_thresholds": th.tolist(),
         "train_loss": train_loss, "train_seconds": train_s, "total_seconds": time.time() - t0,
+        "eval_seconds": eval_s, "train_seconds_per_epoch": epoch_train_s,
+        "seconds_per_step": (train_s - eval_s) / step,
     }
-    print(f"\ntrained {step} steps in {train_s:.1f} s; best dev macro-F1 {best:.4f} at step {best_step}")
+    print(f"\ntrained {step} steps in {train_s:.1f} s ({(train_s - eval_s) / step:.3f} s per step without the "
+          f"{eval_s:.1f} s of evaluation); best dev macro-F1 {best:.4f} at step {best_step}")
     print(f"test (fixed threshold {args.threshold}): micro-F1 {test_fixed['micro_f1']:.4f}, "
           f"macro-F1 {test_fixed['macro_f1']:.4f}; tuned thresholds: micro-F1 {test_tuned['micro_f1']:.4f}, "
           f"macro-F1 {test_tuned['macro_f1']:.4f}")

