@@ -262,8 +262,9 @@ def logits_of(model, x, m):
 # ----------------------------------------------------------------------------------------------
 
 
-def main():
-    ap = argparse.ArgumentParser(description="PyTorch baseline of temper's goemotions --init random run")
+def main(defaults=None, description="PyTorch baseline of temper's goemotions --init random run"):
+    """`defaults`: option defaults that replace the ones below (tools/goemotions_hf_finetune.py's)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "goemotions"))
     ap.add_argument("--vocab", default=os.path.join(ROOT, "..", "shared", "data", "bert-base-uncased", "vocab.txt"))
     ap.add_argument("--config", default=os.path.join(HERE, "goemotions_small_config.json"))
@@ -291,6 +292,8 @@ def main():
                          "that temper's goemotions --model DIR can start from")
     ap.add_argument("--log-every", type=int, default=100)
     ap.add_argument("--out", default=None, help="JSON summary file")
+    if defaults:
+        ap.set_defaults(**defaults)
     args = ap.parse_args()
 
     t0 = time.time()
@@ -401,7 +404,7 @@ def main():
             if args.log_every and step % args.log_every == 0:
                 dt = time.time() - t_window
                 print(f"step {step}/{total}: loss {window / window_n:.4f}, lr {sched.get_last_lr()[0]:.3g}, "
-                      f"{window_n * B / dt:.0f} samples/s", flush=True)
+                      f"{window_n * B / dt:.1f} samples/s", flush=True)
                 window, window_n, t_window = 0.0, 0, time.time()
             last = step >= total
             if lo + B >= n_tr or last:
