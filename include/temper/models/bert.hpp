@@ -299,8 +299,12 @@ public:
     }
 
     static std::string without_prefix(const std::string& n) { return n.rfind("bert.", 0) == 0 ? n.substr(5) : n; }
-    // BertForPreTraining / BertForMaskedLM heads.
-    static bool is_pretraining_head(const std::string& n) { return n.rfind("cls.", 0) == 0; }
+    // What is skipped silently, as HF skips it: BertForPreTraining / BertForMaskedLM heads, and the
+    // position_ids / token_type_ids buffers older transformers versions saved with the weights.
+    static bool is_pretraining_head(const std::string& n) {
+        const std::string s = without_prefix(n);
+        return n.rfind("cls.", 0) == 0 || s == "embeddings.position_ids" || s == "embeddings.token_type_ids";
+    }
     static bool encoder_tensor(const std::string& n) {
         const std::string s = without_prefix(n);
         return s.rfind("embeddings.", 0) == 0 || s.rfind("encoder.", 0) == 0 || s.rfind("pooler.", 0) == 0;
