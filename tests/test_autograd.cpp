@@ -7,6 +7,8 @@
 
 #include "gradcheck.hpp"
 
+namespace test_autograd {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper;
 using namespace temper::testing;
 
@@ -457,3 +459,5 @@ TEST_CASE("host memory cache: a freed large block is handed out again, release_h
     CHECK(detail::HostAllocator::block_size(100) == 128);
     CHECK(detail::HostAllocator::block_size((size_t(1) << 20) + 1) == (size_t(1) << 20) + (size_t(1) << 17));
 }
+
+}  // namespace test_autograd

@@ -22,6 +22,8 @@
 #include "temper/train/trainer.hpp"
 #include "test_util.hpp"
 
+namespace test_bert {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper;
 using namespace temper::models;
 using temper::testing::rel_error;
@@ -505,3 +507,5 @@ TEST_CASE("the Trainer fine-tunes a BERT: loss falls, best/ is a BERT checkpoint
     const io::json tc = io::parse_json_file(io::read_text_file(d / "best/tokenizer_config.json"), "tc");
     CHECK(tc["tokenizer_class"] == "BertTokenizer");
 }
+
+}  // namespace test_bert

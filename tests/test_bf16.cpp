@@ -11,6 +11,8 @@
 #include "temper/temper.hpp"
 #include "test_util.hpp"
 
+namespace test_bf16 {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper;
 using temper::testing::rel_error;
 
@@ -308,3 +310,5 @@ TEST_CASE("MixedPrecision: 10 AdamW steps follow the fp32 run") {
     CHECK(w <= 3e-2);
     CHECK(t_mp.back() < t_mp.front());
 }
+
+}  // namespace test_bf16

@@ -15,6 +15,8 @@
 #include "temper/train/dataset.hpp"
 #include "temper/train/sampling.hpp"
 
+namespace test_dataset {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 namespace fs = std::filesystem;
 using namespace temper;
 using namespace temper::train;
@@ -310,3 +312,5 @@ TEST_CASE("the real GoEmotions data (shared/data/goemotions)") {
             s.train.label_counts()[27], " examples");
     CHECK(multi > 0);
 }
+
+}  // namespace test_dataset

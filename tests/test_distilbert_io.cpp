@@ -9,6 +9,8 @@
 #include "temper/temper.hpp"
 #include "test_util.hpp"
 
+namespace test_distilbert_io {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper;
 using namespace temper::models;
 using temper::testing::TempDir;
@@ -279,3 +281,5 @@ TEST_CASE("train() enables dropout, eval() disables it") {
     auto c = m(ids).to_vector(), d = m(ids).to_vector();
     CHECK(c != d);
 }
+
+}  // namespace test_distilbert_io

@@ -9,6 +9,8 @@
 #include "temper/temper.hpp"
 #include "test_util.hpp"
 
+namespace test_distilbert_parity {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper;
 using namespace temper::models;
 using temper::testing::rel_error;
@@ -119,3 +121,5 @@ TEST_CASE("parity tiny_c (F16 weights in two shards, 8 heads, 1 layer)") {
     check_fixture<float>("tiny_c", "f32", kF32);
     check_fixture<double>("tiny_c", "f64", kF64);
 }
+
+}  // namespace test_distilbert_parity

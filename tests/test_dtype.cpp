@@ -12,6 +12,8 @@
 
 #include "temper/core/dtype.hpp"
 
+namespace test_dtype {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using temper::bf16;
 using temper::bits_float;
 using temper::f16;
@@ -207,3 +209,5 @@ TEST_CASE("bf16 edge cases") {
     CHECK(is_bf16_nan(h(bits_float(0xFF800001u))));
     CHECK((h(bits_float(0xFF800001u)) & 0x8000) == 0x8000);  // NaN keeps its sign
 }
+
+}  // namespace test_dtype

@@ -13,6 +13,8 @@
 #include "temper/train/metrics.hpp"
 #include "test_util.hpp"
 
+namespace test_hostile_files {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper;
 using nlohmann::json;
 using temper::testing::TempDir;
@@ -353,3 +355,5 @@ TEST_CASE("thresholds.json and AdamW state files: overflowing numbers and incons
     CHECK_ERROR_HAS(error_of([&] { opt.load_state(d / "opt.safetensors"); }),
                     d / "opt.safetensors" + ": param group 0 has 2 params but 1 names in the state file");
 }
+
+}  // namespace test_hostile_files

@@ -18,6 +18,8 @@
 
 #include "test_util.hpp"
 
+namespace test_metrics {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 namespace fs = std::filesystem;
 using namespace temper;
 using namespace temper::train;
@@ -350,3 +352,5 @@ TEST_CASE("scores equal scikit-learn's on the fixture cases (tools/make_metrics_
     }
     MESSAGE("all ", files.size(), " sklearn cases: largest difference ", worst_all);
 }
+
+}  // namespace test_metrics

@@ -24,6 +24,8 @@
 
 #include "test_util.hpp"
 
+namespace test_optim {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 namespace fs = std::filesystem;
 using namespace temper;
 using namespace temper::optim;
@@ -498,3 +500,5 @@ TEST_CASE("AdamW graph support: rewind + advance give step()'s counts and scalar
     std::vector<Tensor<double>> none = {Tensor<double>::zeros({2}).set_requires_grad()};
     CHECK(clip_grad_norm_tensor(none, 1.0).item() == 0.0);
 }
+
+}  // namespace test_optim

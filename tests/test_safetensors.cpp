@@ -19,6 +19,8 @@
 
 #include "test_util.hpp"
 
+namespace test_safetensors {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 namespace fs = std::filesystem;
 using namespace std::literals;
 using namespace temper;
@@ -617,3 +619,5 @@ TEST_CASE("read_file: missing files and directories") {
     write_file_atomic(tmp / "e", std::string_view(""));
     CHECK(read_text_file(tmp / "e").empty());
 }
+
+}  // namespace test_safetensors

@@ -19,6 +19,8 @@
 #include "temper/text/wordpiece.hpp"
 #include "tokenizer_test_util.hpp"
 
+namespace test_tokenizer {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper::text;
 using nlohmann::json;
 
@@ -404,3 +406,5 @@ TEST_CASE("tokenizer.json errors name the field") {
     CHECK_THROWS_AS(WordPiece::from_tokenizer_json(kDir + "no_such_file.json"), temper::Error);
     CHECK_THROWS_AS(WordPiece::from_vocab_file(kDir + "no_such_vocab.txt"), temper::Error);
 }
+
+}  // namespace test_tokenizer

@@ -17,6 +17,8 @@
 #include "temper/text/wordpiece.hpp"
 #include "tokenizer_test_util.hpp"
 
+namespace test_tokenizer_goemotions {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper::text;
 namespace fs = std::filesystem;
 
@@ -104,3 +106,5 @@ TEST_CASE("GoEmotions with bert-base-uncased: identical to HF tokenizers") {
     MESSAGE("GoEmotions: ", singles + pairs - failed, "/", singles + pairs, " encodings identical to HF (", singles,
             " texts, ", pairs, " truncated pairs, ", tokens, " tokens)");
 }
+
+}  // namespace test_tokenizer_goemotions

@@ -15,6 +15,8 @@
 #include "temper/text/trainer.hpp"
 #include "temper/text/wordpiece.hpp"
 
+namespace test_tokenizer_trainer {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper::text;
 
 namespace {
@@ -107,3 +109,5 @@ TEST_CASE("save_vocab round trip") {
     std::remove(path.c_str());
     CHECK_THROWS_AS(save_vocab({"bad\ntoken"}, path), temper::Error);
 }
+
+}  // namespace test_tokenizer_trainer

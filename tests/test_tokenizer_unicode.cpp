@@ -15,6 +15,8 @@
 #include "temper/text/pre_tokenizer.hpp"
 #include "temper/text/unicode.hpp"
 
+namespace test_tokenizer_unicode {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper::text;
 
 namespace {
@@ -219,3 +221,5 @@ TEST_CASE("every code point behaves as in HF tokenizers") {
     // Those excluded code points are indeed unknown to our tables: lowercase leaves them alone.
     for (uint32_t c : fx["skip"]) CHECK(lower(c) == std::u32string(1, c));
 }
+
+}  // namespace test_tokenizer_unicode

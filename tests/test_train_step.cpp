@@ -12,8 +12,10 @@
 #include "temper/temper.hpp"
 #include "temper/train/train_step.hpp"
 
+namespace test_train_step {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper;
-using Classifier = models::DistilBertForSequenceClassification<double>;
+using Classifier64 = models::DistilBertForSequenceClassification<double>;
 
 namespace {
 
@@ -43,7 +45,7 @@ Batch batch(int step) {
             Tensor<double>::from_vector(hot, {3, 3}), Tensor<int64_t>::from_vector(cls, {3})};
 }
 
-std::vector<double> weights(Classifier& m) {
+std::vector<double> weights(Classifier64& m) {
     std::vector<double> w;
     for (const auto& p : m.parameters())
         for (double x : p.to_vector()) w.push_back(x);
@@ -55,8 +57,8 @@ std::vector<double> weights(Classifier& m) {
 TEST_CASE("TrainStep is the hand-written loop: forward, model.loss, backward, clip, AdamW, schedule") {
     for (auto problem : {models::Problem::MultiLabel, models::Problem::SingleLabel}) {
         CAPTURE(models::problem_type_name(problem));
-        Classifier by_hand(tiny(problem), 3), stepped(tiny(problem), 3);
-        auto groups = [](Classifier& m) { return optim::decay_param_groups(m.named_parameters(), 0.01); };
+        Classifier64 by_hand(tiny(problem), 3), stepped(tiny(problem), 3);
+        auto groups = [](Classifier64& m) { return optim::decay_param_groups(m.named_parameters(), 0.01); };
         optim::AdamW<double> opt_a(groups(by_hand), {.lr = 1e-2}), opt_b(groups(stepped), {.lr = 1e-2});
         optim::LinearWarmupDecay sched_a(opt_a, 2, 6), sched_b(opt_b, 2, 6);
         train::TrainStep step(stepped, opt_b, {.max_grad_norm = 0.05}, &sched_b);
@@ -91,7 +93,7 @@ TEST_CASE("TrainStep is the hand-written loop: forward, model.loss, backward, cl
 }
 
 TEST_CASE("TrainStep accumulates micro-batches: scaled losses, one optimizer step at finish") {
-    Classifier whole(tiny(models::Problem::MultiLabel), 4), parts(tiny(models::Problem::MultiLabel), 4);
+    Classifier64 whole(tiny(models::Problem::MultiLabel), 4), parts(tiny(models::Problem::MultiLabel), 4);
     whole.eval(), parts.eval();  // no dropout: one batch of 3 and micro-batches of 2 + 1 see the same model
     optim::AdamW<double> opt_a(whole.parameters(), {.lr = 1e-2}), opt_b(parts.parameters(), {.lr = 1e-2});
     train::TrainStep step_a(whole, opt_a), step_b(parts, opt_b);
@@ -113,7 +115,7 @@ TEST_CASE("TrainStep accumulates micro-batches: scaled losses, one optimizer ste
 }
 
 TEST_CASE("TrainStep stops a non-finite step before AdamW writes it into the weights") {
-    Classifier m(tiny(models::Problem::MultiLabel), 5);
+    Classifier64 m(tiny(models::Problem::MultiLabel), 5);
     optim::AdamW<double> opt(m.parameters(), {.lr = 1e-2});
     train::TrainStep step(m, opt);
     const Batch x = batch(1);
@@ -189,7 +191,9 @@ TEST_CASE("without the CUDA backend, anything that needs a GPU says so") {
     CHECK(Device::best() == Device::cpu());
     const auto x = Tensor<float>::ones({2, 2});
     CHECK_THROWS_WITH_AS(x.to(Device::cuda()), doctest::Contains("this build of temper has no CUDA backend"), Error);
-    Classifier m(tiny(models::Problem::MultiLabel), 1);
+    Classifier64 m(tiny(models::Problem::MultiLabel), 1);
     CHECK_THROWS_WITH_AS(m.to(Device::cuda()), doctest::Contains("no CUDA backend"), Error);
 }
 #endif
+
+}  // namespace test_train_step

@@ -18,6 +18,8 @@
 #include "temper/train/train_step_graph.hpp"
 #include "temper/train/trainer.hpp"
 
+namespace test_trainer {  // this file's names apart from the others' (unity build, tests/CMakeLists.txt)
+
 using namespace temper;
 namespace fs = std::filesystem;
 
@@ -543,3 +545,5 @@ TEST_CASE("Trainer with bf16 mixed precision: trains close to fp32, fp32 checkpo
                          doctest::Contains("bf16 and cuda_graph cannot be combined"), Error);
     for (const auto& dir : {fp32.run_dir, straight.run_dir, part.run_dir}) fs::remove_all(dir);
 }
+
+}  // namespace test_trainer

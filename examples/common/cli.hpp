@@ -12,7 +12,7 @@
 #include <string>
 
 #include "temper/core/error.hpp"
-#include "temper/train/trainer.hpp"
+#include "temper/train/trainer.hpp"  // TrainerOptions
 
 namespace examples {
 

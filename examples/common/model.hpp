@@ -4,12 +4,14 @@
 //   --init random --config FILE --vocab FILE  a randomly initialised model of that shape
 //   --init random --model DIR               the same, with DIR's config.json and tokenizer
 // config.json's model_type picks the architecture: "distilbert" (also when it has none) or "bert".
+//
+// The functions that build, load or run a model are compiled once, in the temper_examples_common library
+// (model.cpp), so the programs themselves instantiate no model code.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
-#include <cstdio>
-#include <filesystem>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -46,72 +48,39 @@ inline void add_model_options(CLI::App& app, ModelArgs& a) {
         ->capture_default_str();
 }
 
-// DistilBERT or BERT; programs run on it with std::visit (one Trainer per architecture).
+// DistilBERT or BERT.
 using Classifier = temper::models::AnyClassifier<float>;
 
-// The tokenizer and a classifier with `labels` as its head, from ModelArgs. The head is always new
-// (random, seeded) unless --model already holds one with the same labels.
+// A tokenizer and a classifier that go together.
 struct ModelSetup {
     temper::text::WordPiece tokenizer;
     Classifier model;
 };
 
-// "pretrained DistilBERT from DIR, 6 layers, dim 768, 12 heads, 66955010 parameters": what was built.
-inline void describe(Classifier& model, const std::string& origin, size_t labels, const char* kind) {
-    std::visit(
-        [&](auto& m) {
-            std::fprintf(stderr, "model: %s %s, %lld parameters, %zu %s labels\n", origin.c_str(),
-                         m.config.summary().c_str(), (long long)m.num_parameters(), labels, kind);
-        },
-        model);
-}
+// The tokenizer of ModelArgs: --vocab, else the one in --model.
+temper::text::WordPiece load_tokenizer(const ModelArgs& a);
 
-inline temper::text::WordPiece load_tokenizer(const ModelArgs& a) {
-    using temper::text::WordPiece;
-    if (!a.vocab.empty()) {
-        const bool json = std::filesystem::path(a.vocab).extension() == ".json";
-        return json ? WordPiece::from_tokenizer_json(a.vocab) : WordPiece::from_vocab_file(a.vocab);
-    }
-    temper::check(!a.model.empty(), "no tokenizer: give --vocab FILE or --model DIR");
-    return WordPiece::from_pretrained(a.model);
-}
+// The tokenizer and a classifier with `labels` as its head, from ModelArgs, on --device. The head is always
+// new (random, seeded) unless --model already holds one with the same labels. Says on stderr what it built.
+ModelSetup make_model(const ModelArgs& a, const std::vector<std::string>& labels, temper::models::Problem problem,
+                      uint64_t seed);
 
-inline ModelSetup make_model(const ModelArgs& a, const std::vector<std::string>& labels,
-                             temper::models::Problem problem, uint64_t seed) {
-    using namespace temper;
-    const char* kind = problem == models::Problem::MultiLabel ? "multi-label" : "single-label";
-    if (a.init == "pretrained") {
-        check(!a.model.empty(),
-              "give --model DIR (a pretrained checkpoint) or --init random --config FILE --vocab FILE");
-        check(a.config.empty(),
-              "--config is only used with --init random (a pretrained model has its own config.json)");
-        text::WordPiece tok = load_tokenizer(a);
-        Classifier m = models::classifier_from_pretrained<float>(
-            a.model, {.num_labels = std::nullopt, .problem = problem, .labels = labels, .seed = seed, .verbose = true},
-            device_of(a));
-        describe(m, "pretrained from " + a.model + ":", labels.size(), kind);
-        return {std::move(tok), std::move(m)};
-    }
-    check(!a.config.empty() || !a.model.empty(),
-          "--init random needs --config FILE (or --model DIR for its config.json)");
-    const std::string config_path =
-        !a.config.empty() ? a.config : (std::filesystem::path(a.model) / "config.json").string();
-    models::AnyClassifierConfig any_cfg = models::load_classifier_config(config_path);
-    text::WordPiece tok = load_tokenizer(a);
-    std::visit(
-        [&](auto& cfg) {
-            check(int64_t(tok.vocab_size()) <= cfg.vocab_size, config_path, ": vocab_size ", cfg.vocab_size,
-                  " is smaller than the tokenizer's ", tok.vocab_size(), " tokens");
-            cfg.labels = labels;
-            cfg.problem = problem;
-            if (tok.pad_id() >= 0) cfg.pad_token_id = tok.pad_id();  // batches are padded with the tokenizer's [PAD]
-            cfg.validate(config_path);
-        },
-        any_cfg);
-    Classifier m = models::classifier_from_config<float>(any_cfg, seed);
-    describe(m, "random init from " + config_path + ":", labels.size(), kind);
-    std::visit([&](auto& model) { model.to(device_of(a)); }, m);
-    return {std::move(tok), std::move(m)};
-}
+// A randomly initialised classifier of `config`'s architecture and shape, on the CPU.
+ModelSetup random_model(temper::text::WordPiece tokenizer, const temper::models::AnyClassifierConfig& config,
+                        uint64_t seed);
+
+// A fine-tuned checkpoint directory of either architecture (config.json's model_type), with its tokenizer,
+// on the CPU.
+ModelSetup load_checkpoint(const std::string& dir);
+
+// The parts of the model's config every architecture has: labels and problem.
+const temper::models::ClassifierConfig& classifier_config(const Classifier& model);
+int64_t max_position_embeddings(const Classifier& model);
+int64_t num_parameters(Classifier& model);
+
+// Sigmoid (multi-label) or softmax (single-label) probabilities of each text, one forward pass in eval mode
+// without gradients; texts are truncated to max_length tokens ([CLS] and [SEP] included).
+std::vector<std::vector<double>> predict_probabilities(Classifier& model, const temper::text::WordPiece& tokenizer,
+                                                       const std::vector<std::string>& texts, int64_t max_length);
 
 }  // namespace examples

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "temper/train/metrics.hpp"
-#include "temper/train/trainer.hpp"
+#include "temper/train/trainer.hpp"  // TrainResult, EvalResult
 
 namespace examples {
 
@@ -77,13 +77,10 @@ inline bool print_run(const temper::train::TrainResult& res, const std::string& 
     return true;
 }
 
-// Test-set scores of a multi-label run: with the thresholds tuned on dev (when they were) and with
-// the fixed threshold, from one pass over the test set. Also appends them to metrics.jsonl.
-template <class Trainer>
-void report_multilabel_test(Trainer& trainer, const temper::train::TrainResult& res, const temper::train::Dataset& test,
-                            double threshold, bool tuned) {
-    temper::train::EvalResult r = trainer.evaluate(test, res.thresholds);
-    trainer.record_test(r);
+// Test-set scores of a multi-label run (FitRun::test, scored with res.thresholds): with the thresholds
+// tuned on dev (when they were) and with the fixed threshold.
+inline void report_multilabel_test(const temper::train::EvalResult& r, const temper::train::TrainResult& res,
+                                   const temper::train::Dataset& test, double threshold, bool tuned) {
     const auto& names = test.label_names;
     char title[128];
     if (tuned) {

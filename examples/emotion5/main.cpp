@@ -10,10 +10,10 @@
 
 #include "common/cli.hpp"
 #include "common/data.hpp"
+#include "common/fit.hpp"
 #include "common/model.hpp"
 #include "common/report.hpp"
 #include "temper/train/balance.hpp"
-#include "temper/train/trainer.hpp"
 
 using namespace temper;
 
@@ -61,14 +61,9 @@ int main(int argc, char** argv) {
         opt.threshold = threshold;
         opt.tune_thresholds = tune;
         if (use_pos_weight) opt.pos_weight = train::pos_weight(s.train);
-        return std::visit(
-            [&](auto& model) {
-                train::Trainer trainer(model, setup.tokenizer, s.train, s.dev, opt);
-                const train::TrainResult res = trainer.fit();
-                if (!examples::print_run(res, targs.run_dir)) return 0;
-                examples::report_multilabel_test(trainer, res, s.test, threshold, tune);
-                return 0;
-            },
-            setup.model);
+        const examples::FitRun run = examples::fit(setup, s.train, s.dev, s.test, opt);
+        if (!examples::print_run(run.result, targs.run_dir)) return 0;
+        examples::report_multilabel_test(*run.test, run.result, s.test, threshold, tune);
+        return 0;
     });
 }

@@ -13,10 +13,10 @@
 
 #include "common/cli.hpp"
 #include "common/data.hpp"
+#include "common/fit.hpp"
 #include "common/model.hpp"
 #include "common/report.hpp"
 #include "temper/train/balance.hpp"
-#include "temper/train/trainer.hpp"
 
 using namespace temper;
 
@@ -88,17 +88,11 @@ int main(int argc, char** argv) {
 
         examples::ModelSetup setup =
             examples::make_model(margs, all.label_names, models::Problem::SingleLabel, targs.seed);
-        return std::visit(
-            [&](auto& model) {
-                train::Trainer trainer(model, setup.tokenizer, s.train, s.dev, examples::trainer_options(targs));
-                const train::TrainResult res = trainer.fit();
-                if (!examples::print_run(res, targs.run_dir)) return 0;
-                train::EvalResult r = trainer.evaluate(s.test);
-                trainer.record_test(r);
-                examples::print_single_label("test set (" + std::to_string(s.test.size()) + " examples):", r.scores,
-                                             all.label_names);
-                return 0;
-            },
-            setup.model);
+        const examples::FitRun run =
+            examples::fit(setup, s.train, s.dev, s.test, examples::trainer_options(targs));
+        if (!examples::print_run(run.result, targs.run_dir)) return 0;
+        examples::print_single_label("test set (" + std::to_string(s.test.size()) + " examples):", run.test->scores,
+                                     all.label_names);
+        return 0;
     });
 }

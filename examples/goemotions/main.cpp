@@ -11,10 +11,10 @@
 
 #include "common/cli.hpp"
 #include "common/data.hpp"
+#include "common/fit.hpp"
 #include "common/model.hpp"
 #include "common/report.hpp"
 #include "temper/train/balance.hpp"
-#include "temper/train/trainer.hpp"
 
 using namespace temper;
 
@@ -64,16 +64,11 @@ int main(int argc, char** argv) {
         opt.threshold = threshold;
         opt.tune_thresholds = !no_tune;
         if (use_pos_weight) opt.pos_weight = train::pos_weight(s.train);
-        return std::visit(
-            [&](auto& model) {
-                train::Trainer trainer(model, setup.tokenizer, s.train, s.dev, opt);
-                const train::TrainResult res = trainer.fit();
-                if (!examples::print_run(res, targs.run_dir)) return 0;
-                examples::report_multilabel_test(trainer, res, s.test, threshold, !no_tune);
-                std::printf("\ntotal time %.1f s\n",
-                            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-                return 0;
-            },
-            setup.model);
+        const examples::FitRun run = examples::fit(setup, s.train, s.dev, s.test, opt);
+        if (!examples::print_run(run.result, targs.run_dir)) return 0;
+        examples::report_multilabel_test(*run.test, run.result, s.test, threshold, !no_tune);
+        std::printf("\ntotal time %.1f s\n",
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        return 0;
     });
 }

@@ -21,40 +21,30 @@
 #include <nlohmann/json.hpp>
 
 #include "common/cli.hpp"
-#include "temper/models/any_classifier.hpp"
-#include "temper/models/probabilities.hpp"
-#include "temper/text/model_inputs.hpp"
-#include "temper/text/wordpiece.hpp"
+#include "common/model.hpp"
 #include "temper/train/metrics.hpp"
 
 using namespace temper;
-// Model: DistilBertForSequenceClassification<float> or BertForSequenceClassification<float>.
-template <class Model>
+
+// Prints the probabilities of texts, and the labels they get, with a loaded checkpoint.
 struct Predictor {
-    Model& model;
-    const text::WordPiece& tok;
+    examples::ModelSetup& setup;
     std::vector<double> thresholds;  // multi-label only
-    size_t max_length = 128;
+    int64_t max_length = 128;
     size_t top = 0;  // labels shown per text (0: all)
     bool json = false;
 
-    bool multi_label() const { return model.config.problem == models::Problem::MultiLabel; }
+    bool multi_label() const { return config().problem == models::Problem::MultiLabel; }
+    const models::ClassifierConfig& config() const { return examples::classifier_config(setup.model); }
 
     void run(const std::vector<std::string>& texts) {
-        if (texts.empty()) return;
-        text::BatchEncoding enc = tok.encode_batch(texts, {.max_length = max_length,
-                                                           .truncation = true,
-                                                           .padding = text::Padding::Longest,
-                                                           .add_special_tokens = true,
-                                                           .num_threads = 0});
-        const text::ModelInputs in = text::model_inputs(enc);
-        const auto probs = models::probabilities(model(in.input_ids, in.attention_mask), model.config.problem);
+        const auto probs = examples::predict_probabilities(setup.model, setup.tokenizer, texts, max_length);
         for (size_t b = 0; b < texts.size(); ++b) print(texts[b], probs[b]);
     }
 
 private:
     void print(const std::string& text, const std::vector<double>& p) const {
-        const auto& names = model.config.labels;
+        const auto& names = config().labels;
         std::vector<size_t> order(p.size());
         std::iota(order.begin(), order.end(), size_t(0));
         std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] > p[b]; });
@@ -113,24 +103,20 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--json", json, "one JSON object per text: {\"text\", \"probs\" (sorted), \"detected\" or \"label\"}");
 
-    // Everything after loading, for the model's architecture.
-    auto classify = [&](auto& model, const text::WordPiece& tok) {
-        model.eval();
-        NoGradGuard no_grad;
-        Predictor<std::remove_reference_t<decltype(model)>> pr{
-            .model = model,
-            .tok = tok,
-            .thresholds = {},
-            .max_length = size_t(std::min<int64_t>(max_length, model.config.max_position_embeddings)),
-            .top = size_t(top),
-            .json = json};
+    return examples::run_main(app, argc, argv, [&] {
+        examples::ModelSetup setup = examples::load_checkpoint(model_dir);
+        Predictor pr{.setup = setup,
+                     .thresholds = {},
+                     .max_length = std::min(max_length, examples::max_position_embeddings(setup.model)),
+                     .top = size_t(top),
+                     .json = json};
         if (pr.multi_label()) {
             const std::string path = (std::filesystem::path(model_dir) / "thresholds.json").string();
-            const size_t L = size_t(model.config.num_labels());
+            const size_t L = size_t(pr.config().num_labels());
             if (threshold >= 0)
                 pr.thresholds.assign(L, threshold);
             else if (std::filesystem::exists(path))
-                pr.thresholds = train::load_thresholds(path, model.config.labels).values;
+                pr.thresholds = train::load_thresholds(path, pr.config().labels).values;
             else {
                 std::fprintf(stderr, "note: %s not found; using threshold 0.5 (set one with --threshold)\n",
                              path.c_str());
@@ -160,13 +146,5 @@ int main(int argc, char** argv) {
             pr.run(lines);
         }
         return 0;
-    };
-
-    return examples::run_main(app, argc, argv, [&] {
-        text::WordPiece tok = text::WordPiece::from_pretrained(model_dir);
-        models::AnyClassifier<float> any = models::classifier_from_pretrained<float>(
-            model_dir,
-            {.num_labels = std::nullopt, .problem = std::nullopt, .labels = {}, .seed = 42, .verbose = true});
-        return std::visit([&](auto& model) { return classify(model, tok); }, any);
     });
 }

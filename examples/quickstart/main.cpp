@@ -7,10 +7,11 @@
 #include <cstdio>
 #include <iostream>
 
-#include "temper/temper.hpp"
+#include "common/fit.hpp"
+#include "common/model.hpp"
+#include "temper/models/distilbert_config.hpp"
 #include "temper/text/text.hpp"
 #include "temper/train/synthetic_emotions.hpp"
-#include "temper/train/trainer.hpp"
 
 using namespace temper;
 
@@ -69,11 +70,11 @@ int main(int argc, char** argv) {
         cfg.labels = all.label_names;
         cfg.problem = models::Problem::MultiLabel;
         cfg.pad_token_id = *tok.token_to_id("[PAD]");
-        models::DistilBertForSequenceClassification<float> model(cfg, seed);
+        examples::ModelSetup setup = examples::random_model(std::move(tok), cfg, seed);
         std::printf("model: DistilBERT %lld layers, dim %lld, %lld heads, %lld parameters\n", (long long)layers,
-                    (long long)dim, (long long)heads, (long long)model.num_parameters());
+                    (long long)dim, (long long)heads, (long long)examples::num_parameters(setup.model));
 
-        // 4. Fine-tune.
+        // 4. Fine-tune, then 5. score the held-out test split with the thresholds tuned on dev.
         train::TrainerOptions opt{.run_dir = run_dir,
                                   .epochs = epochs,
                                   .batch_size = batch,
@@ -83,12 +84,9 @@ int main(int argc, char** argv) {
                                   .warmup_ratio = 0.1,
                                   .seed = seed,
                                   .progress = !quiet};
-        train::Trainer<float> trainer(model, tok, split.train, split.dev, opt);
-        train::TrainResult res = trainer.fit();
-
-        // 5. Held-out test scores with the thresholds tuned on dev.
-        train::EvalResult test = trainer.evaluate(split.test);
-        trainer.record_test(test);
+        const examples::FitRun run = examples::fit(setup, split.train, split.dev, split.test, opt);
+        const train::TrainResult& res = run.result;
+        const train::EvalResult& test = *run.test;
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::printf("\ntest set (%zu sentences), per-label thresholds tuned on dev:\n%s", split.test.size(),
                     train::classification_report(test.scores, all.label_names).c_str());
@@ -105,15 +103,12 @@ int main(int argc, char** argv) {
             "I am thrilled because my best friend is visiting", "honestly i was terrified when the storm got worse",
             "they lied to me again and I am furious, but also a bit sad", "wow, I never expected that, I am speechless",
             "the house feels so empty since my grandmother left"};
-        model.eval();
-        NoGradGuard ng;
         std::printf("\npredictions:\n");
         for (const auto& s : samples) {
-            const auto in = text::model_inputs(tok.encode_batch({s}, {.max_length = 64}));
-            const auto p = models::probabilities(model(in.input_ids, in.attention_mask), model.config.problem)[0];
+            const auto p = examples::predict_probabilities(setup.model, setup.tokenizer, {s}, 64)[0];
             std::printf("  \"%s\"\n   ", s.c_str());
             for (size_t j = 0; j < p.size(); ++j)
-                std::printf(" %s%s %.2f", p[j] >= trainer.thresholds()[j] ? "*" : "", all.label_names[j].c_str(), p[j]);
+                std::printf(" %s%s %.2f", p[j] >= res.thresholds[j] ? "*" : "", all.label_names[j].c_str(), p[j]);
             std::printf("\n");
         }
         std::printf("(* = above the label's tuned threshold)\n");

@@ -9,6 +9,8 @@
 
 #include "cuda_test_util.hpp"
 
+namespace test_cuda_bf16 {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using namespace temper::testing;
 
@@ -190,3 +192,5 @@ TEST_CASE("mixed precision training on the GPU: 10 steps follow the CPU and fp32
     CHECK(vs_fp32 <= 3e-2);
     CHECK(tg.back() < tg.front());
 }
+
+}  // namespace test_cuda_bf16

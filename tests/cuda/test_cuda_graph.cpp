@@ -10,6 +10,8 @@
 #include "cuda_test_util.hpp"
 #include "temper/train/train_step_graph.hpp"
 
+namespace test_cuda_graph {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using namespace temper::testing;
 
@@ -246,3 +248,5 @@ TEST_CASE("TrainStepGraph: replayed training steps equal eager steps bit for bit
         for (size_t k = 0; k < oe.num_params(); ++k) CHECK(oe.state(k).step == og.state(k).step);
     }
 }
+
+}  // namespace test_cuda_graph

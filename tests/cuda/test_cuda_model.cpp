@@ -7,6 +7,8 @@
 
 #include "cuda_test_util.hpp"
 
+namespace test_cuda_model {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using namespace temper::testing;
 
@@ -117,3 +119,5 @@ TEST_CASE("from_pretrained onto the GPU and save_pretrained from it") {
     auto a = back.named_parameters(), b = cpu.named_parameters();
     for (size_t i = 0; i < a.size(); ++i) CHECK(a[i].second.to_vector() == b[i].second.to_vector());
 }
+
+}  // namespace test_cuda_model

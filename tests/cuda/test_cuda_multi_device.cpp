@@ -7,6 +7,8 @@
 
 #include "cuda_test_util.hpp"
 
+namespace test_cuda_multi_device {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using namespace temper::testing;
 
@@ -92,3 +94,5 @@ TEST_CASE("to() between GPUs, and copy_() across host and GPUs, deliver the valu
     dst_host.copy_(dst0);  // cuda:0 -> host
     CHECK(dst_host.to_vector() == v);
 }
+
+}  // namespace test_cuda_multi_device

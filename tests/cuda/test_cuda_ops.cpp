@@ -3,6 +3,8 @@
 
 #include "cuda_test_util.hpp"
 
+namespace test_cuda_ops {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using namespace temper::testing;
 
@@ -233,3 +235,5 @@ TEST_CASE("scaled_dot_product_attention: fused on the GPU (head dim 64) and comp
         }
     }
 }
+
+}  // namespace test_cuda_ops

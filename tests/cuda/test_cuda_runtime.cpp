@@ -7,6 +7,8 @@
 
 #include "temper/temper.hpp"
 
+namespace test_cuda_runtime {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 
 TEST_CASE("to(cuda) and back is exact, for contiguous and strided views") {
@@ -68,3 +70,5 @@ TEST_CASE("out of memory is a temper::Error with the requested size") {
 TEST_CASE("a bad device index is a clear error") {
     CHECK_THROWS_AS(Tensor<float>::empty({4}, Device::cuda(cuda::device_count())), Error);
 }
+
+}  // namespace test_cuda_runtime

@@ -8,6 +8,8 @@
 #include "temper/cuda/launchers.hpp"
 #include "temper/cpu/elementwise.hpp"
 
+namespace test_kernel_activation {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using test::DeviceBuffer;
 
@@ -118,3 +120,5 @@ TEST_CASE("bias + gelu backward over zero rows writes a zero bias gradient") {
     cuda::bias_gelu_backward<float>(nullptr, nullptr, nullptr, dbias.get(), 0, 9, test::gpu());
     CHECK(dbias.download() == std::vector<float>(9, 0.0f));
 }
+
+}  // namespace test_kernel_activation

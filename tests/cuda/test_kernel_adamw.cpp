@@ -11,6 +11,8 @@
 #include "temper/cpu/adamw.hpp"
 #include "temper/optim/clip.hpp"
 
+namespace test_kernel_adamw {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using test::DeviceBuffer;
 
@@ -172,3 +174,5 @@ TEST_CASE_TEMPLATE("clip_grad_norm with a non-finite gradient behaves as torch (
     CHECK(mismatches == 0);
     CHECK(std::isnan(out[123]));
 }
+
+}  // namespace test_kernel_adamw

@@ -14,6 +14,8 @@
 #include "temper/cuda/launchers.hpp"
 #include "temper/core/random.hpp"
 
+namespace test_kernel_attention {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using test::DeviceBuffer;
 
@@ -253,3 +255,5 @@ TEST_CASE("fused attention: head dim other than 64 and bad dropout are errors; e
                                     none, none, test::gpu());
     test::gpu_sync();
 }
+
+}  // namespace test_kernel_attention

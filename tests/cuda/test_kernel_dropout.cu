@@ -8,6 +8,8 @@
 #include "kernel_check.hpp"
 #include "temper/cpu/dropout.hpp"
 
+namespace test_kernel_dropout {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using test::DeviceBuffer;
 
@@ -72,3 +74,5 @@ TEST_CASE_TEMPLATE("dropout_apply on the GPU is bit-identical to the CPU", T, fl
         }
     }
 }
+
+}  // namespace test_kernel_dropout

@@ -9,6 +9,8 @@
 #include "kernel_check.hpp"
 #include "temper/cuda/launchers.hpp"
 
+namespace test_kernel_elementwise {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using test::DeviceBuffer;
 
@@ -228,3 +230,5 @@ TEST_CASE("sum_to_shape rejects shapes that do not broadcast") {
     CHECK_THROWS_AS(cuda::sum_to_shape<float>(g.get(), {6}, out.get(), {1, 6}, test::gpu()), Error);
     test::gpu_sync();
 }
+
+}  // namespace test_kernel_elementwise

@@ -11,6 +11,8 @@
 #include "temper/autograd/engine.hpp"
 #include "temper/ops/embedding.hpp"
 
+namespace test_kernel_embedding {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using test::DeviceBuffer;
 
@@ -131,3 +133,5 @@ TEST_CASE_TEMPLATE("embedding_backward accumulates into an existing gradient", T
     // old + (the sum in token order) is one rounding either way: bit-identical too.
     CHECK(bit_identical(dgrad.download(), ref));
 }
+
+}  // namespace test_kernel_embedding

@@ -10,6 +10,8 @@
 #include "temper/cuda/launchers.hpp"
 #include "temper/cpu/layernorm.hpp"
 
+namespace test_kernel_layernorm {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using test::DeviceBuffer;
 
@@ -135,3 +137,5 @@ TEST_CASE("layernorm backward over zero rows writes zero parameter gradients") {
     CHECK(dgamma.download() == std::vector<float>(5, 0.0f));
     CHECK(dbeta.download() == std::vector<float>(5, 0.0f));
 }
+
+}  // namespace test_kernel_layernorm

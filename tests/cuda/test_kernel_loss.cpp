@@ -10,6 +10,8 @@
 #include "temper/autograd/engine.hpp"
 #include "temper/ops/loss.hpp"
 
+namespace test_kernel_loss {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using test::DeviceBuffer;
 
@@ -152,3 +154,5 @@ TEST_CASE("loss launchers reject what the CPU op rejects") {
     CHECK_THROWS_AS(cuda::cross_entropy_forward<float>(a.get(), nullptr, 4, 0, -100, loss.get(), test::gpu()),
                     Error);  // no classes
 }
+
+}  // namespace test_kernel_loss

@@ -10,6 +10,8 @@
 #include "temper/cuda/launchers.hpp"
 #include "temper/cpu/softmax.hpp"
 
+namespace test_kernel_softmax {  // this file's names apart from the others' (unity build, tests/cuda/CMakeLists.txt)
+
 using namespace temper;
 using test::DeviceBuffer;
 
@@ -111,3 +113,5 @@ TEST_CASE("masked softmax: empty shapes launch nothing and bad rows_per_batch is
                     Error);
     test::gpu_sync();
 }
+
+}  // namespace test_kernel_softmax

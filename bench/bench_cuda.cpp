@@ -34,8 +34,7 @@
 #include <utility>
 #include <vector>
 
-#include "kernels/common.cuh"  // grid_for, column_chunks, for this file's own kernels and byte counts
-#include "kernels/loss.cuh"    // kLossMaxBlocks, for the BCE byte count
+#include "bench_cuda_kernels.hpp"  // this program's own kernels and the launch geometry it counts bytes by
 #include "temper/cuda/api.hpp"
 #include "temper/temper.hpp"
 #include "temper/train/train_step_graph.hpp"
@@ -79,27 +78,12 @@ private:
 
 // Inputs are made on the GPU (a Philox stream per buffer): the largest are ~0.5 GB, slow to make on the host.
 template <class T>
-__global__ void uniform_kernel(T* p, int64_t n, uint64_t seed, float lo, float hi) {
-    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-        p[i] = T(lo + (hi - lo) * philox_uniform(seed, 0, uint64_t(i)));
-}
-template <class T>
-__global__ void bernoulli_kernel(T* p, int64_t n, uint64_t seed, float prob) {
-    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-        p[i] = philox_uniform(seed, 0, uint64_t(i)) < prob ? T(1) : T(0);
-}
-
-template <class T>
 void fill_uniform(const GpuBuffer<T>& b, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
-    TEMPER_LAUNCH(kernels::grid_for(b.size(), 256), 256, 0, cuda::stream(gpu()), uniform_kernel<T>)(
-        b.get(), b.size(), seed, lo, hi);
-    TEMPER_CUDA_CHECK_LAUNCH();
+    bench::fill_uniform(b.get(), b.size(), seed, lo, hi, cuda::stream(gpu()));
 }
 template <class T>
 void fill_bernoulli(const GpuBuffer<T>& b, uint64_t seed, float prob) {
-    TEMPER_LAUNCH(kernels::grid_for(b.size(), 256), 256, 0, cuda::stream(gpu()), bernoulli_kernel<T>)(
-        b.get(), b.size(), seed, prob);
-    TEMPER_CUDA_CHECK_LAUNCH();
+    bench::fill_bernoulli(b.get(), b.size(), seed, prob, cuda::stream(gpu()));
 }
 template <class T>
 void fill_zero(const GpuBuffer<T>& b) {
@@ -111,13 +95,6 @@ void upload(const GpuBuffer<T>& b, const std::vector<T>& host) {
     TEMPER_CUDA_CHECK(cudaMemcpyAsync(b.get(), host.data(), sizeof(T) * host.size(), cudaMemcpyHostToDevice,
                                       cuda::stream(gpu())));
     cuda::synchronize(gpu());  // host may free the vector afterwards
-}
-
-// Keeps one thread busy for the given number of SM clock cycles.
-__global__ void spin_kernel(long long cycles) {
-    const long long t0 = clock64();
-    while (clock64() - t0 < cycles) {
-    }
 }
 
 // GPU time of single calls on temper's stream. 100k cycles of spin (50 us at the H100's 1.98 GHz boost
@@ -139,8 +116,7 @@ public:
     // Seconds the GPU spends on f(), which must queue all its work on temper's stream.
     template <class F>
     double seconds(F&& f) {
-        TEMPER_LAUNCH(1, 1, 0, s_, spin_kernel)(100000);
-        TEMPER_CUDA_CHECK_LAUNCH();
+        bench::spin(100000, s_);
         TEMPER_CUDA_CHECK(cudaEventRecord(start_, s_));
         f();
         TEMPER_CUDA_CHECK(cudaEventRecord(stop_, s_));
@@ -365,7 +341,7 @@ BENCHMARK(BM_CudaLayerNormResidualForward)->Args({4096, 768})->UseManualTime()->
 
 // Backward, two kernels' worth: dx reads x, dy, gamma, mean, rstd and writes dx (3·R·d·4 + d·4 + 2·R·4);
 // the dgamma/dbeta column sum reads x, dy, mean, rstd again (2·R·d·4 + 2·R·4), writes and re-reads its
-// 2·P·d float partials (P = kernels::column_chunks(R) row chunks) and writes dgamma, dbeta (2·d·4).
+// 2·P·d float partials (P = bench::column_chunks(R) row chunks) and writes dgamma, dbeta (2·d·4).
 static void BM_CudaLayerNormBackward(benchmark::State& state) {
     guarded(state, [&] {
         const int64_t R = state.range(0), d = state.range(1);
@@ -381,7 +357,7 @@ static void BM_CudaLayerNormBackward(benchmark::State& state) {
             cuda::layernorm_backward(x.get(), gamma.get(), mean.get(), rstd.get(), dy.get(), dx.get(), dgamma.get(),
                                      dbeta.get(), R, d, s);
         });
-        const double P = double(kernels::column_chunks(R));
+        const double P = double(bench::column_chunks(R));
         const double dx_bytes = 3.0 * double(R * d) * 4 + double(d) * 4 + 2.0 * double(R) * 4;
         const double param_bytes = 2.0 * double(R * d) * 4 + 2.0 * double(R) * 4 + 2 * (2.0 * P * double(d) * 4) +
                                    2.0 * double(d) * 4;
@@ -444,7 +420,7 @@ static void BM_CudaBiasGeluBackward(benchmark::State& state) {
         fill_uniform(dy, 2);
         const double sec = time_kernel(
             state, [&] { cuda::bias_gelu_backward(pre.get(), dy.get(), dx.get(), dbias.get(), R, C, s); });
-        const double P = double(kernels::column_chunks(R));
+        const double P = double(bench::column_chunks(R));
         report_bytes(state, 4.0 * double(n) * 4 + 2.0 * P * double(C) * 4 + double(C) * 4, sec);
     });
 }
@@ -463,7 +439,7 @@ static void BM_CudaBceWithLogits(benchmark::State& state) {
         const double sec = time_kernel(state, [&] {
             cuda::bce_with_logits_fused(x.get(), y.get(), pos_weight.get(), n, C, loss.get(), dx.get(), s);
         });
-        const double blocks = double(std::min<int64_t>((n + 255) / 256, kernels::kLossMaxBlocks));
+        const double blocks = double(std::min<int64_t>((n + 255) / 256, bench::loss_max_blocks()));
         report_bytes(state, 3.0 * double(n) * 4 + double(C) * 4 + 2.0 * blocks * 8 + 4, sec);
     });
 }
