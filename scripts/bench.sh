@@ -4,7 +4,7 @@
 #   scripts/bench.sh                        # every CPU benchmark, then the GPU ones when built with CUDA
 #   scripts/bench.sh --filter 'Gemm|Softmax'  # only benchmarks whose name matches (a regex)
 #   scripts/bench.sh --json > results.json  # one JSON document (Google Benchmark's format, both programs)
-#   scripts/bench.sh --build-only           # for bench/compare_pytorch.py
+#   scripts/bench.sh --build-only           # for bench/compare.py
 #   scripts/bench.sh -- --benchmark_repetitions=5   # anything after -- goes to the programs
 #
 # Compare two result files with bench/diff.py old.json new.json (flags changes over 5%).

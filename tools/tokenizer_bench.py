@@ -50,7 +50,7 @@ def bert_uncased(vocab):
     return t
 
 
-def median_ms(fn, reps=5):
+def median_ms(fn, reps):
     fn()  # warm-up
     ms = []
     for _ in range(reps):
@@ -63,6 +63,8 @@ def median_ms(fn, reps=5):
 def main():
     ap = argparse.ArgumentParser(description="HF tokenizers timings on the bench_tokenizer corpus")
     ap.add_argument("--json", action="store_true", help="print one JSON line with the timings")
+    ap.add_argument("--repetitions", type=int, default=5, help="timed runs after one warm-up; the median is reported")
+    ap.add_argument("--batch-only", action="store_true", help="time encode_batch only (encode_ms is null)")
     args = ap.parse_args()
     texts, vocab = corpus()
     nbytes = sum(len(s.encode("utf-8")) for s in texts)
@@ -81,8 +83,10 @@ def main():
         for s in texts:
             t.encode(s)
 
-    encode_ms = median_ms(encode_each)
-    show("encode (one call per text)", encode_ms)
+    encode_ms = None
+    if not args.batch_only:
+        encode_ms = median_ms(encode_each, args.repetitions)
+        show("encode (one call per text)", encode_ms)
     t.enable_truncation(128)
     t.enable_padding(pad_id=t.token_to_id("[PAD]"), pad_token="[PAD]")
 
@@ -90,7 +94,7 @@ def main():
         for i in range(0, len(texts), 1024):
             t.encode_batch(texts[i:i + 1024])
 
-    batch_ms = median_ms(encode_batches)
+    batch_ms = median_ms(encode_batches, args.repetitions)
     show("encode_batch (1024 per call, 128)", batch_ms)
     if args.json:
         print(json.dumps({"version": tokenizers.__version__, "texts": len(texts), "bytes": nbytes,
