@@ -522,8 +522,8 @@ def cpu_section(engines, models):
             if eng == "temper":
                 continue
             results[eng] = run_worker(eng, model, check if eng == "pytorch" else ())
-            if "label" in results[eng]:
-                LABELS[ENGINE_NAMES[eng]] = results[eng]["label"]
+            if "label" in results[eng]:  # CT2's label says where the head runs, which depends on the model
+                LABELS[ENGINE_NAMES[eng] + (f" ({model})" if eng.startswith("ct2") else "")] = results[eng]["label"]
         # validation, once per engine and model
         for eng in engines:
             res = results.get(eng, {})
