@@ -119,6 +119,7 @@ void dump(const std::string& name, int64_t B, int64_t S, const Tensor<int64_t>& 
 // Inference: eval mode, no graph.
 static void BM_DistilBertForward(benchmark::State& state) {
     const int64_t B = state.range(0), S = state.range(1);
+    bert_inference_model().reset();  // peak_MiB counts this model only
     if (!inference_model()) inference_model() = make_inference_model<Model>("TEMPER_BENCH_DISTILBERT_DIR", config());
     Model& model = *inference_model();
     model.eval();
@@ -146,6 +147,7 @@ BENCHMARK(BM_DistilBertForward)
 // The same for the MiniLM-shaped BERT (token_type_ids left out: all 0, as for single texts).
 static void BM_BertMiniLMForward(benchmark::State& state) {
     const int64_t B = state.range(0), S = state.range(1);
+    inference_model().reset();  // peak_MiB counts this model only
     if (!bert_inference_model())
         bert_inference_model() = make_inference_model<BertModelCls>("TEMPER_BENCH_BERT_DIR", minilm_config());
     BertModelCls& model = *bert_inference_model();
