@@ -26,25 +26,18 @@ namespace test_bert {  // this file's names apart from the others' (unity build,
 
 using namespace temper;
 using namespace temper::models;
+using temper::testing::abs_error;
+using temper::testing::as_double;
+using temper::testing::error_of;
 using temper::testing::rel_error;
 using temper::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-template <class T>
-std::vector<double> as_double(const Tensor<T>& t) {
-    auto v = t.to_vector();
-    return {v.begin(), v.end()};
-}
 double norm(const std::vector<double>& a) {
     double s = 0;
     for (double x : a) s += x * x;
-    return std::sqrt(s);
-}
-double abs_error(const std::vector<double>& a, const std::vector<double>& b) {
-    double s = 0;
-    for (size_t i = 0; i < a.size(); ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
     return std::sqrt(s);
 }
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
@@ -158,18 +151,6 @@ std::vector<float> weights_of(M& m) {
         for (float x : p.to_vector()) out.push_back(x);
     return out;
 }
-
-// The message of the temper::Error that f throws ("" when it does not throw).
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-#define CHECK_ERROR_HAS(msg, part) CHECK_MESSAGE((msg).find(part) != std::string::npos, "message: ", (msg))
 
 // Python with transformers for the HF round trip: $TEMPER_PYTHON, else <repo>/.venv/bin/python ("" when neither).
 std::string reference_python() {

@@ -13,20 +13,11 @@ namespace test_distilbert_parity {  // this file's names apart from the others' 
 
 using namespace temper;
 using namespace temper::models;
+using temper::testing::abs_error;
+using temper::testing::as_double;
 using temper::testing::rel_error;
 
 namespace {
-
-double abs_error(const std::vector<double>& a, const std::vector<double>& b) {
-    double num = 0;
-    for (size_t i = 0; i < a.size(); ++i) num += (a[i] - b[i]) * (a[i] - b[i]);
-    return std::sqrt(num);
-}
-template <class T>
-std::vector<double> as_double(const Tensor<T>& t) {
-    auto v = t.to_vector();
-    return {v.begin(), v.end()};
-}
 
 struct Tolerances {
     double out, grad, kbias_abs, padded;

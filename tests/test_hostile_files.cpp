@@ -17,6 +17,7 @@ namespace test_hostile_files {  // this file's names apart from the others' (uni
 
 using namespace temper;
 using nlohmann::json;
+using temper::testing::error_of;
 using temper::testing::TempDir;
 namespace fs = std::filesystem;
 
@@ -35,19 +36,6 @@ models::DistilBertConfig tiny_config() {
     c.set_num_labels(2);
     return c;
 }
-
-// The message of the temper::Error that f throws ("" when it does not throw; other exceptions fail the test).
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-#define CHECK_ERROR_HAS(msg, part) CHECK_MESSAGE((msg).find(part) != std::string::npos, "message: ", (msg))
 
 // The model's tensors as F32, with `name` stored as `dtype` instead (same shape, bytes of that dtype).
 void save_with_dtype(models::DistilBertForSequenceClassification<float>& m, const std::string& dir,

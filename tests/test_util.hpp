@@ -22,6 +22,29 @@ inline double rel_error(const std::vector<double>& a, const std::vector<double>&
     }
     return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
+// ||a - b||: for values whose reference is 0 by construction, where a relative error means nothing.
+inline double abs_error(const std::vector<double>& a, const std::vector<double>& b) {
+    double num = 0;
+    for (size_t i = 0; i < a.size(); ++i) num += (a[i] - b[i]) * (a[i] - b[i]);
+    return std::sqrt(num);
+}
+// A tensor's values as doubles, to compare with the reference (any Tensor<T>).
+template <class Tensor>
+std::vector<double> as_double(const Tensor& t) {
+    auto v = t.to_vector();
+    return {v.begin(), v.end()};
+}
+
+// The message of the temper::Error that f throws ("" when it does not throw; other exceptions fail the test).
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const temper::Error& e) {
+        return e.what();
+    }
+    return "";
+}
 
 // A fresh directory for one test (unique per process and instance), removed afterwards.
 struct TempDir {
@@ -51,3 +74,6 @@ struct TempDir {
 };
 
 }  // namespace temper::testing
+
+// The message `msg` contains `part` (doctest; the message is printed when it does not).
+#define CHECK_ERROR_HAS(msg, part) CHECK_MESSAGE((msg).find(part) != std::string::npos, "message: ", (msg))
