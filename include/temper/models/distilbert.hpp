@@ -122,7 +122,7 @@ public:
         };
         rules.ignore = [](const std::string& n) { return is_pretraining_head(n) || !encoder_tensor(n); };
         m.report_ = io::load_into<T>(m, ck, rules);
-        if (verbose) print_report(dir, m.report_);
+        if (verbose) print_load_report(dir, m.report_);
         m.to(dev);
         return m;
     }
@@ -150,7 +150,6 @@ public:
         std::string s = n.rfind("distilbert.", 0) == 0 ? n.substr(11) : n;
         return s.rfind("embeddings.", 0) == 0 || s.rfind("transformer.", 0) == 0;
     }
-    static void print_report(const std::string& dir, const io::LoadReport& r) { print_load_report(dir, r); }
 
 private:
     io::LoadReport report_;
@@ -239,7 +238,7 @@ public:
             return n.rfind("pre_classifier.", 0) == 0 || n.rfind("classifier.", 0) == 0;
         };
         m.report_ = io::load_into<T>(m, ck, rules);
-        if (opt.verbose) DistilBertModel<T>::print_report(dir, m.report_);
+        if (opt.verbose) print_load_report(dir, m.report_);
         m.to(dev);
         return m;
     }
