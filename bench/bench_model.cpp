@@ -116,6 +116,19 @@ void dump(const std::string& name, int64_t B, int64_t S, const Tensor<int64_t>& 
 
 }  // namespace
 
+// Times model(ids, mask) after one untimed call (first-touch pages, caches); peak memory from that call on.
+template <class Model>
+void time_forward(benchmark::State& state, const Model& model, const Tensor<int64_t>& ids,
+                  const Tensor<int64_t>& mask) {
+    benchmark::DoNotOptimize(model(ids, mask).data());
+    reset_peak_host_memory();
+    for (auto _ : state) {
+        auto logits = model(ids, mask);
+        benchmark::DoNotOptimize(logits.data());
+    }
+    throughput(state, ids.size(0), ids.size(1));
+}
+
 // Inference: eval mode, no graph.
 static void BM_DistilBertForward(benchmark::State& state) {
     const int64_t B = state.range(0), S = state.range(1);
@@ -130,13 +143,7 @@ static void BM_DistilBertForward(benchmark::State& state) {
         auto hidden = model.distilbert(ids, mask);
         dump("distilbert", B, S, ids, hidden, model.head(hidden));
     }
-    benchmark::DoNotOptimize(model(ids, mask).data());  // warm-up: first-touch pages, caches
-    reset_peak_host_memory();
-    for (auto _ : state) {
-        auto logits = model(ids, mask);
-        benchmark::DoNotOptimize(logits.data());
-    }
-    throughput(state, B, S);
+    time_forward(state, model, ids, mask);
 }
 BENCHMARK(BM_DistilBertForward)
     ->ArgsProduct({{1, 8, 32}, {32, 128, 512}})
@@ -159,13 +166,7 @@ static void BM_BertMiniLMForward(benchmark::State& state) {
         auto hidden = model.bert.hidden_states_checked(ids, mask, Tensor<int64_t>());
         dump("minilm", B, S, ids, hidden, model.head(hidden));
     }
-    benchmark::DoNotOptimize(model(ids, mask).data());  // warm-up
-    reset_peak_host_memory();
-    for (auto _ : state) {
-        auto logits = model(ids, mask);
-        benchmark::DoNotOptimize(logits.data());
-    }
-    throughput(state, B, S);
+    time_forward(state, model, ids, mask);
 }
 BENCHMARK(BM_BertMiniLMForward)
     ->ArgsProduct({{1, 8, 32}, {128}})
