@@ -102,6 +102,15 @@ TEST_CASE("stop + resume gives the same losses, metrics and weights as one strai
     CHECK(rc.steps == ra.steps);
     CHECK(rc.best_step == ra.best_step);
     CHECK(rc.best_macro_f1 == ra.best_macro_f1);
+    // Training time: per completed epoch, carried over the stop (epoch 1 of the resumed run includes the
+    // time before it), summing to the total once every epoch is done.
+    CHECK(ra.epoch_seconds.size() == 2);
+    CHECK(rb.epoch_seconds.empty());  // stopped in epoch 1
+    CHECK(rb.train_seconds > 0);
+    REQUIRE(rc.epoch_seconds.size() == 2);
+    CHECK(rc.epoch_seconds[0] > rb.train_seconds);
+    CHECK(rc.epoch_seconds[1] > 0);
+    CHECK(rc.train_seconds == doctest::Approx(rc.epoch_seconds[0] + rc.epoch_seconds[1]).epsilon(1e-12));
     auto la = lines_of(straight.run_dir + "/metrics.jsonl"), lc = lines_of(part.run_dir + "/metrics.jsonl");
     CHECK(la.size() == 12 + 4);  // a train line per step, an eval line every 3 steps
     CHECK(la == lc);

@@ -71,6 +71,9 @@ inline bool print_run(const temper::train::TrainResult& res, const std::string& 
     }
     std::printf("\ntrained %lld steps%s; best dev macro-F1 %.4f at step %lld\n", (long long)res.steps,
                 res.stopped_early ? " (stopped early)" : "", res.best_macro_f1, (long long)res.best_step);
+    std::printf("training time %.1f s (evaluation excluded); per epoch:", res.train_seconds);
+    for (double s : res.epoch_seconds) std::printf(" %.1f s", s);
+    std::fputs(res.epoch_seconds.empty() ? " none completed\n" : "\n", stdout);
     std::printf("checkpoint: %s/best (HF format: config.json, model.safetensors, vocab.txt%s)\n", run_dir.c_str(),
                 res.thresholds.empty() ? "" : ", thresholds.json");
     std::printf("metrics: %s/metrics.jsonl, plots: %s/{loss,f1,per_label_f1}.svg\n", run_dir.c_str(), run_dir.c_str());

@@ -7,6 +7,8 @@
 //
 // Run directory layout:
 //   metrics.jsonl            one JSON object per line: {"type": "train"|"eval"|"test", "step": ..., ...}
+//                            (no times: a resumed run writes the same file as a straight one; the training
+//                            time per epoch is in TrainResult and last/trainer_state.json)
 //   best/  last/             HF-compatible checkpoints (config.json, model.safetensors, vocab.txt,
 //                            tokenizer.json, tokenizer_config.json, thresholds.json); last/ also has
 //                            optimizer.safetensors and trainer_state.json for resuming
@@ -93,6 +95,10 @@ struct TrainResult {
     bool stopped_early = false;
     bool interrupted = false;        // stopped by stop_at_step; resume to continue
     std::vector<double> thresholds;  // per label (multi-label), the ones saved with the best model
+    // Wall time of the training steps (batching, forward, backward, optimizer), without evaluation,
+    // checkpoints and plots; summed over resumed parts of a run. Per completed epoch, and in all.
+    std::vector<double> epoch_seconds;
+    double train_seconds = 0;
 };
 
 // M: the classifier's template (DistilBERT's or BERT's); M<T> needs what TrainStep and save_model_dir use
@@ -181,6 +187,7 @@ public:
         for (int64_t epoch = st.epoch; epoch < opt_.epochs && !done; ++epoch) {
             auto batches = epoch_batches(int64_t(train_.size()), epoch, bo, lengths);
             for (int64_t bi = (epoch == st.epoch ? st.batch : 0); bi < batches_per_epoch && !done; ++bi) {
+                const auto step_start = std::chrono::steady_clock::now();
                 const auto& idx = batches[size_t(bi)];
                 // With cuda_graph, full-size batches are padded to max_length: the graph's one shape.
                 const bool full = int64_t(idx.size()) == opt_.batch_size;
@@ -198,7 +205,9 @@ public:
                 } catch (const NonFiniteError& e) {
                     stop_nonfinite(e.what, e.value, st.step + 1);
                 }
-                window_loss += double(r.loss.item());
+                window_loss += double(r.loss.item());  // waits for the step (a GPU runs it asynchronously)
+                st.current_epoch_seconds +=
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
                 ++window_n;
                 window_samples += int64_t(idx.size());
                 if (!r.stepped) continue;
@@ -226,6 +235,10 @@ public:
                 window_start = std::chrono::steady_clock::now();
 
                 const bool epoch_end = st.batch == 0;
+                if (epoch_end) {
+                    st.finished_epochs.push_back(st.current_epoch_seconds);
+                    st.current_epoch_seconds = 0;
+                }
                 const bool last_step = st.step >= total_steps;
                 const bool eval_now =
                     opt_.eval_every > 0 ? (st.step % opt_.eval_every == 0 || last_step) : (epoch_end || last_step);
@@ -268,7 +281,9 @@ public:
                             .best_macro_f1 = st.best_metric,
                             .stopped_early = false,
                             .interrupted = true,
-                            .thresholds = {}};
+                            .thresholds = {},
+                            .epoch_seconds = st.finished_epochs,
+                            .train_seconds = st.train_seconds()};
                 }
             }
         }
@@ -279,7 +294,9 @@ public:
                         .best_macro_f1 = st.best_metric,
                         .stopped_early = st.stopped_early,
                         .interrupted = false,
-                        .thresholds = {}};
+                        .thresholds = {},
+                        .epoch_seconds = st.finished_epochs,
+                        .train_seconds = st.train_seconds()};
         // Finish on the best model: tune thresholds on dev and store them with it.
         if (st.best_step >= 0) load_weights(run_path("best"));
         model_.eval();
@@ -325,6 +342,13 @@ private:
         double best_metric = -1;
         int64_t best_step = -1, bad_evals = 0;
         bool stopped_early = false;
+        std::vector<double> finished_epochs;  // training seconds of each completed epoch
+        double current_epoch_seconds = 0;     // ... and of the current one so far
+        double train_seconds() const {
+            double s = current_epoch_seconds;
+            for (double e : finished_epochs) s += e;
+            return s;
+        }
     };
     struct History {
         std::vector<double> train_steps, train_loss, eval_steps, eval_loss, eval_macro_f1, eval_micro_f1;
@@ -435,6 +459,8 @@ private:
                                     {"best_metric", st->best_metric},
                                     {"best_step", st->best_step},
                                     {"bad_evals", st->bad_evals},
+                                    {"epoch_train_seconds", st->finished_epochs},
+                                    {"current_epoch_train_seconds", st->current_epoch_seconds},
                                     {"rng_offset", default_generator().offset()},
                                     {"seed", opt_.seed},
                                     {"history",
@@ -493,6 +519,14 @@ private:
         st.best_metric = io::get_double(j, "best_metric", -1, -1, 1, where);
         st.best_step = io::get_int(j, "best_step", -1, -1, INT64_MAX, where);
         st.bad_evals = io::get_int(j, "bad_evals", 0, 0, INT64_MAX, where);
+        st.current_epoch_seconds = io::get_double(j, "current_epoch_train_seconds", 0, 0, 1e12, where);
+        if (j.contains("epoch_train_seconds")) {  // absent in checkpoints of older versions: times start at 0
+            try {
+                st.finished_epochs = j.at("epoch_train_seconds").template get<std::vector<double>>();
+            } catch (const nlohmann::json::exception& e) {
+                fail(where, ": field 'epoch_train_seconds': expected a list of seconds (", e.what(), ")");
+            }
+        }
         default_generator().manual_seed(derive_seed(opt_.seed, 2));  // as fit() seeded it (seed checked above)
         default_generator().set_offset(uint64_t(io::get_int(j, "rng_offset", 0, 0, INT64_MAX, where)));
         sched.set_last_epoch(st.step);
