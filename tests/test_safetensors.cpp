@@ -26,6 +26,7 @@ using namespace std::literals;
 using namespace temper;
 using namespace temper::io;
 
+using temper::testing::error_of;
 using temper::testing::TempDir;
 
 namespace {
@@ -53,17 +54,6 @@ std::vector<std::byte> make_file(std::string_view header, size_t data_bytes = 0,
 }
 
 const char* kName = "hostile.safetensors";
-
-// The message of the temper::Error thrown by f, or "<no error>".
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const temper::Error& e) {
-        return e.what();
-    }
-    return "<no error>";
-}
 
 bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
 
