@@ -3,6 +3,7 @@
 // unwritable run directory fails up front, and kill -9 during training never leaves a wrong checkpoint.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -118,6 +119,53 @@ TEST_CASE("stop + resume gives the same losses, metrics and weights as one strai
     for (size_t i = 0; i < pa.size(); ++i)
         CHECK_MESSAGE(pa[i].second.to_vector() == pc[i].second.to_vector(), pa[i].first);
     fs::remove_all(straight.run_dir);
+    fs::remove_all(part.run_dir);
+}
+
+TEST_CASE("progress of a resumed run: its first step is shown, the ETA timed on its own steps") {
+    // 5 steps took 10 s and 20 remain: 40 s; nothing run yet, or nothing left: 0.
+    CHECK(train::Progress::eta_seconds(10, 5, 20) == 40);
+    CHECK(train::Progress::eta_seconds(10, 0, 20) == 0);
+    CHECK(train::Progress::eta_seconds(10, 5, 0) == 0);
+    CHECK(train::Progress::format_time(3725) == "1h02m");
+    CHECK(train::Progress::format_time(65) == "1m05s");
+
+    Setup s = make_setup();
+    auto part = base_options(tmp_dir("progress"));
+    part.stop_at_step = 4;
+    models::DistilBertForSequenceClassification<float> a(s.cfg, 1);
+    train::Trainer<float>(a, s.tok, s.split.train, s.split.dev, part).fit();
+
+    // The resumed run with its progress lines on, stderr (a file here, so plain lines) captured.
+    auto rest = base_options(part.run_dir);
+    rest.resume = true;
+    rest.progress = true;
+    const std::string log = part.run_dir + "/stderr.txt";
+    std::fflush(stderr);
+    const int saved = ::dup(STDERR_FILENO), fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+    train::TrainResult r;
+    try {
+        models::DistilBertForSequenceClassification<float> b(s.cfg, 1);
+        r = train::Trainer<float>(b, s.tok, s.split.train, s.split.dev, rest).fit();
+    } catch (...) {
+        std::fflush(stderr);
+        ::dup2(saved, STDERR_FILENO);
+        throw;
+    }
+    std::fflush(stderr);
+    ::dup2(saved, STDERR_FILENO);
+    ::close(saved);
+    CHECK(r.steps == 12);
+    std::vector<std::string> steps;
+    for (auto& l : lines_of(log))
+        if (l.rfind("step ", 0) == 0 && l.find("samples/s") != std::string::npos) steps.push_back(l);
+    REQUIRE(steps.size() >= 2);
+    CHECK(steps.front().rfind("step 5/12 ", 0) == 0);  // the first step after the stop, not step 1's rule
+    CHECK(steps.back().rfind("step 12/12 ", 0) == 0);
+    CHECK(steps.back().find("ETA 0m00s") != std::string::npos);
     fs::remove_all(part.run_dir);
 }
 

@@ -13,8 +13,10 @@ namespace temper::train {
 
 class Progress {
 public:
-    explicit Progress(int64_t total_steps, bool enabled = true)
+    // first_step: the step a resumed run starts from; the ETA is timed on the steps this process ran.
+    explicit Progress(int64_t total_steps, bool enabled = true, int64_t first_step = 0)
         : total_(total_steps),
+          first_(first_step),
           enabled_(enabled),
           tty_(::isatty(STDERR_FILENO) != 0),
           start_(clock::now()),
@@ -26,11 +28,11 @@ public:
         auto now = clock::now();
         double since_last = std::chrono::duration<double>(now - last_).count();
         bool final = step >= total_;
-        if (!tty_ && !final && since_last < 5.0 && step != 1) return;
+        if (!tty_ && !final && since_last < 5.0 && step != first_ + 1) return;  // the first step always
         if (tty_ && !final && since_last < 0.1) return;
         last_ = now;
         double elapsed = std::chrono::duration<double>(now - start_).count();
-        double eta = step > 0 ? elapsed / double(step) * double(total_ - step) : 0;
+        double eta = eta_seconds(elapsed, step - first_, total_ - step);
         char line[256];
         if (tty_) {
             int filled = total_ > 0 ? int(30.0 * double(step) / double(total_)) : 30;
@@ -51,6 +53,11 @@ public:
         std::fprintf(stderr, "%s%s\n", tty_ ? "\r\033[K" : "", msg.c_str());
     }
 
+    // Time left when `done` steps took `elapsed` seconds and `left` remain (0 before the first step).
+    static double eta_seconds(double elapsed, int64_t done, int64_t left) {
+        return done > 0 && left > 0 ? elapsed / double(done) * double(left) : 0;
+    }
+
     static std::string format_time(double s) {
         char buf[32];
         long t = std::lround(s);  // s >= 0
@@ -63,7 +70,7 @@ public:
 
 private:
     using clock = std::chrono::steady_clock;
-    int64_t total_;
+    int64_t total_, first_;
     bool enabled_, tty_;
     clock::time_point start_, last_;
 };

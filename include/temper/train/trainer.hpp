@@ -178,7 +178,7 @@ public:
                                       .graph_batch = opt_.batch_size,
                                       .graph_seq_len = opt_.max_length},
                      &sched, pos_weight, mixed_.get());
-        Progress progress(total_steps, opt_.progress);
+        Progress progress(total_steps, opt_.progress, st.step);
         model_.train();
         double window_loss = 0;
         int64_t window_n = 0, window_samples = 0;
