@@ -41,6 +41,12 @@ Needs the packages of tools/requirements.txt (torch, transformers, safetensors, 
 script says which BLAS torch uses: a torch built against the reference BLAS (BLAS_INFO=generic,
 e.g. Debian's python3-torch) is about 25x slower on these matmuls than OpenBLAS or MKL.
 
+--stop-at-step N writes a checkpoint (--checkpoint FILE: weights, AdamW and schedule state, the random
+generators, the batch position, the evaluations so far and the time spent) after step N and exits; --resume
+continues from it with the same options and gives the same losses and scores as one straight run
+(tools/check_baseline_resume.py checks that), with the training times adding both parts: a long run can be
+done in pieces.
+
 --init-from DIR and --save-init DIR exchange initial weights with temper (HF directories), for
 checks that take the random initialisation out of the comparison.
 
@@ -255,6 +261,14 @@ def predict(model, ids, labels, num_labels, pad_id, batch_size):
     return np.concatenate(probs), loss_sum / len(ids)
 
 
+def save_checkpoint(path, state):
+    """torch.save to a temporary file renamed over `path`: an interrupted write never leaves a broken checkpoint."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
 def logits_of(model, x, m):
     return model(input_ids=x, attention_mask=m).logits
 
@@ -290,11 +304,20 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     ap.add_argument("--save-init", default=None, metavar="DIR",
                     help="write the initial weights as an HF directory (config.json, model.safetensors, vocab.txt) "
                          "that temper's goemotions --model DIR can start from")
+    ap.add_argument("--stop-at-step", type=int, default=0,
+                    help="after this optimizer step, write --checkpoint and exit (continue with --resume)")
+    ap.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    ap.add_argument("--checkpoint", default=None, metavar="FILE",
+                    help="the file --stop-at-step writes and --resume reads (default: --out with .ckpt)")
     ap.add_argument("--log-every", type=int, default=100)
     ap.add_argument("--out", default=None, help="JSON summary file")
     if defaults:
         ap.set_defaults(**defaults)
     args = ap.parse_args()
+    if (args.stop_at_step or args.resume) and not args.checkpoint:
+        if not args.out:
+            raise SystemExit("--stop-at-step and --resume need --checkpoint FILE (or --out, next to which it goes)")
+        args.checkpoint = os.path.splitext(args.out)[0] + ".ckpt"
 
     t0 = time.time()
     torch.set_num_threads(args.threads)
@@ -377,14 +400,41 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     y_dev = indicator(labels["dev"], L)
 
     history, train_loss, best, best_state, best_step, step = [], [], -1.0, None, -1, 0
+    eval_s, epoch_train_s = 0.0, []  # evaluation time; training time (no evaluation) per epoch
+    start_epoch, start_lo, order = 0, 0, None
+    # What must match for --resume to continue the same run.
+    same = {"hyper_parameters": {k: getattr(args, k) for k in ("epochs", "batch_size", "max_length", "lr",
+                                                               "weight_decay", "warmup_ratio", "max_grad_norm",
+                                                               "max_steps", "threshold", "seed", "limit_train",
+                                                               "limit_eval", "model", "config")},
+            "threads": args.threads}
+    train_s_before = epoch_s_before = 0.0
+    if args.resume:
+        if not os.path.isfile(args.checkpoint):
+            raise SystemExit(f"--resume: no checkpoint {args.checkpoint} (written by a run with --stop-at-step)")
+        ck = torch.load(args.checkpoint, weights_only=False)
+        if ck["same"] != same:
+            raise SystemExit(f"{args.checkpoint}: written with {ck['same']}, not {same}")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        perm_gen.set_state(ck["perm_gen"])
+        torch.set_rng_state(ck["torch_rng"])
+        (history, train_loss, best, best_state, best_step, step, eval_s, epoch_train_s, start_epoch, start_lo, order,
+         train_s_before, epoch_s_before) = (ck[k] for k in (
+            "history", "train_loss", "best", "best_state", "best_step", "step", "eval_s", "epoch_train_s", "epoch",
+            "lo", "order", "train_s", "epoch_s"))
+        print(f"resumed from {args.checkpoint} at step {step}", flush=True)
     model.train()
-    t_train = time.time()
+    # Clocks started earlier by the time already spent, so the totals add the parts of a resumed run.
+    t_train = time.time() - train_s_before
+    t_epoch = time.time() - epoch_s_before
     window, window_n, t_window = 0.0, 0, time.time()
-    eval_s, epoch_train_s, t_epoch = 0.0, [], time.time()  # evaluation time; training time (no evaluation) per epoch
     done = False
-    for epoch in range(args.epochs):
-        order = torch.randperm(n_tr, generator=perm_gen).tolist()
-        for lo in range(0, n_tr, B):
+    for epoch in range(start_epoch, args.epochs):
+        if epoch != start_epoch or order is None:
+            order = torch.randperm(n_tr, generator=perm_gen).tolist()
+        for lo in range(start_lo if epoch == start_epoch else 0, n_tr, B):
             idx = order[lo:lo + B]
             x, m = pad_batch(ids["train"], idx, pad_id)
             loss = bce(logits_of(model, x, m), multi_hot(labels["train"], idx, L))
@@ -425,6 +475,16 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
             if last:
                 done = True
                 break
+            if step == args.stop_at_step:
+                save_checkpoint(args.checkpoint, {
+                    "same": same, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "perm_gen": perm_gen.get_state(),
+                    "torch_rng": torch.get_rng_state(), "history": history, "train_loss": train_loss, "best": best,
+                    "best_state": best_state, "best_step": best_step, "step": step, "eval_s": eval_s,
+                    "epoch_train_s": epoch_train_s, "epoch": epoch, "lo": lo + B, "order": order,
+                    "train_s": time.time() - t_train, "epoch_s": time.time() - t_epoch})
+                print(f"stopped at step {step}; continue with --resume (checkpoint {args.checkpoint})", flush=True)
+                return
         if done:
             break
     train_s = time.time() - t_train

@@ -13,6 +13,8 @@ and LayerNorm weights), linear warmup over 10% of the steps then linear decay, g
 threshold 0.3 and per-label thresholds tuned on dev are the baseline's defaults. Options given on the
 command line override them. The JSON summary (--out) has dev/test macro- and micro-F1,
 the training time per epoch (evaluation excluded) and seconds per step.
+--stop-at-step N / --resume do a run in parts (goemotions_baseline.py's docstring), as temper's
+--stop-at-step / --resume do.
 """
 
 import os
