@@ -75,6 +75,9 @@ from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+# The training options the JSON summary records (and a --resume must match).
+HYPER_PARAMETERS = ("epochs", "batch_size", "max_length", "lr", "weight_decay", "warmup_ratio", "max_grad_norm",
+                    "max_steps", "threshold")
 
 # ----------------------------------------------------------------------------------------------
 # Data
@@ -403,10 +406,8 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     eval_s, epoch_train_s = 0.0, []  # evaluation time; training time (no evaluation) per epoch
     start_epoch, start_lo, order = 0, 0, None
     # What must match for --resume to continue the same run.
-    same = {"hyper_parameters": {k: getattr(args, k) for k in ("epochs", "batch_size", "max_length", "lr",
-                                                               "weight_decay", "warmup_ratio", "max_grad_norm",
-                                                               "max_steps", "threshold", "seed", "limit_train",
-                                                               "limit_eval", "model", "config")},
+    same = {"hyper_parameters": {k: getattr(args, k) for k in HYPER_PARAMETERS + ("seed", "limit_train",
+                                                                                   "limit_eval", "model", "config")},
             "threads": args.threads}
     train_s_before = epoch_s_before = 0.0
     if args.resume:
@@ -501,8 +502,7 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
         "framework": "pytorch", "torch": torch.__version__, "reference_model": ref,
         "tokenizer": tok_info["name"],
         "config": os.path.abspath(os.path.join(args.model, "config.json") if args.model else args.config), "seed": args.seed, "threads": args.threads, "blas": blas,
-        "hyper_parameters": {k: getattr(args, k) for k in ("epochs", "batch_size", "max_length", "lr", "weight_decay",
-                                                             "warmup_ratio", "max_grad_norm", "max_steps", "threshold")},
+        "hyper_parameters": {k: getattr(args, k) for k in HYPER_PARAMETERS},
         "steps": step, "warmup_steps": warmup, "total_steps": total,
         "best_step": best_step, "best_dev_macro_f1": best, "dev_at_best": {k: v for k, v in dev_best.items()
                                                                           if k != "per_label_f1"},
