@@ -26,6 +26,31 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Sends stderr to a file until destroyed, then restores it (also when the code in between throws).
+class StderrToFile {
+public:
+    explicit StderrToFile(const std::string& path) {
+        std::fflush(stderr);
+        saved_ = ::dup(STDERR_FILENO);
+        REQUIRE(saved_ >= 0);
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) ::close(saved_);
+        REQUIRE_MESSAGE(fd >= 0, "cannot write ", path);
+        ::dup2(fd, STDERR_FILENO);
+        ::close(fd);
+    }
+    ~StderrToFile() {
+        std::fflush(stderr);
+        ::dup2(saved_, STDERR_FILENO);
+        ::close(saved_);
+    }
+    StderrToFile(const StderrToFile&) = delete;
+    StderrToFile& operator=(const StderrToFile&) = delete;
+
+private:
+    int saved_ = -1;
+};
+
 struct Setup {
     train::Splits split;
     text::WordPiece tok;
@@ -141,23 +166,12 @@ TEST_CASE("progress of a resumed run: its first step is shown, the ETA timed on 
     rest.resume = true;
     rest.progress = true;
     const std::string log = part.run_dir + "/stderr.txt";
-    std::fflush(stderr);
-    const int saved = ::dup(STDERR_FILENO), fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    REQUIRE(fd >= 0);
-    ::dup2(fd, STDERR_FILENO);
-    ::close(fd);
     train::TrainResult r;
-    try {
+    {
+        StderrToFile capture(log);
         models::DistilBertForSequenceClassification<float> b(s.cfg, 1);
         r = train::Trainer<float>(b, s.tok, s.split.train, s.split.dev, rest).fit();
-    } catch (...) {
-        std::fflush(stderr);
-        ::dup2(saved, STDERR_FILENO);
-        throw;
     }
-    std::fflush(stderr);
-    ::dup2(saved, STDERR_FILENO);
-    ::close(saved);
     CHECK(r.steps == 12);
     std::vector<std::string> steps;
     for (auto& l : lines_of(log))
