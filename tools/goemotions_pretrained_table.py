@@ -6,23 +6,45 @@
 
 --temper: run directories of `goemotions --model DIR --run-dir ...` (metrics.jsonl: dev evaluations at the
 fixed threshold and the test line, scored with the per-label thresholds tuned on dev; last/trainer_state.json:
-training seconds per epoch). --hf: JSON summaries of tools/goemotions_hf_finetune.py --out. Prints one row per
-run, then mean and sample standard deviation per framework and the difference of the means. Standard library
-only.
+training seconds per epoch; either may be gzipped, as name.gz). --hf: JSON summaries of
+tools/goemotions_hf_finetune.py --out. --rows: JSON files holding a list of rows already in this tool's form
+(framework, seed, dev_macro, dev_micro, test_macro, test_micro, epoch_seconds, machine), for runs whose own
+output is gone. A run's machine is the first line of machine.txt in the folder that holds its run directory
+or JSON ("unnamed" without one).
+
+Prints one row per run, then mean and sample standard deviation per framework and the difference of the
+means; minutes per epoch are compared only between runs on the same machine. Standard library only.
 """
 
 import argparse
+import gzip
 import json
 import os
 import statistics
 import sys
 
 COLUMNS = ("dev_macro", "dev_micro", "test_macro", "test_micro")
+FRAMEWORKS = {"temper": "temper", "pytorch": "PyTorch + HF"}
+
+
+def open_text(path):
+    """path, or path.gz where only that is there (docs/results keeps the runs' larger files compressed)."""
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        return gzip.open(path + ".gz", "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def machine_of(path):
+    f = os.path.join(os.path.dirname(os.path.abspath(path).rstrip("/")), "machine.txt")
+    if not os.path.exists(f):
+        return "unnamed"
+    with open(f, encoding="utf-8") as m:
+        return m.readline().strip()
 
 
 def temper_run(run_dir):
     evals, test = [], None
-    with open(os.path.join(run_dir, "metrics.jsonl"), encoding="utf-8") as f:
+    with open_text(os.path.join(run_dir, "metrics.jsonl")) as f:
         for line in f:
             e = json.loads(line)
             if e["type"] == "eval":
@@ -32,11 +54,11 @@ def temper_run(run_dir):
     if not evals or test is None:
         sys.exit(f"{run_dir}/metrics.jsonl: no dev evaluation or no test line: the run has not finished")
     best = max(evals, key=lambda e: e["macro_f1"])  # the first of equal ones, as the Trainer keeps it
-    with open(os.path.join(run_dir, "last", "trainer_state.json"), encoding="utf-8") as f:
+    with open_text(os.path.join(run_dir, "last", "trainer_state.json")) as f:
         state = json.load(f)
     if "epoch_train_seconds" not in state:
         sys.exit(f"{run_dir}/last/trainer_state.json: no epoch_train_seconds (a run of an older temper)")
-    return {"seed": state["seed"], "dev_macro": best["macro_f1"],
+    return {"framework": "temper", "machine": machine_of(run_dir), "seed": state["seed"], "dev_macro": best["macro_f1"],
             "dev_micro": best["micro_f1"], "test_macro": test["macro_f1"], "test_micro": test["micro_f1"],
             "epoch_seconds": state["epoch_train_seconds"]}
 
@@ -44,9 +66,19 @@ def temper_run(run_dir):
 def hf_run(path):
     with open(path, encoding="utf-8") as f:
         s = json.load(f)
-    return {"seed": s["seed"], "dev_macro": s["best_dev_macro_f1"],
+    return {"framework": "pytorch", "machine": machine_of(path), "seed": s["seed"], "dev_macro": s["best_dev_macro_f1"],
             "dev_micro": s["dev_at_best"]["micro_f1"], "test_macro": s["test_tuned_thresholds"]["macro_f1"],
             "test_micro": s["test_tuned_thresholds"]["micro_f1"], "epoch_seconds": s["train_seconds_per_epoch"]}
+
+
+def given_rows(path):
+    with open(path, encoding="utf-8") as f:
+        rows = json.load(f)
+    need = {"framework", "machine", "seed", "epoch_seconds", *COLUMNS}
+    for i, r in enumerate(rows):
+        if not need <= r.keys() or r["framework"] not in FRAMEWORKS:
+            sys.exit(f"{path}: row {i}: expected the keys {sorted(need)} and framework one of {sorted(FRAMEWORKS)}")
+    return rows
 
 
 def mean_sd(values):
@@ -62,32 +94,51 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--temper", nargs="*", default=[], metavar="RUN_DIR")
     ap.add_argument("--hf", nargs="*", default=[], metavar="JSON")
+    ap.add_argument("--rows", nargs="*", default=[], metavar="JSON")
     args = ap.parse_args()
-    groups = [("temper", [temper_run(d) for d in args.temper]), ("PyTorch + HF", [hf_run(p) for p in args.hf])]
+    runs = [temper_run(d) for d in args.temper] + [hf_run(p) for p in args.hf]
+    runs += [r for p in args.rows for r in given_rows(p)]
+    groups = [(FRAMEWORKS[f], sorted((r for r in runs if r["framework"] == f), key=lambda r: (r["seed"], r["machine"])))
+              for f in FRAMEWORKS]
 
-    print("| framework | seed | dev macro-F1 | dev micro-F1 | test macro-F1 | test micro-F1 | minutes per epoch |")
-    print("|---|---|---|---|---|---|---|")
-    for name, runs in groups:
-        for r in runs:
+    print("| framework | seed | dev macro-F1 | dev micro-F1 | test macro-F1 | test micro-F1 | minutes per epoch | machine |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, rs in groups:
+        for r in rs:
             print(f"| {name} | {r['seed']} | " + " | ".join(f"{r[c]:.4f}" for c in COLUMNS) +
-                  f" | {epochs_text(r['epoch_seconds'])} |")
+                  f" | {epochs_text(r['epoch_seconds'])} | {r['machine']} |")
     print()
-    print("| framework | runs | dev macro-F1 | dev micro-F1 | test macro-F1 | test micro-F1 | minutes per epoch |")
-    print("|---|---|---|---|---|---|---|")
+    print("| framework | runs | dev macro-F1 | dev micro-F1 | test macro-F1 | test micro-F1 |")
+    print("|---|---|---|---|---|---|")
     means = {}
-    for name, runs in groups:
-        if not runs:
+    for name, rs in groups:
+        if not rs:
             continue
         cells = []
         for c in COLUMNS:
-            m, sd = mean_sd([r[c] for r in runs])
+            m, sd = mean_sd([r[c] for r in rs])
             means[(name, c)] = m
-            cells.append(f"{m:.4f} ± {sd:.4f}" if len(runs) > 1 else f"{m:.4f}")
-        epoch_minutes = mean_sd([s / 60 for r in runs for s in r["epoch_seconds"]])[0]
-        print(f"| {name} | {len(runs)} | " + " | ".join(cells) + f" | {epoch_minutes:.1f} |")
+            cells.append(f"{m:.4f} ± {sd:.4f}" if len(rs) > 1 else f"{m:.4f}")
+        print(f"| {name} | {len(rs)} | " + " | ".join(cells) + " |")
     if all(g[1] for g in groups):
-        print(f"| temper − PyTorch | | " +
-              " | ".join(f"{means[('temper', c)] - means[('PyTorch + HF', c)]:+.4f}" for c in COLUMNS) + " | |")
+        print("| temper − PyTorch | | " +
+              " | ".join(f"{means[('temper', c)] - means[('PyTorch + HF', c)]:+.4f}" for c in COLUMNS) + " |")
+
+    # Training time: mean minutes per epoch over each framework's runs on one machine, where both ran there.
+    machines = sorted({r["machine"] for r in runs})
+    timed = []
+    for machine in machines:
+        per = {name: [s / 60 for r in rs if r["machine"] == machine for s in r["epoch_seconds"]] for name, rs in groups}
+        if all(per.values()):
+            timed.append((machine, per))
+    if timed:
+        print()
+        print("| machine | temper minutes per epoch | PyTorch + HF minutes per epoch | PyTorch ÷ temper |")
+        print("|---|---|---|---|")
+        for machine, per in timed:
+            t, p = (mean_sd(per[name]) for name, _ in groups)
+            print(f"| {machine} | {t[0]:.1f} ({len(per['temper'])} epochs) | {p[0]:.1f} ({len(per['PyTorch + HF'])} "
+                  f"epochs) | {p[0] / t[0]:.2f} |")
 
 
 if __name__ == "__main__":
