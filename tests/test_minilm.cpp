@@ -9,6 +9,14 @@
 // the sentence-transformers checkpoint (no bert. prefix) and its last_hidden_state at the non-padded positions
 // agrees with HF's float32 one to 1e-5 relative error; BertModel<double> agrees with HF in float64 to 1e-12, which
 // shows that the float gap is float32 rounding (it is of the size of HF's own float32-vs-float64 gap).
+//
+// Fine-tuning, step for step: .venv/bin/python tools/minilm_trajectory.py (-> .devdata/minilm/trajectory/) records
+// HF + torch's training steps on this checkpoint with a new 28-label head, in float64 without dropout, on fixed
+// GoEmotions batches; temper's TrainStep with the Trainer's AdamW groups and schedule retraces them: the same
+// losses, gradient norms and weights to 1e-12 relative, where any difference in a part of the step shows.
+// Dropout, which draws other masks in each framework, is compared by its statistics: the mean and spread of the
+// loss and gradient norm of one batch and of how far dropout moves last_hidden_state, over 200 draws each,
+// within the sampling error of 200 draws.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -16,13 +24,19 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "temper/autograd/grad_mode.hpp"
 #include "temper/models/bert.hpp"
+#include "temper/optim/adamw.hpp"
+#include "temper/optim/clip.hpp"
+#include "temper/optim/schedule.hpp"
 #include "temper/text/wordpiece.hpp"
+#include "temper/train/train_step.hpp"
 #include "test_util.hpp"
 
 // Everything in one namespace (test cases included): the test files are compiled together as unity groups.
@@ -223,6 +237,175 @@ TEST_CASE("all-MiniLM-L6-v2: BertModel loads the sentence-transformers checkpoin
             ", vs HF float64 ", f32[1].all.rel(), "; temper double vs HF float64 ", f64[0].all.rel());
     // temper's float32 result is as close to the float64 values as HF's own float32 result: float32 rounding.
     CHECK(f32[1].all.rel() <= 3 * hf.rel());
+}
+
+// What tools/minilm_trajectory.py wrote, or why it is absent.
+struct Trajectory {
+    std::string dir, skip_reason;
+    std::optional<io::SafeTensors> ref;
+    std::map<std::string, std::string> meta;
+};
+
+Trajectory trajectory() {
+    Trajectory t;
+    t.dir = std::getenv("TEMPER_MINILM_TRAJECTORY") ? std::getenv("TEMPER_MINILM_TRAJECTORY") : kDevData + "trajectory";
+    const std::string ref = t.dir + "/reference.safetensors";
+    if (!fs::exists(ref) || !fs::exists(t.dir + "/model/model.safetensors")) {
+        t.skip_reason = ref + " or model/ not present: run .venv/bin/python tools/minilm_trajectory.py";
+        return t;
+    }
+    t.ref = io::SafeTensors::open(ref);
+    t.meta = t.ref->metadata();
+    for (const char* key : {"steps", "lr", "warmup", "weight_decay", "max_grad_norm"})
+        REQUIRE_MESSAGE(t.meta.count(key), ref, ": metadata has no '", key, "'");
+    return t;
+}
+
+double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
+    REQUIRE(a.size() == b.size());
+    double d = 0, r = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        d += (a[i] - b[i]) * (a[i] - b[i]);
+        r += b[i] * b[i];
+    }
+    return std::sqrt(d / r);
+}
+
+TEST_CASE("all-MiniLM-L6-v2 fine-tuning: temper's training steps retrace HF + torch's (float64, no dropout)") {
+    const Trajectory t = trajectory();
+    if (!t.skip_reason.empty()) {
+        MESSAGE("skipped: ", t.skip_reason);
+        return;
+    }
+    const io::SafeTensors& ref = *t.ref;
+    auto model = models::BertForSequenceClassification<double>::from_pretrained(t.dir + "/model", {.verbose = false});
+    CHECK(model.config.problem == models::Problem::MultiLabel);
+    CHECK(model.config.hidden_dropout_prob == 0.0);
+    CHECK(model.config.attention_probs_dropout_prob == 0.0);
+    const int64_t steps = std::stoll(t.meta.at("steps"));
+    const double lr = std::stod(t.meta.at("lr")), wd = std::stod(t.meta.at("weight_decay"));
+    // As the Trainer builds them (trainer.hpp): HF's no-decay split, linear warmup/decay, global-norm clipping.
+    optim::AdamW<double> opt(optim::decay_param_groups(model.named_parameters(), wd), {.lr = lr, .weight_decay = wd});
+    optim::LinearWarmupDecay<optim::AdamW<double>> sched(opt, std::stoll(t.meta.at("warmup")), steps);
+    train::TrainStep step(model, opt, {.max_grad_norm = std::stod(t.meta.at("max_grad_norm"))}, &sched);
+    model.train();
+
+    // The parameters compared after the last step (final.<name>), as they start.
+    std::map<std::string, Tensor<double>> compared;
+    for (const auto& [n, p] : model.named_parameters())
+        if (ref.find("final." + n)) compared[n] = p;
+    REQUIRE(compared.size() >= 5);
+    std::map<std::string, std::vector<double>> before;
+    for (const auto& [n, p] : compared) before[n] = p.to_vector();
+
+    std::vector<double> loss, norm, lrs;
+    for (int64_t k = 0; k < steps; ++k) {
+        lrs.push_back(opt.lr(0));
+        const auto& y = ref.at(str("step", k, ".labels"));
+        const auto targets = Tensor<double>::from_vector(ref.read_as<double>(str("step", k, ".labels")),
+                                                         Shape(y.shape.begin(), y.shape.end()));
+        const auto r = step(read_ids(ref, str("step", k, ".input_ids")),
+                            read_ids(ref, str("step", k, ".attention_mask")), targets);
+        loss.push_back(r.loss.item());
+        norm.push_back(r.grad_norm.item());
+    }
+    const auto ref_loss = ref.read_as<double>("loss"), ref_norm = ref.read_as<double>("grad_norm");
+    CHECK(lrs == ref.read_as<double>("lr"));  // the schedule is exact
+    int clipped = 0;
+    for (double n : ref_norm) clipped += n > std::stod(t.meta.at("max_grad_norm"));
+    const double e_loss = rel_err(loss, ref_loss), e_norm = rel_err(norm, ref_norm);
+    MESSAGE("MiniLM fine-tuning, ", steps, " steps (", clipped, " clipped): loss ", loss.front(), " -> ", loss.back(),
+            " (HF ", ref_loss.front(), " -> ", ref_loss.back(), "); rel err loss ", e_loss, ", grad norm ", e_norm);
+    CHECK(e_loss <= 1e-12);
+    CHECK(e_norm <= 1e-12);
+    // The weights after the last step: their change, so that a wrong update cannot hide in a large weight.
+    for (const auto& [n, p] : compared) {
+        std::vector<double> ours = p.to_vector(), theirs = ref.read_as<double>("final." + n);
+        for (size_t i = 0; i < ours.size(); ++i) {
+            ours[i] -= before[n][i];
+            theirs[i] -= before[n][i];
+        }
+        const double e = rel_err(ours, theirs);
+        MESSAGE(n, ": rel err of the update ", e);
+        CHECK_MESSAGE(e <= 1e-12, n);
+    }
+}
+
+struct MeanSd {
+    double mean = 0, sd = 0;
+};
+MeanSd mean_sd(const std::vector<double>& v) {
+    MeanSd m;
+    for (double x : v) m.mean += x / double(v.size());
+    for (double x : v) m.sd += (x - m.mean) * (x - m.mean) / double(v.size() - 1);
+    m.sd = std::sqrt(m.sd);
+    return m;
+}
+
+TEST_CASE("all-MiniLM-L6-v2 dropout: loss, gradient norm, hidden-state change over 200 draws as HF's (float32)") {
+    const Trajectory t = trajectory();
+    const std::string ref_path = t.dir + "/dropout.safetensors";
+    if (!t.skip_reason.empty() || !fs::exists(ref_path)) {
+        MESSAGE("skipped: ", t.skip_reason.empty() ? ref_path + " not present" : t.skip_reason);
+        return;
+    }
+    const io::SafeTensors ref = io::SafeTensors::open(ref_path);
+    const auto ref_loss = ref.read_as<double>("loss"), ref_norm = ref.read_as<double>("grad_norm");
+    auto model =
+        models::BertForSequenceClassification<float>::from_pretrained(t.dir + "/model_dropout", {.verbose = false});
+    CHECK(model.config.hidden_dropout_prob == 0.1);
+    CHECK(model.config.attention_probs_dropout_prob == 0.1);
+    const io::SafeTensors& steps = *t.ref;  // step 0's batch
+    const auto& y = steps.at("step0.labels");
+    const auto targets =
+        Tensor<float>::from_vector(steps.read_as<float>("step0.labels"), Shape(y.shape.begin(), y.shape.end()));
+    const auto ids = read_ids(steps, "step0.input_ids"), mask = read_ids(steps, "step0.attention_mask");
+    const auto params = model.parameters();
+    manual_seed(2);
+    model.train();
+    std::vector<double> loss, norm;
+    for (size_t k = 0; k < ref_loss.size(); ++k) {
+        const Tensor<float> l = model.loss(model(ids, mask), targets);
+        l.backward();
+        norm.push_back(optim::clip_grad_norm(params, INFINITY));
+        model.zero_grad();
+        loss.push_back(l.item());
+    }
+    // How far dropout moves last_hidden_state from the eval-mode one, at the tokens.
+    std::vector<double> moved;
+    {
+        NoGradGuard no_grad;
+        const auto keep = mask.to_vector();
+        auto at_tokens = [&](const Tensor<float>& h) {
+            const auto v = h.to_vector();
+            const size_t width = v.size() / keep.size();
+            std::vector<double> out;
+            for (size_t i = 0; i < keep.size(); ++i)
+                if (keep[i]) out.insert(out.end(), v.begin() + long(i * width), v.begin() + long((i + 1) * width));
+            return out;
+        };
+        model.eval();
+        const auto h0 = at_tokens(model.bert(ids, mask).last_hidden_state);
+        model.train();
+        for (size_t k = 0; k < ref_loss.size(); ++k)
+            moved.push_back(rel_err(at_tokens(model.bert(ids, mask).last_hidden_state), h0));
+    }
+    // The same comparison for both: the difference of the means in units of its standard error, the ratio of
+    // the spreads (its standard error is about 1/sqrt(2 n) = 5% for 200 draws). A dropout that is applied in a
+    // place HF does not, reuses masks or scales wrongly moves the mean or the spread by far more.
+    const double n = double(ref_loss.size());
+    using Sample = std::tuple<std::string, std::vector<double>, std::vector<double>>;
+    for (const auto& [what, ours, theirs] :
+         {Sample{"loss", loss, ref_loss}, Sample{"gradient norm", norm, ref_norm},
+          Sample{"hidden-state change", moved, ref.read_as<double>("hidden_moved")}}) {
+        const MeanSd a = mean_sd(ours), b = mean_sd(theirs);
+        const double z = (a.mean - b.mean) / std::sqrt((a.sd * a.sd + b.sd * b.sd) / n);
+        MESSAGE("dropout, ", what, " over ", n, " draws: temper ", a.mean, " ± ", a.sd, ", HF ", b.mean, " ± ", b.sd,
+                "; difference of the means ", z, " standard errors, ratio of the spreads ", a.sd / b.sd);
+        CHECK_MESSAGE(std::abs(z) < 4, what);
+        CHECK_MESSAGE(a.sd / b.sd > 0.8, what);
+        CHECK_MESSAGE(a.sd / b.sd < 1.25, what);
+    }
 }
 
 }  // namespace minilm_test

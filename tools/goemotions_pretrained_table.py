@@ -9,7 +9,9 @@ fixed threshold and the test line, scored with the per-label thresholds tuned on
 training seconds per epoch; either may be gzipped, as name.gz). --hf: JSON summaries of
 tools/goemotions_hf_finetune.py --out. --rows: JSON files holding a list of rows already in this tool's form
 (framework, seed, dev_macro, dev_micro, test_macro, test_micro, epoch_seconds, machine), for runs whose own
-output is gone. A run's machine is the first line of machine.txt in the folder that holds its run directory
+output is gone. --untimed: runs (the same paths as given to --temper/--hf) that shared the machine with other
+work: their F1 counts, their minutes per epoch are shown with a * and left out of the comparison of times.
+A run's machine is the first line of machine.txt in the folder that holds its run directory
 or JSON ("unnamed" without one).
 
 Prints one row per run, then mean and sample standard deviation per framework and the difference of the
@@ -95,8 +97,13 @@ def main():
     ap.add_argument("--temper", nargs="*", default=[], metavar="RUN_DIR")
     ap.add_argument("--hf", nargs="*", default=[], metavar="JSON")
     ap.add_argument("--rows", nargs="*", default=[], metavar="JSON")
+    ap.add_argument("--untimed", nargs="*", default=[], metavar="PATH")
     args = ap.parse_args()
-    runs = [temper_run(d) for d in args.temper] + [hf_run(p) for p in args.hf]
+    untimed = {os.path.abspath(p) for p in args.untimed}
+    for p in untimed - {os.path.abspath(p) for p in args.temper + args.hf}:
+        sys.exit(f"--untimed {p}: not one of the runs given to --temper or --hf")
+    runs = [dict(temper_run(d), timed=os.path.abspath(d) not in untimed) for d in args.temper]
+    runs += [dict(hf_run(p), timed=os.path.abspath(p) not in untimed) for p in args.hf]
     runs += [r for p in args.rows for r in given_rows(p)]
     groups = [(FRAMEWORKS[f], sorted((r for r in runs if r["framework"] == f), key=lambda r: (r["seed"], r["machine"])))
               for f in FRAMEWORKS]
@@ -106,7 +113,7 @@ def main():
     for name, rs in groups:
         for r in rs:
             print(f"| {name} | {r['seed']} | " + " | ".join(f"{r[c]:.4f}" for c in COLUMNS) +
-                  f" | {epochs_text(r['epoch_seconds'])} | {r['machine']} |")
+                  f" | {epochs_text(r['epoch_seconds'])}{'' if r.get('timed', True) else ' *'} | {r['machine']} |")
     print()
     print("| framework | runs | dev macro-F1 | dev micro-F1 | test macro-F1 | test micro-F1 |")
     print("|---|---|---|---|---|---|")
@@ -128,7 +135,8 @@ def main():
     machines = sorted({r["machine"] for r in runs})
     timed = []
     for machine in machines:
-        per = {name: [s / 60 for r in rs if r["machine"] == machine for s in r["epoch_seconds"]] for name, rs in groups}
+        per = {name: [s / 60 for r in rs if r["machine"] == machine and r.get("timed", True) for s in r["epoch_seconds"]]
+               for name, rs in groups}
         if all(per.values()):
             timed.append((machine, per))
     if timed:

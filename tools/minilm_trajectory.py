@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""HF's fine-tuning steps on all-MiniLM-L6-v2, recorded for temper to retrace step for step (tests/test_minilm.cpp).
+
+    .venv/bin/python tools/minilm_trajectory.py      # -> .devdata/minilm/trajectory/ (git-ignored)
+
+The whole training step of tools/goemotions_baseline.py (the PyTorch side of docs/goemotions_pretrained.md) on
+fixed batches, in float64 and without dropout, so that temper's step (forward, BCE-with-logits, backward, global
+norm clipping, AdamW with HF's no-decay split, linear warmup/decay) must give the same losses, gradient norms and
+weights to float64 rounding: a difference in any part shows as a gap far above 1e-10.
+
+- model/: all-MiniLM-L6-v2 (tools/minilm.py) as BertForSequenceClassification with the 28 GoEmotions labels
+  (problem_type multi_label_classification), its new classifier drawn by transformers from torch.manual_seed(seed),
+  hidden_dropout_prob and attention_probs_dropout_prob 0; save_pretrained, float32. Both sides start from it.
+- reference.safetensors: per step k = 0..steps-1 the batch (step<k>.input_ids, step<k>.attention_mask, int64
+  [B, S], padded to its longest text; step<k>.labels, F64 multi-hot [B, 28]) from the first steps x batch GoEmotions
+  training texts in file order, tokenized by the model's tokenizer (max_length 64); loss, grad_norm (what
+  clip_grad_norm_ returned: the norm before clipping) and lr (the step's learning rate), F64 [steps]; and
+  final.<name>, some parameters after the last step (F64). __metadata__: the hyper-parameters and versions.
+- model_dropout/ and dropout.safetensors: what steps cannot check, dropout, which draws different masks in each
+  framework. The same start weights with the checkpoint's dropout (0.1 on hidden states, attention probabilities
+  and the pooled output), float32, train mode: loss and global gradient norm of step 0's batch for --draws
+  independent dropout draws (loss, grad_norm, F64 [draws]), and ‖h - h_eval‖ / ‖h_eval‖ of last_hidden_state at
+  the tokens for as many further draws (hidden_moved). Their means and spreads are what temper's must match,
+  within the sampling error of that many draws.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import torch  # noqa: E402
+import transformers  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+from torch import nn  # noqa: E402
+from transformers import AutoConfig, AutoModelForSequenceClassification  # noqa: E402
+
+import goemotions_baseline as gb  # noqa: E402
+import minilm  # noqa: E402
+
+OUT_DIR = os.path.join(ROOT, ".devdata", "minilm", "trajectory")
+DEFAULT_DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "goemotions"))
+# Parameters compared after the last step: the new head, the pooler, and one tensor of each other kind.
+FINAL = ("classifier.weight", "classifier.bias", "bert.pooler.dense.weight",
+         "bert.encoder.layer.0.attention.self.query.weight", "bert.encoder.layer.5.output.LayerNorm.weight",
+         "bert.embeddings.LayerNorm.bias", "bert.embeddings.token_type_embeddings.weight")
+
+
+def dropout_stats(model, config, ids, labels, pad_id, num_labels, args):
+    """Loss and gradient norm of the first batch under args.draws dropout draws (float32, train mode)."""
+    m = AutoModelForSequenceClassification.from_config(config, attn_implementation="eager")
+    m.load_state_dict(model.state_dict())
+    m.train()
+    idx = list(range(args.batch_size))
+    x, mask = gb.pad_batch(ids, idx, pad_id)
+    y = gb.multi_hot(labels, idx, num_labels)
+    torch.manual_seed(args.seed + 1)
+    losses, norms = [], []
+    for _ in range(args.draws):
+        loss = nn.BCEWithLogitsLoss()(gb.logits_of(m, x, mask), y)
+        loss.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(m.parameters(), float("inf"))))
+        m.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+    # How far dropout moves last_hidden_state from the eval-mode one (at the tokens, not the padding): every
+    # dropout of the encoder shows in it, where the loss of a new head hardly depends on the encoder.
+    keep = mask.bool()
+    with torch.no_grad():
+        m.eval()
+        h0 = m.bert(input_ids=x, attention_mask=mask).last_hidden_state[keep]
+        m.train()
+        moved = [float((m.bert(input_ids=x, attention_mask=mask).last_hidden_state[keep] - h0).norm() / h0.norm())
+                 for _ in range(args.draws)]
+    t = [torch.tensor(v, dtype=torch.float64) for v in (losses, norms, moved)]
+    print(f"dropout, {args.draws} draws: loss {t[0].mean():.6f} ± {t[0].std():.6f}, "
+          f"grad norm {t[1].mean():.6f} ± {t[1].std():.6f}, hidden state moved {t[2].mean():.6f} ± {t[2].std():.6f}",
+          flush=True)
+    save_file({"loss": t[0], "grad_norm": t[1], "hidden_moved": t[2]}, os.path.join(args.out, "dropout.safetensors"),
+              metadata={"draws": str(args.draws), "batch_size": str(args.batch_size), "torch": torch.__version__,
+                        "transformers": transformers.__version__})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=DEFAULT_DATA, help="GoEmotions directory (default: %(default)s)")
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--warmup", type=int, default=3, help="warmup steps of the linear schedule")
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    # Inside the range of these steps' gradient norms (0.255-0.281), so most steps clip and some do not: both
+    # branches run (the real runs' 1.0 is not reached here).
+    ap.add_argument("--max-grad-norm", type=float, default=0.265)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--draws", type=int, default=200, help="dropout draws of the dropout statistics")
+    ap.add_argument("--out", default=OUT_DIR)
+    args = ap.parse_args()
+
+    mdir = minilm.model_dir()
+    names = gb.read_label_names(os.path.join(args.data, "emotions.txt"))
+    texts, labels = gb.read_goemotions_tsv(os.path.join(args.data, "train.tsv"), len(names))
+    n = args.steps * args.batch_size
+    ids, tok = gb.hf_tokenize_dir(texts[:n], mdir, args.max_length)
+
+    torch.manual_seed(args.seed)
+    config = AutoConfig.from_pretrained(mdir, num_labels=len(names), problem_type="multi_label_classification",
+                                        id2label=dict(enumerate(names)), label2id={s: i for i, s in enumerate(names)},
+                                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model = AutoModelForSequenceClassification.from_pretrained(mdir, config=config, attn_implementation="eager",
+                                                               dtype=torch.float32)
+    model_dir = os.path.join(args.out, "model")
+    model.save_pretrained(model_dir)
+    # The same weights with the checkpoint's dropout, for the dropout statistics.
+    with_dropout = AutoConfig.from_pretrained(mdir, num_labels=len(names), problem_type="multi_label_classification",
+                                              id2label=config.id2label, label2id=config.label2id)
+    model.config = with_dropout
+    model.save_pretrained(os.path.join(args.out, "model_dropout"))
+    model.config = config
+    dropout_stats(model, with_dropout, ids, labels, tok["pad"], len(names), args)
+    model = model.double()
+    model.train()
+
+    decay = gb.decay_parameter_names(model)
+    params = list(model.named_parameters())
+    groups = [{"params": [p for s, p in params if s in decay], "weight_decay": args.weight_decay},
+              {"params": [p for s, p in params if s not in decay], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=args.weight_decay)
+    sched = transformers.get_linear_schedule_with_warmup(opt, args.warmup, args.steps)
+    bce = nn.BCEWithLogitsLoss()
+
+    out, losses, norms, lrs = {}, [], [], []
+    for k in range(args.steps):
+        idx = list(range(k * args.batch_size, (k + 1) * args.batch_size))
+        x, m = gb.pad_batch(ids, idx, tok["pad"])
+        y = gb.multi_hot(labels, idx, len(names)).double()
+        lrs.append(sched.get_last_lr()[0])
+        loss = bce(gb.logits_of(model, x, m), y)
+        loss.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)))
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        out[f"step{k}.input_ids"], out[f"step{k}.attention_mask"], out[f"step{k}.labels"] = x, m, y
+        print(f"step {k + 1}: loss {losses[-1]:.10f}, grad norm {norms[-1]:.6f}, lr {lrs[-1]:.3g}", flush=True)
+    out["loss"] = torch.tensor(losses, dtype=torch.float64)
+    out["grad_norm"] = torch.tensor(norms, dtype=torch.float64)
+    out["lr"] = torch.tensor(lrs, dtype=torch.float64)
+    state = dict(model.named_parameters())
+    for name in FINAL:
+        out["final." + name] = state[name].detach().clone().contiguous()
+    meta = {"torch": torch.__version__, "transformers": transformers.__version__, "model": mdir,
+            "data": os.path.abspath(args.data), "tokenizer": tok["name"],
+            **{k: str(v) for k, v in vars(args).items() if k not in ("data", "out")}}
+    save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(args.out, "reference.safetensors"),
+              metadata=meta)
+    print(f"wrote {model_dir} and {os.path.join(args.out, 'reference.safetensors')}; clipped in "
+          f"{sum(v > args.max_grad_norm for v in norms)} of {args.steps} steps; {json.dumps(meta)}")
+
+
+if __name__ == "__main__":
+    main()
