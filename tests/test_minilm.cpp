@@ -108,9 +108,11 @@ std::vector<std::string> read_texts(int64_t n) {
 
 std::string name(int64_t b, const char* what) { return str("batch", b, ".", what); }
 
-Tensor<int64_t> read_ids(const io::SafeTensors& ref, const std::string& n) {
+// A tensor of the reference file as Tensor<T> of its shape.
+template <class T>
+Tensor<T> read_tensor(const io::SafeTensors& ref, const std::string& n) {
     const auto& info = ref.at(n);
-    return Tensor<int64_t>::from_vector(ref.read_as<int64_t>(n), Shape(info.shape.begin(), info.shape.end()));
+    return Tensor<T>::from_vector(ref.read_as<T>(n), Shape(info.shape.begin(), info.shape.end()));
 }
 
 // Squared error and squared reference norm over the positions whose mask is 1 ([B, S, H] values, [B, S] mask).
@@ -153,8 +155,8 @@ void compare_hidden(const Setup& s, std::vector<Comparison>& cmps) {
     model.eval();
     NoGradGuard no_grad;
     for (int64_t b = 0; b < s.batches; ++b) {
-        const Tensor<int64_t> ids = read_ids(*s.ref, name(b, "input_ids"));
-        const Tensor<int64_t> mask = read_ids(*s.ref, name(b, "attention_mask"));
+        const Tensor<int64_t> ids = read_tensor<int64_t>(*s.ref, name(b, "input_ids"));
+        const Tensor<int64_t> mask = read_tensor<int64_t>(*s.ref, name(b, "attention_mask"));
         const Tensor<T> h = model(ids, mask).last_hidden_state;
         REQUIRE(h.shape() == Shape{ids.size(0), ids.size(1), model.config.hidden_size});
         const std::vector<T> got = h.to_vector();
@@ -261,16 +263,6 @@ Trajectory trajectory() {
     return t;
 }
 
-double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
-    REQUIRE(a.size() == b.size());
-    double d = 0, r = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        d += (a[i] - b[i]) * (a[i] - b[i]);
-        r += b[i] * b[i];
-    }
-    return std::sqrt(d / r);
-}
-
 TEST_CASE("all-MiniLM-L6-v2 fine-tuning: temper's training steps retrace HF + torch's (float64, no dropout)") {
     const Trajectory t = trajectory();
     if (!t.skip_reason.empty()) {
@@ -301,11 +293,9 @@ TEST_CASE("all-MiniLM-L6-v2 fine-tuning: temper's training steps retrace HF + to
     std::vector<double> loss, norm, lrs;
     for (int64_t k = 0; k < steps; ++k) {
         lrs.push_back(opt.lr(0));
-        const auto& y = ref.at(str("step", k, ".labels"));
-        const auto targets = Tensor<double>::from_vector(ref.read_as<double>(str("step", k, ".labels")),
-                                                         Shape(y.shape.begin(), y.shape.end()));
-        const auto r = step(read_ids(ref, str("step", k, ".input_ids")),
-                            read_ids(ref, str("step", k, ".attention_mask")), targets);
+        const auto targets = read_tensor<double>(ref, str("step", k, ".labels"));
+        const auto r = step(read_tensor<int64_t>(ref, str("step", k, ".input_ids")),
+                            read_tensor<int64_t>(ref, str("step", k, ".attention_mask")), targets);
         loss.push_back(r.loss.item());
         norm.push_back(r.grad_norm.item());
     }
@@ -313,7 +303,9 @@ TEST_CASE("all-MiniLM-L6-v2 fine-tuning: temper's training steps retrace HF + to
     CHECK(lrs == ref.read_as<double>("lr"));  // the schedule is exact
     int clipped = 0;
     for (double n : ref_norm) clipped += n > std::stod(t.meta.at("max_grad_norm"));
-    const double e_loss = rel_err(loss, ref_loss), e_norm = rel_err(norm, ref_norm);
+    REQUIRE(loss.size() == ref_loss.size());
+    REQUIRE(norm.size() == ref_norm.size());
+    const double e_loss = testing::rel_error(loss, ref_loss), e_norm = testing::rel_error(norm, ref_norm);
     MESSAGE("MiniLM fine-tuning, ", steps, " steps (", clipped, " clipped): loss ", loss.front(), " -> ", loss.back(),
             " (HF ", ref_loss.front(), " -> ", ref_loss.back(), "); rel err loss ", e_loss, ", grad norm ", e_norm);
     CHECK(e_loss <= 1e-12);
@@ -321,11 +313,12 @@ TEST_CASE("all-MiniLM-L6-v2 fine-tuning: temper's training steps retrace HF + to
     // The weights after the last step: their change, so that a wrong update cannot hide in a large weight.
     for (const auto& [n, p] : compared) {
         std::vector<double> ours = p.to_vector(), theirs = ref.read_as<double>("final." + n);
+        REQUIRE(ours.size() == theirs.size());
         for (size_t i = 0; i < ours.size(); ++i) {
             ours[i] -= before[n][i];
             theirs[i] -= before[n][i];
         }
-        const double e = rel_err(ours, theirs);
+        const double e = testing::rel_error(ours, theirs);
         MESSAGE(n, ": rel err of the update ", e);
         CHECK_MESSAGE(e <= 1e-12, n);
     }
@@ -356,10 +349,9 @@ TEST_CASE("all-MiniLM-L6-v2 dropout: loss, gradient norm, hidden-state change ov
     CHECK(model.config.hidden_dropout_prob == 0.1);
     CHECK(model.config.attention_probs_dropout_prob == 0.1);
     const io::SafeTensors& steps = *t.ref;  // step 0's batch
-    const auto& y = steps.at("step0.labels");
-    const auto targets =
-        Tensor<float>::from_vector(steps.read_as<float>("step0.labels"), Shape(y.shape.begin(), y.shape.end()));
-    const auto ids = read_ids(steps, "step0.input_ids"), mask = read_ids(steps, "step0.attention_mask");
+    const auto targets = read_tensor<float>(steps, "step0.labels");
+    const auto ids = read_tensor<int64_t>(steps, "step0.input_ids"),
+               mask = read_tensor<int64_t>(steps, "step0.attention_mask");
     const auto params = model.parameters();
     manual_seed(2);
     model.train();
@@ -387,8 +379,11 @@ TEST_CASE("all-MiniLM-L6-v2 dropout: loss, gradient norm, hidden-state change ov
         model.eval();
         const auto h0 = at_tokens(model.bert(ids, mask).last_hidden_state);
         model.train();
-        for (size_t k = 0; k < ref_loss.size(); ++k)
-            moved.push_back(rel_err(at_tokens(model.bert(ids, mask).last_hidden_state), h0));
+        for (size_t k = 0; k < ref_loss.size(); ++k) {
+            const auto h = at_tokens(model.bert(ids, mask).last_hidden_state);
+            REQUIRE(h.size() == h0.size());
+            moved.push_back(testing::rel_error(h, h0));
+        }
     }
     // The same comparison for both: the difference of the means in units of its standard error, the ratio of
     // the spreads (its standard error is about 1/sqrt(2 n) = 5% for 200 draws). A dropout that is applied in a
