@@ -8,14 +8,16 @@
 fixed threshold and the test line, scored with the per-label thresholds tuned on dev; last/trainer_state.json:
 training seconds per epoch; either may be gzipped, as name.gz). --hf: JSON summaries of
 tools/goemotions_hf_finetune.py --out. --rows: JSON files holding a list of rows already in this tool's form
-(framework, seed, dev_macro, dev_micro, test_macro, test_micro, epoch_seconds, machine), for runs whose own
-output is gone. --untimed: runs (the same paths as given to --temper/--hf) that shared the machine with other
-work: their F1 counts, their minutes per epoch are shown with a * and left out of the comparison of times.
+(framework, seed, lr, dev_macro, dev_micro, test_macro, test_micro, epoch_seconds, machine), for runs whose
+own output is gone. --untimed: runs (the same paths as given to --temper/--hf) that shared the machine with
+other work: their F1 counts, their minutes per epoch are shown with a * and left out of the comparison of times.
 A run's machine is the first line of machine.txt in the folder that holds its run directory
 or JSON ("unnamed" without one).
 
-Prints one row per run, then mean and sample standard deviation per framework and the difference of the
-means; minutes per epoch are compared only between runs on the same machine. Standard library only.
+All runs must have the same peak learning rate (a sweep's points are tabled one lr at a time; the tool
+says which runs differ). Prints one row per run, then mean and sample standard deviation per framework and
+the difference of the means; minutes per epoch are compared only between runs on the same machine.
+Standard library only.
 """
 
 import argparse
@@ -45,11 +47,13 @@ def machine_of(path):
 
 
 def temper_run(run_dir):
-    evals, test = [], None
+    evals, test, lr = [], None, 0.0
     with open_text(os.path.join(run_dir, "metrics.jsonl")) as f:
         for line in f:
             e = json.loads(line)
-            if e["type"] == "eval":
+            if e["type"] == "train":
+                lr = max(lr, e["lr"])  # the peak of warmup-then-decay is the lr the run was given
+            elif e["type"] == "eval":
                 evals.append(e)
             elif e["type"] == "test":
                 test = e
@@ -60,23 +64,25 @@ def temper_run(run_dir):
         state = json.load(f)
     if "epoch_train_seconds" not in state:
         sys.exit(f"{run_dir}/last/trainer_state.json: no epoch_train_seconds (a run of an older temper)")
-    return {"framework": "temper", "machine": machine_of(run_dir), "seed": state["seed"], "dev_macro": best["macro_f1"],
-            "dev_micro": best["micro_f1"], "test_macro": test["macro_f1"], "test_micro": test["micro_f1"],
+    return {"framework": "temper", "machine": machine_of(run_dir), "seed": state["seed"], "lr": lr,
+            "dev_macro": best["macro_f1"], "dev_micro": best["micro_f1"],
+            "test_macro": test["macro_f1"], "test_micro": test["micro_f1"],
             "epoch_seconds": state["epoch_train_seconds"]}
 
 
 def hf_run(path):
     with open(path, encoding="utf-8") as f:
         s = json.load(f)
-    return {"framework": "pytorch", "machine": machine_of(path), "seed": s["seed"], "dev_macro": s["best_dev_macro_f1"],
-            "dev_micro": s["dev_at_best"]["micro_f1"], "test_macro": s["test_tuned_thresholds"]["macro_f1"],
-            "test_micro": s["test_tuned_thresholds"]["micro_f1"], "epoch_seconds": s["train_seconds_per_epoch"]}
+    return {"framework": "pytorch", "machine": machine_of(path), "seed": s["seed"], "lr": s["hyper_parameters"]["lr"],
+            "dev_macro": s["best_dev_macro_f1"], "dev_micro": s["dev_at_best"]["micro_f1"],
+            "test_macro": s["test_tuned_thresholds"]["macro_f1"], "test_micro": s["test_tuned_thresholds"]["micro_f1"],
+            "epoch_seconds": s["train_seconds_per_epoch"]}
 
 
 def given_rows(path):
     with open(path, encoding="utf-8") as f:
         rows = json.load(f)
-    need = {"framework", "machine", "seed", "epoch_seconds", *COLUMNS}
+    need = {"framework", "machine", "seed", "lr", "epoch_seconds", *COLUMNS}
     for i, r in enumerate(rows):
         if not need <= r.keys() or r["framework"] not in FRAMEWORKS:
             sys.exit(f"{path}: row {i}: expected the keys {sorted(need)} and framework one of {sorted(FRAMEWORKS)}")
@@ -105,6 +111,10 @@ def main():
     runs = [dict(temper_run(d), timed=os.path.abspath(d) not in untimed) for d in args.temper]
     runs += [dict(hf_run(p), timed=os.path.abspath(p) not in untimed) for p in args.hf]
     runs += [r for p in args.rows for r in given_rows(p)]
+    lrs = sorted({f"{r['lr']:.3g}" for r in runs})
+    if len(lrs) > 1:
+        sys.exit("runs with different learning rates (" + ", ".join(lrs) + "): table one lr at a time; " +
+                 "; ".join(f"{r['framework']} seed {r['seed']}: {r['lr']:.3g}" for r in runs))
     groups = [(FRAMEWORKS[f], sorted((r for r in runs if r["framework"] == f), key=lambda r: (r["seed"], r["machine"])))
               for f in FRAMEWORKS]
 
