@@ -110,7 +110,7 @@ def main():
         sys.exit(f"--untimed {p}: not one of the runs given to --temper or --hf")
     runs = [dict(temper_run(d), timed=os.path.abspath(d) not in untimed) for d in args.temper]
     runs += [dict(hf_run(p), timed=os.path.abspath(p) not in untimed) for p in args.hf]
-    runs += [r for p in args.rows for r in given_rows(p)]
+    runs += [dict(r, timed=True) for p in args.rows for r in given_rows(p)]
     lrs = sorted({f"{r['lr']:.3g}" for r in runs})
     if len(lrs) > 1:
         sys.exit("runs with different learning rates (" + ", ".join(lrs) + "): table one lr at a time; " +
@@ -123,7 +123,7 @@ def main():
     for name, rs in groups:
         for r in rs:
             print(f"| {name} | {r['seed']} | " + " | ".join(f"{r[c]:.4f}" for c in COLUMNS) +
-                  f" | {epochs_text(r['epoch_seconds'])}{'' if r.get('timed', True) else ' *'} | {r['machine']} |")
+                  f" | {epochs_text(r['epoch_seconds'])}{'' if r['timed'] else ' *'} | {r['machine']} |")
     print()
     print("| framework | runs | dev macro-F1 | dev micro-F1 | test macro-F1 | test micro-F1 |")
     print("|---|---|---|---|---|---|")
@@ -145,7 +145,7 @@ def main():
     machines = sorted({r["machine"] for r in runs})
     timed = []
     for machine in machines:
-        per = {name: [s / 60 for r in rs if r["machine"] == machine and r.get("timed", True) for s in r["epoch_seconds"]]
+        per = {name: [s / 60 for r in rs if r["machine"] == machine and r["timed"] for s in r["epoch_seconds"]]
                for name, rs in groups}
         if all(per.values()):
             timed.append((machine, per))
