@@ -22,9 +22,16 @@ weights to float64 rounding (the test allows 1e-12 relative): a difference in an
   independent dropout draws (loss, grad_norm, F64 [draws]), and ‖h - h_eval‖ / ‖h_eval‖ of last_hidden_state at
   the tokens for as many further draws (hidden_moved). Their means and spreads are what temper's must match,
   within the sampling error of that many draws.
+- gradients.safetensors: the float32 backward pass at this model's real sizes, which the float64 steps cannot
+  check: one training batch (the first --grad-batch-size texts; input_ids, attention_mask, labels), no dropout,
+  from model/'s weights: the loss (f32.loss, f64.loss) and every parameter's gradient (f32.grad.<name>,
+  f64.grad.<name>; both stored as F32, which rounds the float64 one by 6e-8 relative, far below the float32
+  errors compared) in float32 and in float64. HF's own float32 error against float64 is the yardstick for
+  temper's.
 """
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -85,6 +92,25 @@ def dropout_stats(model, config, ids, labels, pad_id, num_labels, args):
                         "transformers": transformers.__version__})
 
 
+def float32_gradients(model, ids, labels, pad_id, num_labels, args):
+    """Loss and parameter gradients of one batch without dropout, from the same weights in float32 and float64."""
+    idx = list(range(args.grad_batch_size))
+    x, mask = gb.pad_batch(ids, idx, pad_id)
+    y = gb.multi_hot(labels, idx, num_labels)
+    out = {"input_ids": x, "attention_mask": mask, "labels": y}
+    for tag, m in (("f32", copy.deepcopy(model).float()), ("f64", copy.deepcopy(model).double())):
+        m.train()  # the config's dropout is 0: train mode only as in a training step
+        loss = nn.BCEWithLogitsLoss()(gb.logits_of(m, x, mask), y.to(m.dtype))
+        loss.backward()
+        out[f"{tag}.loss"] = loss.detach().double().reshape(1)
+        for name, p in m.named_parameters():
+            out[f"{tag}.grad.{name}"] = p.grad.float().contiguous()
+        print(f"gradients, {tag}: loss {loss.item():.10f}, batch {list(x.shape)}", flush=True)
+    save_file(out, os.path.join(args.out, "gradients.safetensors"),
+              metadata={"batch_size": str(args.grad_batch_size), "torch": torch.__version__,
+                        "transformers": transformers.__version__})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=DEFAULT_DATA, help="GoEmotions directory (default: %(default)s)")
@@ -98,6 +124,8 @@ def main():
     # branches run (the real runs' 1.0 is not reached here).
     ap.add_argument("--max-grad-norm", type=float, default=0.265)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--grad-batch-size", type=int, default=32,
+                    help="texts in the batch of the float32-vs-float64 gradients (the runs' batch size)")
     ap.add_argument("--draws", type=int, default=200, help="dropout draws of the dropout statistics")
     ap.add_argument("--out", default=OUT_DIR)
     args = ap.parse_args()
@@ -105,7 +133,7 @@ def main():
     mdir = minilm.model_dir()
     names = gb.read_label_names(os.path.join(args.data, "emotions.txt"))
     texts, labels = gb.read_goemotions_tsv(os.path.join(args.data, "train.tsv"), len(names))
-    n = args.steps * args.batch_size
+    n = max(args.steps * args.batch_size, args.grad_batch_size)
     ids, tok = gb.hf_tokenize_dir(texts[:n], mdir, args.max_length)
 
     torch.manual_seed(args.seed)
@@ -123,6 +151,7 @@ def main():
     model.save_pretrained(os.path.join(args.out, "model_dropout"))
     model.config = config
     dropout_stats(model, with_dropout, ids, labels, tok["pad"], len(names), args)
+    float32_gradients(model, ids, labels, tok["pad"], len(names), args)
     model = model.double()
     model.train()
 
