@@ -11,6 +11,8 @@ tools/goemotions_hf_finetune.py --out. --rows: JSON files holding a list of rows
 (framework, seed, lr, dev_macro, dev_micro, test_macro, test_micro, epoch_seconds, machine), for runs whose
 own output is gone. --untimed: runs (the same paths as given to --temper/--hf) that shared the machine with
 other work: their F1 counts, their minutes per epoch are shown with a * and left out of the comparison of times.
+--loss-windows N: also the training loss per window of N steps, averaged over each framework's --temper and
+--hf runs (each step's own loss, not a logged running mean), and the difference: where the frameworks part.
 A run's machine is the first line of machine.txt in the folder that holds its run directory
 or JSON ("unnamed" without one).
 
@@ -47,12 +49,13 @@ def machine_of(path):
 
 
 def temper_run(run_dir):
-    evals, test, lr = [], None, 0.0
+    evals, test, lr, losses = [], None, 0.0, []
     with open_text(os.path.join(run_dir, "metrics.jsonl")) as f:
         for line in f:
             e = json.loads(line)
             if e["type"] == "train":
                 lr = max(lr, e["lr"])  # the peak of warmup-then-decay is the lr the run was given
+                losses.append((e["step"], e["loss"]))
             elif e["type"] == "eval":
                 evals.append(e)
             elif e["type"] == "test":
@@ -67,7 +70,7 @@ def temper_run(run_dir):
     return {"framework": "temper", "machine": machine_of(run_dir), "seed": state["seed"], "lr": lr,
             "dev_macro": best["macro_f1"], "dev_micro": best["micro_f1"],
             "test_macro": test["macro_f1"], "test_micro": test["micro_f1"],
-            "epoch_seconds": state["epoch_train_seconds"]}
+            "epoch_seconds": state["epoch_train_seconds"], "train_loss": [v for _, v in sorted(losses)]}
 
 
 def hf_run(path):
@@ -76,7 +79,7 @@ def hf_run(path):
     return {"framework": "pytorch", "machine": machine_of(path), "seed": s["seed"], "lr": s["hyper_parameters"]["lr"],
             "dev_macro": s["best_dev_macro_f1"], "dev_micro": s["dev_at_best"]["micro_f1"],
             "test_macro": s["test_tuned_thresholds"]["macro_f1"], "test_micro": s["test_tuned_thresholds"]["micro_f1"],
-            "epoch_seconds": s["train_seconds_per_epoch"]}
+            "epoch_seconds": s["train_seconds_per_epoch"], "train_loss": s["train_loss"]}
 
 
 def given_rows(path):
@@ -104,6 +107,7 @@ def main():
     ap.add_argument("--hf", nargs="*", default=[], metavar="JSON")
     ap.add_argument("--rows", nargs="*", default=[], metavar="JSON")
     ap.add_argument("--untimed", nargs="*", default=[], metavar="PATH")
+    ap.add_argument("--loss-windows", type=int, default=0, metavar="N")
     args = ap.parse_args()
     untimed = {os.path.abspath(p) for p in args.untimed}
     for p in untimed - {os.path.abspath(p) for p in args.temper + args.hf}:
@@ -157,6 +161,25 @@ def main():
             t, p = (mean_sd(per[name]) for name, _ in groups)
             print(f"| {machine} | {t[0]:.1f} ({len(per['temper'])} epochs) | {p[0]:.1f} ({len(per['PyTorch + HF'])} "
                   f"epochs) | {p[0] / t[0]:.2f} |")
+
+    if args.loss_windows > 0:
+        loss_windows(groups, args.loss_windows)
+
+
+def loss_windows(groups, n):
+    """Mean training loss per window of n steps over each framework's runs that carry their losses."""
+    curves = {name: [r["train_loss"] for r in rs if "train_loss" in r] for name, rs in groups}
+    if not all(curves.values()):
+        sys.exit("--loss-windows: each framework needs a run given by --temper or --hf (--rows carry no losses)")
+    steps = min(len(c) for cs in curves.values() for c in cs)
+    print()
+    print(f"| steps | temper training loss ({len(curves['temper'])} runs) | PyTorch + HF ({len(curves['PyTorch + HF'])} "
+          "runs) | temper − PyTorch |")
+    print("|---|---|---|---|")
+    for lo in range(0, steps, n):
+        hi = min(steps, lo + n)
+        t, p = (statistics.fmean(statistics.fmean(c[lo:hi]) for c in curves[name]) for name, _ in groups)
+        print(f"| {lo + 1}–{hi} | {t:.4f} | {p:.4f} | {t - p:+.4f} |")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,11 @@ weights to float64 rounding (the test allows 1e-12 relative): a difference in an
   f64.grad.<name>; both stored as F32, which rounds the float64 one by 6e-8 relative, far below the float32
   errors compared) in float32 and in float64. HF's own float32 error against float64 is the yardstick for
   temper's.
+
+--start DIR begins from a fine-tuned classifier instead (a HF BertForSequenceClassification directory with the
+28 GoEmotions labels, e.g. temper's run_dir/best): every record above is then made at that trained state, where
+dropout and float32 rounding act on a trained head; with --out elsewhere and TEMPER_MINILM_TRAJECTORY set to it,
+test_minilm runs its checks there.
 """
 
 import argparse
@@ -128,6 +133,8 @@ def main():
                     help="texts in the batch of the float32-vs-float64 gradients (the runs' batch size)")
     ap.add_argument("--draws", type=int, default=200, help="dropout draws of the dropout statistics")
     ap.add_argument("--out", default=OUT_DIR)
+    ap.add_argument("--start", default=None, metavar="DIR",
+                    help="start from this fine-tuned classifier (e.g. temper's run_dir/best) instead of a new head")
     args = ap.parse_args()
 
     mdir = minilm.model_dir()
@@ -136,16 +143,17 @@ def main():
     n = max(args.steps * args.batch_size, args.grad_batch_size)
     ids, tok = gb.hf_tokenize_dir(texts[:n], mdir, args.max_length)
 
+    src = args.start or mdir  # the weights (and config) the records start from; the tokenizer is mdir's
     torch.manual_seed(args.seed)
-    config = AutoConfig.from_pretrained(mdir, num_labels=len(names), problem_type="multi_label_classification",
+    config = AutoConfig.from_pretrained(src, num_labels=len(names), problem_type="multi_label_classification",
                                         id2label=dict(enumerate(names)), label2id={s: i for i, s in enumerate(names)},
                                         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    model = AutoModelForSequenceClassification.from_pretrained(mdir, config=config, attn_implementation="eager",
+    model = AutoModelForSequenceClassification.from_pretrained(src, config=config, attn_implementation="eager",
                                                                dtype=torch.float32)
     model_dir = os.path.join(args.out, "model")
     model.save_pretrained(model_dir)
     # The same weights with the checkpoint's dropout, for the dropout statistics.
-    with_dropout = AutoConfig.from_pretrained(mdir, num_labels=len(names), problem_type="multi_label_classification",
+    with_dropout = AutoConfig.from_pretrained(src, num_labels=len(names), problem_type="multi_label_classification",
                                               id2label=config.id2label, label2id=config.label2id)
     model.config = with_dropout
     model.save_pretrained(os.path.join(args.out, "model_dropout"))
@@ -184,7 +192,7 @@ def main():
     state = dict(model.named_parameters())
     for name in FINAL:
         out["final." + name] = state[name].detach().clone().contiguous()
-    meta = {"torch": torch.__version__, "transformers": transformers.__version__, "model": mdir,
+    meta = {"torch": torch.__version__, "transformers": transformers.__version__, "model": src,
             "data": os.path.abspath(args.data), "tokenizer": tok["name"],
             **{k: str(v) for k, v in vars(args).items() if k not in ("data", "out")}}
     save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(args.out, "reference.safetensors"),
