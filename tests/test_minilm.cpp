@@ -265,6 +265,16 @@ Trajectory trajectory() {
     return t;
 }
 
+// t.dir/<file>, opened; nullopt, after saying why, when it or the trajectory is absent (the test then skips).
+std::optional<io::SafeTensors> open_or_skip(const Trajectory& t, const std::string& file) {
+    const std::string path = t.dir + "/" + file;
+    if (!t.skip_reason.empty() || !fs::exists(path)) {
+        MESSAGE("skipped: ", t.skip_reason.empty() ? path + " not present" : t.skip_reason);
+        return std::nullopt;
+    }
+    return io::SafeTensors::open(path);
+}
+
 TEST_CASE("all-MiniLM-L6-v2 fine-tuning: temper's training steps retrace HF + torch's (float64, no dropout)") {
     const Trajectory t = trajectory();
     if (!t.skip_reason.empty()) {
@@ -328,12 +338,9 @@ TEST_CASE("all-MiniLM-L6-v2 fine-tuning: temper's training steps retrace HF + to
 
 TEST_CASE("all-MiniLM-L6-v2 float32 backward: every gradient as close to float64 as HF's float32 one") {
     const Trajectory t = trajectory();
-    const std::string ref_path = t.dir + "/gradients.safetensors";
-    if (!t.skip_reason.empty() || !fs::exists(ref_path)) {
-        MESSAGE("skipped: ", t.skip_reason.empty() ? ref_path + " not present" : t.skip_reason);
-        return;
-    }
-    const io::SafeTensors ref = io::SafeTensors::open(ref_path);
+    const auto file = open_or_skip(t, "gradients.safetensors");
+    if (!file) return;
+    const io::SafeTensors& ref = *file;
     auto model = models::BertForSequenceClassification<float>::from_pretrained(t.dir + "/model", {.verbose = false});
     CHECK(model.config.hidden_dropout_prob == 0.0);
     model.train();
@@ -349,28 +356,33 @@ TEST_CASE("all-MiniLM-L6-v2 float32 backward: every gradient as close to float64
 
     // Each gradient against HF's float64 one, beside HF's own float32 gradient against it. A wrong or biased
     // float path (a kernel used only for these sizes, an approximation) shows as an error far above HF's.
-    double worst_ratio = 0, all_err2 = 0, all_ref2 = 0, hf_err2 = 0;
+    Sums all, all_hf;
+    double worst_ratio = 0;
     std::string worst;
     int n = 0;
     for (const auto& [pname, param] : model.named_parameters()) {
         REQUIRE_MESSAGE(param.grad().defined(), "no gradient for ", pname);
-        const auto f = param.grad().to_vector();
-        const std::vector<double> got(f.begin(), f.end());
+        const std::vector<float> got = param.grad().to_vector();
         const auto r64 = ref.read_as<double>("f64.grad." + pname), r32 = ref.read_as<double>("f32.grad." + pname);
         REQUIRE(got.size() == r64.size());
+        REQUIRE(r32.size() == r64.size());
         // key.bias: its true gradient is 0 (softmax ignores a per-row shift); only rounding noise is there.
         if (pname.find("attention.self.key.bias") != std::string::npos) continue;
+        Sums ours, hf;
         for (size_t i = 0; i < got.size(); ++i) {
-            all_err2 += (got[i] - r64[i]) * (got[i] - r64[i]);
-            hf_err2 += (r32[i] - r64[i]) * (r32[i] - r64[i]);
-            all_ref2 += r64[i] * r64[i];
+            ours.err2 += (double(got[i]) - r64[i]) * (double(got[i]) - r64[i]);
+            hf.err2 += (r32[i] - r64[i]) * (r32[i] - r64[i]);
+            ours.ref2 += r64[i] * r64[i];
         }
-        const double e = testing::rel_error(got, r64), e_hf = testing::rel_error(r32, r64);
+        hf.ref2 = ours.ref2;
+        all.add(ours);
+        all_hf.add(hf);
+        const double e = ours.rel(), e_hf = hf.rel();
         CHECK_MESSAGE(e <= std::max(4 * e_hf, 1e-6), pname, ": rel err ", e, ", HF float32 ", e_hf);
         if (e / std::max(e_hf, 1e-12) > worst_ratio) worst_ratio = e / std::max(e_hf, 1e-12), worst = pname;
         ++n;
     }
-    const double e_all = std::sqrt(all_err2 / all_ref2), e_all_hf = std::sqrt(hf_err2 / all_ref2);
+    const double e_all = all.rel(), e_all_hf = all_hf.rel();
     MESSAGE("float32 gradients of ", n, " parameters: rel err vs HF float64 ", e_all, " (HF float32: ", e_all_hf,
             "); largest ratio to HF's error ", worst_ratio, " (", worst, ")");
     CHECK(e_all <= 2 * e_all_hf);
@@ -389,12 +401,9 @@ MeanSd mean_sd(const std::vector<double>& v) {
 
 TEST_CASE("all-MiniLM-L6-v2 dropout: loss, gradient norm, hidden-state change over 200 draws as HF's (float32)") {
     const Trajectory t = trajectory();
-    const std::string ref_path = t.dir + "/dropout.safetensors";
-    if (!t.skip_reason.empty() || !fs::exists(ref_path)) {
-        MESSAGE("skipped: ", t.skip_reason.empty() ? ref_path + " not present" : t.skip_reason);
-        return;
-    }
-    const io::SafeTensors ref = io::SafeTensors::open(ref_path);
+    const auto file = open_or_skip(t, "dropout.safetensors");
+    if (!file) return;
+    const io::SafeTensors& ref = *file;
     const auto ref_loss = ref.read_as<double>("loss"), ref_norm = ref.read_as<double>("grad_norm");
     auto model =
         models::BertForSequenceClassification<float>::from_pretrained(t.dir + "/model_dropout", {.verbose = false});

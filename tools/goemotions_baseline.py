@@ -75,6 +75,7 @@ from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+DEFAULT_DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "goemotions"))  # see ../shared/README.md
 # The training options the JSON summary records (and a --resume must match).
 HYPER_PARAMETERS = ("epochs", "batch_size", "max_length", "lr", "weight_decay", "warmup_ratio", "max_grad_norm",
                     "max_steps", "threshold")
@@ -282,7 +283,7 @@ def logits_of(model, x, m):
 def main(defaults=None, description="PyTorch baseline of temper's goemotions --init random run"):
     """`defaults`: option defaults that replace the ones below (tools/goemotions_hf_finetune.py's)."""
     ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "goemotions"))
+    ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--vocab", default=os.path.join(ROOT, "..", "shared", "data", "bert-base-uncased", "vocab.txt"))
     ap.add_argument("--config", default=os.path.join(HERE, "goemotions_small_config.json"))
     ap.add_argument("--model", default=None, metavar="DIR",

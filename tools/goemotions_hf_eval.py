@@ -24,13 +24,11 @@ from transformers import AutoModelForSequenceClassification  # noqa: E402
 
 import goemotions_baseline as gb  # noqa: E402
 
-DEFAULT_DATA = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data", "goemotions"))
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dirs", nargs="+", metavar="DIR")
-    ap.add_argument("--data", default=DEFAULT_DATA, help="GoEmotions directory (default: %(default)s)")
+    ap.add_argument("--data", default=gb.DEFAULT_DATA, help="GoEmotions directory (default: %(default)s)")
     ap.add_argument("--split", default="dev", choices=("dev", "test"))
     ap.add_argument("--threshold", type=float, default=0.3)
     ap.add_argument("--max-length", type=int, default=64)

@@ -55,7 +55,6 @@ import goemotions_baseline as gb  # noqa: E402
 import minilm  # noqa: E402
 
 OUT_DIR = os.path.join(ROOT, ".devdata", "minilm", "trajectory")
-DEFAULT_DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "goemotions"))
 # Parameters compared after the last step: the new head, the pooler, and one tensor of each other kind.
 FINAL = ("classifier.weight", "classifier.bias", "bert.pooler.dense.weight",
          "bert.encoder.layer.0.attention.self.query.weight", "bert.encoder.layer.5.output.LayerNorm.weight",
@@ -118,7 +117,7 @@ def float32_gradients(model, ids, labels, pad_id, num_labels, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=DEFAULT_DATA, help="GoEmotions directory (default: %(default)s)")
+    ap.add_argument("--data", default=gb.DEFAULT_DATA, help="GoEmotions directory (default: %(default)s)")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--max-length", type=int, default=64)
