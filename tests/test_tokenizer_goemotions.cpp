@@ -1,7 +1,8 @@
-// Parity on real data with the real vocabulary: bert-base-uncased's vocab.txt and every GoEmotions
-// text from ../shared/data (never committed). The HF expectations are generated locally with
+// Parity on real data with the real vocabulary: every GoEmotions text from ../shared/data (never committed)
+// through bert-base-uncased's vocab.txt and through a checkpoint's tokenizer.json (all-MiniLM-L6-v2's, the
+// same vocabulary: tools/minilm.py). The HF expectations are generated locally with
 //   .venv/bin/python tools/tokenizer_fixtures.py --goemotions   (-> .devdata/tokenizer/, git-ignored)
-// Without the shared data or that file the tests say so and skip.
+// Without the shared data or those files the tests say so and skip.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -26,11 +27,14 @@ namespace {
 
 const std::string kShared = std::string(TEMPER_SHARED_DIR) + "/data/";
 
+// The locally generated expectations: .devdata/tokenizer/<name>.
+std::string devdata_file(const std::string& name) {
+    return (fs::path(TEMPER_FIXTURES_DIR) / ".." / ".." / ".devdata" / "tokenizer" / name).string();
+}
+
 std::string expected_file() {
     if (const char* env = std::getenv("TEMPER_TOKENIZER_GOEMOTIONS")) return env;
-    return (fs::path(TEMPER_FIXTURES_DIR) / ".." / ".." / ".devdata" / "tokenizer" /
-            "goemotions_bert-base-uncased.jsonl")
-        .string();
+    return devdata_file("goemotions_bert-base-uncased.jsonl");
 }
 
 // Text column of a GoEmotions TSV, indexed by line number (as tools/tokenizer_fixtures.py counts them).
@@ -60,19 +64,10 @@ TEST_CASE("bert-base-uncased vocab: known ids") {
     CHECK(tok.token_to_id("[MASK]") == 103);
 }
 
-TEST_CASE("GoEmotions with bert-base-uncased: identical to HF tokenizers") {
-    const std::string vocab = kShared + "bert-base-uncased/vocab.txt";
-    const std::string expected = expected_file();
-    if (!fs::exists(vocab) || !fs::exists(kShared + "goemotions/train.tsv")) {
-        MESSAGE("skipped: shared data (", kShared, ") not present");
-        return;
-    }
-    if (!fs::exists(expected)) {
-        MESSAGE("skipped: ", expected,
-                " not present; create it with `.venv/bin/python tools/tokenizer_fixtures.py --goemotions`");
-        return;
-    }
-    const auto tok = WordPiece::from_vocab_file(vocab);
+// Every record of an expectations file (tools/tokenizer_fixtures.py --goemotions) through `tok`: each text's ids and
+// offsets, and each truncated pair's ids, type ids and offsets, must be HF's. A first line {"tokenizer_dir": ...}
+// (which tokenizer made the file) is skipped.
+void check_goemotions(const WordPiece& tok, const std::string& expected, const std::string& what) {
     std::map<std::string, std::map<size_t, std::string>> texts;
     for (const char* f : {"train.tsv", "dev.tsv", "test.tsv"}) texts[f] = read_texts(kShared + "goemotions/" + f);
 
@@ -80,6 +75,7 @@ TEST_CASE("GoEmotions with bert-base-uncased: identical to HF tokenizers") {
     size_t singles = 0, pairs = 0, failed = 0, tokens = 0;
     for (std::string line; std::getline(in, line);) {
         const auto r = nlohmann::json::parse(line);
+        if (r.contains("tokenizer_dir")) continue;
         const auto& file = texts.at(r["file"].get<std::string>());
         const bool pair = r.contains("pair");
         const std::string a = file.at(pair ? r["pair"][0].get<size_t>() : r["line"].get<size_t>());
@@ -102,9 +98,51 @@ TEST_CASE("GoEmotions with bert-base-uncased: identical to HF tokenizers") {
                     line);
     }
     CHECK(singles > 50000);
+    CHECK(pairs > 2000);
     CHECK(failed == 0);
-    MESSAGE("GoEmotions: ", singles + pairs - failed, "/", singles + pairs, " encodings identical to HF (", singles,
-            " texts, ", pairs, " truncated pairs, ", tokens, " tokens)");
+    MESSAGE("GoEmotions, ", what, ": ", singles + pairs - failed, "/", singles + pairs, " encodings identical to HF (",
+            singles, " texts, ", pairs, " truncated pairs, ", tokens, " tokens)");
+}
+
+bool shared_data_present() {
+    if (fs::exists(kShared + "goemotions/train.tsv")) return true;
+    MESSAGE("skipped: shared data (", kShared, ") not present");
+    return false;
+}
+
+bool expectations_present(const std::string& expected) {
+    if (fs::exists(expected)) return true;
+    MESSAGE("skipped: ", expected,
+            " not present; create it with `.venv/bin/python tools/tokenizer_fixtures.py --goemotions`");
+    return false;
+}
+
+TEST_CASE("GoEmotions with bert-base-uncased: identical to HF tokenizers") {
+    const std::string vocab = kShared + "bert-base-uncased/vocab.txt";
+    const std::string expected = expected_file();
+    if (!shared_data_present() || !expectations_present(expected)) return;
+    if (!fs::exists(vocab)) {
+        MESSAGE("skipped: ", vocab, " not present");
+        return;
+    }
+    check_goemotions(WordPiece::from_vocab_file(vocab), expected, "vocab.txt");
+}
+
+// The other way a tokenizer is loaded: a checkpoint directory's tokenizer.json (from_pretrained, what
+// `goemotions --model DIR` uses), against transformers' AutoTokenizer on the same directory.
+TEST_CASE("GoEmotions with a checkpoint's tokenizer.json: identical to HF tokenizers") {
+    const std::string expected = devdata_file("goemotions_minilm.jsonl");
+    if (!shared_data_present() || !expectations_present(expected)) return;
+    std::ifstream f(expected);
+    std::string header;
+    std::getline(f, header);
+    const std::string dir = nlohmann::json::parse(header).value("tokenizer_dir", "");
+    REQUIRE_MESSAGE(!dir.empty(), expected, ": the first line must name the tokenizer_dir it was made from");
+    if (!fs::exists(fs::path(dir) / "tokenizer.json")) {
+        MESSAGE("skipped: ", dir, "/tokenizer.json (named by ", expected, ") not present");
+        return;
+    }
+    check_goemotions(WordPiece::from_pretrained(dir), expected, dir + "/tokenizer.json");
 }
 
 }  // namespace test_tokenizer_goemotions

@@ -4,7 +4,8 @@ binding) that tests/test_tokenizer*.cpp compare against.
 
     .venv/bin/python tools/tokenizer_fixtures.py                # -> tests/fixtures/tokenizer/{hf_*,tokenizer_*}.json
     .venv/bin/python tools/tokenizer_fixtures.py --goemotions   # -> .devdata/tokenizer/goemotions_bert-base-uncased.jsonl
-                                                                #    (real vocab + GoEmotions from ../shared/data; never committed)
+                                                                #    and goemotions_minilm.jsonl (real vocab +
+                                                                #    GoEmotions from ../shared/data; never committed)
 
 Needs `tokenizers` and `transformers` (tools/requirements.txt).
 
@@ -277,30 +278,29 @@ def write_unicode():
 
 # ---- GoEmotions with the real bert-base-uncased vocabulary (local only) -------------------------
 
-def write_goemotions(shared, out_dir):
-    vocab = os.path.join(shared, "data", "bert-base-uncased", "vocab.txt")
-    # transformers' BertTokenizerFast as a user would make it for bert-base-uncased.
-    t = hf_fast(vocab, do_lower_case=True)
+def write_goemotions(shared, out_dir, t, name, header=None):
+    """Every GoEmotions text through tokenizer `t` (no truncation) and truncated pairs of dev texts, to
+    out_dir/goemotions_<name>.jsonl; `header`, when given, is its first line."""
     os.makedirs(out_dir, exist_ok=True)
-    out = []
+    out = [dumps(header)] if header else []
     pair_texts = []
     for file in ("train.tsv", "dev.tsv", "test.tsv"):
         with open(os.path.join(shared, "data", "goemotions", file), encoding="utf-8", newline="") as f:
             lines = f.read().split("\n")
         texts = [(i, line.split("\t")[0]) for i, line in enumerate(lines) if line != ""]
-        enc = t([x for _, x in texts], return_offsets_mapping=True)
+        enc = t([x for _, x in texts], return_offsets_mapping=True, truncation=False, padding=False)
         for (i, text), ids, offs in zip(texts, enc["input_ids"], enc["offset_mapping"]):
             out.append(dumps({"file": file, "line": i, "ids": ids, "offsets": flat(offs)}))
             if file == "dev.tsv":
                 pair_texts.append((i, text))
     # Pairs of consecutive dev lines, truncated to 32 tokens: longest_first on real text.
     for k in range(0, len(pair_texts) - 1, 2):
-        e = t(pair_texts[k][1], pair_texts[k + 1][1], truncation="longest_first", max_length=32,
+        e = t(pair_texts[k][1], pair_texts[k + 1][1], truncation="longest_first", max_length=32, padding=False,
               return_offsets_mapping=True, return_token_type_ids=True)
         out.append(dumps({"file": "dev.tsv", "pair": [pair_texts[k][0], pair_texts[k + 1][0]], "max_length": 32,
                           "ids": e["input_ids"], "type_ids": e["token_type_ids"],
                           "offsets": flat(e["offset_mapping"])}))
-    path = os.path.join(out_dir, "goemotions_bert-base-uncased.jsonl")
+    path = os.path.join(out_dir, f"goemotions_{name}.jsonl")
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write("\n".join(out) + "\n")
     print(f"{path}: {len(out)} records (transformers {transformers.__version__}, tokenizers {tokenizers.__version__})")
@@ -314,7 +314,21 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, ".devdata", "tokenizer"))
     args = ap.parse_args()
     if args.goemotions:
-        write_goemotions(os.path.abspath(args.shared), os.path.abspath(args.out))
+        shared, out = os.path.abspath(args.shared), os.path.abspath(args.out)
+        # transformers' BertTokenizerFast as a user would make it for bert-base-uncased.
+        vocab = os.path.join(shared, "data", "bert-base-uncased", "vocab.txt")
+        write_goemotions(shared, out, hf_fast(vocab, do_lower_case=True), "bert-base-uncased")
+        # A checkpoint's own tokenizer.json (all-MiniLM-L6-v2's, tools/minilm.py) as AutoTokenizer loads it: the
+        # path of temper's WordPiece::from_pretrained(dir). Its file sets truncation and padding to 128, which the
+        # calls above turn off, as temper's encode options do.
+        try:
+            import minilm
+            d = minilm.model_dir()
+        except SystemExit as e:
+            print(f"goemotions_minilm.jsonl not written: {e}")
+            return
+        write_goemotions(shared, out, transformers.AutoTokenizer.from_pretrained(d), "minilm",
+                         header={"tokenizer_dir": d})
         return
     with open(os.path.join(FIXTURES, "corpus.json"), encoding="utf-8") as f:
         corpus = json.load(f)
