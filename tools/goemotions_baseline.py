@@ -35,7 +35,9 @@ What is the same as temper's goemotions program (`--init random --config FILE --
     over all 28 labels; micro pools the counts), exact-match accuracy.
 
 What differs: the random numbers (torch's generator vs temper's Philox streams), so initial
-weights, batch order and dropout masks differ; compare several seeds per framework.
+weights, batch order and dropout masks differ; compare several seeds per framework. --order temper
+takes temper's batch order for --seed instead (tools/temper_order.py), for runs in lockstep with temper's
+(tools/goemotions_lockstep.py).
 
 Needs the packages of tools/requirements.txt (torch, transformers, safetensors, numpy). The
 script says which BLAS torch uses: a torch built against the reference BLAS (BLAS_INFO=generic,
@@ -72,6 +74,8 @@ import transformers
 from safetensors.torch import load_file, save_file
 from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertTokenizerFast,
                           DistilBertConfig, DistilBertForSequenceClassification, get_linear_schedule_with_warmup)
+
+import temper_order  # this directory: temper's batch order
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -302,6 +306,9 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     ap.add_argument("--limit-eval", type=int, default=0)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    ap.add_argument("--order", choices=("torch", "temper"), default="torch",
+                    help="batch order: torch.randperm from --seed, or temper's Trainer order for --seed "
+                         "(tools/temper_order.py), so that both frameworks see the same batches")
     ap.add_argument("--init-from", default=None, metavar="DIR",
                     help="start from DIR/model.safetensors (e.g. a temper checkpoint) instead of a random init: "
                          "for step-by-step checks against temper from the same weights")
@@ -408,7 +415,8 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     start_epoch, start_lo, order = 0, 0, None
     # What must match for --resume to continue the same run.
     same = {"hyper_parameters": {k: getattr(args, k) for k in HYPER_PARAMETERS + ("seed", "limit_train",
-                                                                                   "limit_eval", "model", "config")},
+                                                                                   "limit_eval", "model", "config",
+                                                                                   "order")},
             "threads": args.threads}
     train_s_before = epoch_s_before = 0.0
     if args.resume:
@@ -435,7 +443,8 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     done = False
     for epoch in range(start_epoch, args.epochs):
         if epoch != start_epoch or order is None:
-            order = torch.randperm(n_tr, generator=perm_gen).tolist()
+            order = (temper_order.epoch_order(n_tr, epoch, args.seed) if args.order == "temper"
+                     else torch.randperm(n_tr, generator=perm_gen).tolist())
         for lo in range(start_lo if epoch == start_epoch else 0, n_tr, B):
             idx = order[lo:lo + B]
             x, m = pad_batch(ids["train"], idx, pad_id)
@@ -502,7 +511,8 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     summary = {
         "framework": "pytorch", "torch": torch.__version__, "reference_model": ref,
         "tokenizer": tok_info["name"],
-        "config": os.path.abspath(os.path.join(args.model, "config.json") if args.model else args.config), "seed": args.seed, "threads": args.threads, "blas": blas,
+        "config": os.path.abspath(os.path.join(args.model, "config.json") if args.model else args.config),
+        "seed": args.seed, "order": args.order, "threads": args.threads, "blas": blas,
         "hyper_parameters": {k: getattr(args, k) for k in HYPER_PARAMETERS},
         "steps": step, "warmup_steps": warmup, "total_steps": total,
         "best_step": best_step, "best_dev_macro_f1": best, "dev_at_best": {k: v for k, v in dev_best.items()
