@@ -357,6 +357,7 @@ TEST_CASE("all-MiniLM-L6-v2 float32 backward: every gradient as close to float64
     // Each gradient against HF's float64 one, beside HF's own float32 gradient against it. A wrong or biased
     // float path (a kernel used only for these sizes, an approximation) shows as an error far above HF's.
     Sums all, all_hf;
+    double along = 0, along_hf = 0;  // the errors' components along the float64 gradient (times its norm²)
     double worst_ratio = 0;
     std::string worst;
     int n = 0;
@@ -373,6 +374,8 @@ TEST_CASE("all-MiniLM-L6-v2 float32 backward: every gradient as close to float64
             ours.err2 += (double(got[i]) - r64[i]) * (double(got[i]) - r64[i]);
             hf.err2 += (r32[i] - r64[i]) * (r32[i] - r64[i]);
             ours.ref2 += r64[i] * r64[i];
+            along += (double(got[i]) - r64[i]) * r64[i];
+            along_hf += (r32[i] - r64[i]) * r64[i];
         }
         hf.ref2 = ours.ref2;
         all.add(ours);
@@ -386,6 +389,13 @@ TEST_CASE("all-MiniLM-L6-v2 float32 backward: every gradient as close to float64
     MESSAGE("float32 gradients of ", n, " parameters: rel err vs HF float64 ", e_all, " (HF float32: ", e_all_hf,
             "); largest ratio to HF's error ", worst_ratio, " (", worst, ")");
     CHECK(e_all <= 2 * e_all_hf);
+    // A biased float path (say, a sum that drops small terms) scales the gradient: its error has a component
+    // along the gradient itself. Independent rounding errors have almost none (about e_all / sqrt(n) of it).
+    const double bias = along / all.ref2, bias_hf = along_hf / all.ref2;
+    MESSAGE("error along the float64 gradient, relative: ", bias, " (HF float32: ", bias_hf, ")");
+    // Measured: -5.9e-9 vs HF -6.8e-9 at the start, 2.9e-7 vs 6.0e-7 at a trained state
+    // (docs/goemotions_pretrained.md, "In lockstep").
+    CHECK(std::abs(bias) <= 2 * std::abs(bias_hf) + 1e-8);
 }
 
 struct MeanSd {
