@@ -263,7 +263,7 @@ def predict(model, ids, labels, num_labels, pad_id, batch_size):
         idx = list(range(lo, min(len(ids), lo + batch_size)))
         x, m = pad_batch(ids, idx, pad_id)
         logits = logits_of(model, x, m)
-        loss_sum += float(bce(logits, multi_hot(labels, idx, num_labels))) * len(idx)
+        loss_sum += float(bce(logits, multi_hot(labels, idx, num_labels).to(logits.dtype))) * len(idx)
         probs.append(torch.sigmoid(logits.double()).numpy())
     model.train(was_training)
     return np.concatenate(probs), loss_sum / len(ids)
@@ -309,6 +309,8 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     ap.add_argument("--order", choices=("torch", "temper"), default="torch",
                     help="batch order: torch.randperm from --seed, or temper's Trainer order for --seed "
                          "(tools/temper_order.py), so that both frameworks see the same batches")
+    ap.add_argument("--float64", action="store_true",
+                    help="train in float64 (model.double()): the reference that float32 runs round away from")
     ap.add_argument("--init-from", default=None, metavar="DIR",
                     help="start from DIR/model.safetensors (e.g. a temper checkpoint) instead of a random init: "
                          "for step-by-step checks against temper from the same weights")
@@ -389,6 +391,9 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
             json.dump(cfg, f, indent=2)
         with open(args.vocab, "rb") as src, open(os.path.join(args.save_init, "vocab.txt"), "wb") as dst:
             dst.write(src.read())
+    if args.float64:
+        model = model.double()
+        ref += ", float64"
     decay = decay_parameter_names(model)
     params = list(model.named_parameters())
     groups = [{"params": [p for n, p in params if n in decay], "weight_decay": args.weight_decay},
@@ -416,7 +421,7 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     # What must match for --resume to continue the same run.
     same = {"hyper_parameters": {k: getattr(args, k) for k in HYPER_PARAMETERS + ("seed", "limit_train",
                                                                                    "limit_eval", "model", "config",
-                                                                                   "order")},
+                                                                                   "order", "float64")},
             "threads": args.threads}
     train_s_before = epoch_s_before = 0.0
     if args.resume:
@@ -448,7 +453,8 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
         for lo in range(start_lo if epoch == start_epoch else 0, n_tr, B):
             idx = order[lo:lo + B]
             x, m = pad_batch(ids["train"], idx, pad_id)
-            loss = bce(logits_of(model, x, m), multi_hot(labels["train"], idx, L))
+            logits = logits_of(model, x, m)
+            loss = bce(logits, multi_hot(labels["train"], idx, L).to(logits.dtype))
             loss_value = loss.item()
             if not math.isfinite(loss_value):
                 raise SystemExit(f"loss is {loss_value} at step {step + 1}")
@@ -512,7 +518,7 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
         "framework": "pytorch", "torch": torch.__version__, "reference_model": ref,
         "tokenizer": tok_info["name"],
         "config": os.path.abspath(os.path.join(args.model, "config.json") if args.model else args.config),
-        "seed": args.seed, "order": args.order, "threads": args.threads, "blas": blas,
+        "seed": args.seed, "order": args.order, "float64": args.float64, "threads": args.threads, "blas": blas,
         "hyper_parameters": {k: getattr(args, k) for k in HYPER_PARAMETERS},
         "steps": step, "warmup_steps": warmup, "total_steps": total,
         "best_step": best_step, "best_dev_macro_f1": best, "dev_at_best": {k: v for k, v in dev_best.items()

@@ -3,14 +3,18 @@
 losses compared step by step (docs/goemotions_pretrained.md, "In lockstep").
 
     .venv/bin/python tools/goemotions_lockstep.py prepare --out runs/lockstep
-    build/examples/goemotions --data ../shared/data/goemotions --model runs/lockstep/start --epochs 2 \\
-        --batch-size 32 --max-length 64 --lr 2e-4 --seed 1 --run-dir runs/lockstep/temper
-    .venv/bin/python tools/goemotions_hf_finetune.py --model runs/lockstep/start --lr 2e-4 --seed 1 --order temper \\
-        --out runs/lockstep/hf.json
-    .venv/bin/python tools/goemotions_hf_finetune.py --model runs/lockstep/start_perturbed --lr 2e-4 --seed 1 \\
-        --order temper --out runs/lockstep/hf_perturbed.json
-    .venv/bin/python tools/goemotions_lockstep.py compare --temper runs/lockstep/temper --hf runs/lockstep/hf.json \\
-        --hf-perturbed runs/lockstep/hf_perturbed.json
+    D=runs/lockstep; A="--epochs 2 --batch-size 32 --max-length 64 --lr 2e-4 --seed 1"
+    build/examples/goemotions --data ../shared/data/goemotions --model $D/start $A --run-dir $D/temper
+    build/examples/goemotions --data ../shared/data/goemotions --model $D/start_perturbed $A \
+        --run-dir $D/temper_perturbed
+    .venv/bin/python tools/goemotions_hf_finetune.py --model $D/start $A --order temper --out $D/hf.json
+    .venv/bin/python tools/goemotions_hf_finetune.py --model $D/start_perturbed $A --order temper \
+        --out $D/hf_perturbed.json
+    .venv/bin/python tools/goemotions_hf_finetune.py --model $D/start $A --order temper --float64 \
+        --stop-at-step 420 --checkpoint $D/hf_float64.ckpt            # float64 is slow: its first steps
+    .venv/bin/python tools/goemotions_lockstep.py losses $D/hf_float64.ckpt $D/hf_float64.json
+    python3 tools/goemotions_lockstep.py compare --temper $D/temper --hf $D/hf.json \
+        --hf-perturbed $D/hf_perturbed.json --temper-perturbed $D/temper_perturbed --hf-float64 $D/hf_float64.json
 
 prepare writes start/: all-MiniLM-L6-v2 (tools/minilm.py) as BertForSequenceClassification with GoEmotions' 28
 labels, its new head drawn by transformers from torch.manual_seed(--seed), hidden and attention dropout 0 (so the
@@ -18,16 +22,20 @@ head's dropout, which follows hidden_dropout_prob, is 0 too), float32, with the 
 start_perturbed/: the same weights, each multiplied by 1 + e or 1 - e (e = --perturb, default 2^-23, about one
 float32 rounding; signs from a generator seeded with --seed), zeros staying zero. Both frameworks start from
 start/ with the same --seed: temper's batch order is a function of it and `--order temper` gives PyTorch the same.
-PyTorch from start_perturbed/ measures how far two float32 runs part when they differ by rounding only: the
-yardstick for how far temper's and PyTorch's part.
+Each framework from start_perturbed/ measures how far two of its own float32 runs part when they differ by one
+rounding: the yardstick for how far temper's and PyTorch's part. PyTorch in float64 (--float64) is the run that
+both float32 runs round away from.
 
-compare reads temper's run_dir/metrics.jsonl and the PyTorch JSON summaries (their train_loss holds every step's
-loss) and prints the step-1 losses (which must agree to float32 rounding, or the batches or start weights differ:
-the command fails), the per-step loss difference at some steps, per window of --window steps the mean losses and
-the root-mean-square of the per-step differences, and the dev evaluations.
+compare reads temper's run_dir/metrics.jsonl (or metrics.jsonl.gz) and the PyTorch JSON summaries (their
+train_loss holds every step's loss) and prints every run's step-1 loss (which must agree with PyTorch's to float32
+rounding, or the batches or start weights differ: the command fails), where each pair of runs parts (the first
+step whose losses differ by more than 1e-6, 1e-4, 1e-2), per window of --window steps the differences of the mean
+losses and the root-mean-square of the per-step differences, the same against float64, and the dev and test
+scores. losses turns a --stop-at-step checkpoint into a small JSON that compare reads.
 """
 
 import argparse
+import gzip
 import json
 import math
 import os
@@ -79,7 +87,10 @@ def prepare(args):
 def read_temper(run_dir):
     """Per-step losses, dev evaluations (step, loss, macro, micro) and the test scores with tuned thresholds."""
     losses, evals, test = {}, [], None
-    with open(os.path.join(run_dir, "metrics.jsonl"), encoding="utf-8") as f:
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.isfile(path) and os.path.isfile(path + ".gz"):  # as kept in docs/results
+        path += ".gz"
+    with (gzip.open if path.endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
             if r["type"] == "train":
@@ -90,17 +101,36 @@ def read_temper(run_dir):
                 test = (r["macro_f1"], r["micro_f1"])
     steps = sorted(losses)
     if steps != list(range(1, len(steps) + 1)):
-        raise SystemExit(f"{run_dir}/metrics.jsonl: train steps are not 1..n (grad_accum 1 logs every step)")
+        raise SystemExit(f"{path}: train steps are not 1..n (grad_accum 1 logs every step)")
     return [losses[s] for s in steps], evals, test
 
 
 def read_hf(path):
-    with open(path, encoding="utf-8") as f:
-        r = json.load(f)
+    """A PyTorch run's per-step losses, dev evaluations and tuned test scores: its JSON summary, or the checkpoint
+    of a run stopped with --stop-at-step (losses and evaluations so far; needs torch)."""
+    r = read_ckpt(path) if path.endswith(".ckpt") else json.load(open(path, encoding="utf-8"))
     if r.get("order") != "temper":
         raise SystemExit(f"{path}: not run with --order temper (order {r.get('order')!r})")
     evals = [(e["step"], e["dev_loss"], e["dev_macro_f1"], e["dev_micro_f1"]) for e in r["evals"]]
-    return r["train_loss"], evals, (r["test_tuned_thresholds"]["macro_f1"], r["test_tuned_thresholds"]["micro_f1"])
+    test = r.get("test_tuned_thresholds")
+    return r["train_loss"], evals, (test["macro_f1"], test["micro_f1"]) if test else None
+
+
+def read_ckpt(path):
+    """What compare needs of a --stop-at-step checkpoint, in the JSON summary's form (`losses` writes it)."""
+    import torch
+    ck = torch.load(path, weights_only=False)
+    hp = ck["same"]["hyper_parameters"]
+    return {"order": hp.get("order"), "float64": hp.get("float64", False), "seed": hp["seed"], "lr": hp["lr"],
+            "steps": ck["step"], "evals": ck["history"], "train_loss": ck["train_loss"]}
+
+
+def losses(args):
+    r = read_ckpt(args.ckpt)
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(r, f, indent=1)
+        f.write("\n")
+    print(f"{args.out}: {len(r['train_loss'])} steps")
 
 
 def mean(v):
@@ -111,57 +141,96 @@ def rms(v):
     return math.sqrt(sum(x * x for x in v) / len(v))
 
 
+ONSET = (1e-6, 1e-4, 1e-2)
+
+
+def onset(a, b):
+    """The first step at which |a - b| exceeds each of ONSET."""
+    steps = [next((i + 1 for i, (x, y) in enumerate(zip(a, b)) if abs(x - y) > thr), None) for thr in ONSET]
+    return ", ".join(f"> {thr:.0e} " + (f"at step {s}" if s else f"not in {len(a)} steps")
+                     for thr, s in zip(ONSET, steps))
+
+
+# The pairs compared, where both runs are given: across the frameworks from the same start, and each framework
+# against itself from the perturbed start (the yardstick).
+PAIRS = (("temper", "PyTorch"), ("temper'", "PyTorch'"), ("PyTorch'", "PyTorch"), ("temper'", "temper"))
+
+
+def row(cells):
+    print("| " + " | ".join(cells) + " |")
+
+
 def compare(args):
     runs = {"temper": read_temper(args.temper), "PyTorch": read_hf(args.hf)}
     if args.hf_perturbed:
         runs["PyTorch'"] = read_hf(args.hf_perturbed)
-    n = min(len(r[0]) for r in runs.values())
-    if len({len(r[0]) for r in runs.values()}) > 1:
-        print(f"note: the runs have {[len(r[0]) for r in runs.values()]} steps; compared over the first {n}")
-    t, h = runs["temper"][0], runs["PyTorch"][0]
-    p = runs["PyTorch'"][0] if "PyTorch'" in runs else None
-    first = abs(t[0] - h[0]) / abs(h[0])
-    print(f"step 1: loss temper {t[0]:.9f}, PyTorch {h[0]:.9f}, relative difference {first:.2e}")
-    if first > 1e-5:
-        raise SystemExit("step 1 differs beyond float32 rounding: not the same start weights or batches")
+    if args.temper_perturbed:
+        runs["temper'"] = read_temper(args.temper_perturbed)
+    loss = {name: r[0] for name, r in runs.items()}
+    h = loss["PyTorch"]
+    for name, v in loss.items():
+        first = abs(v[0] - h[0]) / abs(h[0])
+        print(f"step 1: loss {name} {v[0]:.9f}, relative difference to PyTorch's {first:.2e}")
+        if first > 1e-5:
+            raise SystemExit(f"{name}: step 1 differs from PyTorch's beyond float32 rounding: not the same start "
+                             "weights or batches")
+    pairs = [(a, b, min(len(loss[a]), len(loss[b]))) for a, b in PAIRS if a in loss and b in loss]
 
-    def row(cells):
-        print("| " + " | ".join(cells) + " |")
-
-    print("\nper-step loss difference |temper − PyTorch|" + (", |PyTorch' − PyTorch|" if p else "") + ":")
-    for s in (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 1500, 2000, 2500):
-        if s <= n:
-            print(f"  step {s}: {abs(t[s - 1] - h[s - 1]):.2e}" + (f", {abs(p[s - 1] - h[s - 1]):.2e}" if p else ""))
+    print("\nwhere the per-step losses part (|a − b| first above each bound):")
+    for a, b, n in pairs:
+        print(f"  {a} − {b}: {onset(loss[a][:n], loss[b][:n])}")
 
     W = args.window
-    head = ["steps", "temper", "PyTorch", "temper − PyTorch", "rms"]
-    if p:
-        head += ["PyTorch'", "PyTorch' − PyTorch", "rms'"]
-    print(f"\nmean training loss per {W} steps; rms: root-mean-square of the per-step differences in the window")
-    row(head)
-    print("|" + "---|" * len(head))
-    for lo in range(0, n, W):
-        hi = min(n, lo + W)
-        tw, hw = t[lo:hi], h[lo:hi]
-        cells = [f"{lo + 1}–{hi}", f"{mean(tw):.4f}", f"{mean(hw):.4f}", f"{mean(tw) - mean(hw):+.5f}",
-                 f"{rms([a - b for a, b in zip(tw, hw)]):.5f}"]
-        if p:
-            pw = p[lo:hi]
-            cells += [f"{mean(pw):.4f}", f"{mean(pw) - mean(hw):+.5f}", f"{rms([a - b for a, b in zip(pw, hw)]):.5f}"]
-        row(cells)
-    spans = [(0, n)] + ([(0, args.epoch_steps), (args.epoch_steps, n)] if 0 < args.epoch_steps < n else [])
-    for lo, hi in spans:
-        line = f"steps {lo + 1}–{hi}: mean loss difference temper − PyTorch {mean(t[lo:hi]) - mean(h[lo:hi]):+.5f}"
-        if p:
-            line += f", PyTorch' − PyTorch {mean(p[lo:hi]) - mean(h[lo:hi]):+.5f}"
-        print(line)
+    n_all = max(len(v) for v in loss.values())
+    for what in ("mean", "rms"):
+        if what == "mean":
+            print(f"\nmean training loss per {W} steps (PyTorch's) and the differences of the runs' means")
+        else:
+            print(f"\nroot-mean-square of the per-step loss differences per {W} steps")
+        head = ["steps"] + (["PyTorch"] if what == "mean" else []) + [f"{a} − {b}" for a, b, _ in pairs]
+        row(head)
+        print("|" + "---|" * len(head))
+        for lo in range(0, n_all, W):
+            hi = min(n_all, lo + W)
+            cells = [f"{lo + 1}–{hi}"]
+            if what == "mean":
+                cells.append(f"{mean(h[lo:hi]):.4f}" if hi <= len(h) else "")
+            for a, b, n in pairs:
+                x, y = loss[a][lo:hi], loss[b][lo:hi]
+                cells.append("" if hi > n else f"{mean(x) - mean(y):+.5f}" if what == "mean"
+                             else f"{rms([u - v for u, v in zip(x, y)]):.5f}")
+            row(cells)
+    E = args.epoch_steps
+    for a, b, n in pairs:
+        spans = [(0, min(n, E))] + ([(E, n)] if n > E else [])
+        print(f"{a} − {b}, mean loss difference: " + ", ".join(
+            f"steps {lo + 1}–{hi} {mean(loss[a][lo:hi]) - mean(loss[b][lo:hi]):+.5f}" for lo, hi in spans))
+
+    if args.hf_float64:
+        f = read_hf(args.hf_float64)[0]
+        others = [(name, v) for name, v in loss.items() if "'" not in name]  # the runs from the same start
+        m = min([len(f)] + [len(v) for _, v in others])
+        print(f"\nagainst PyTorch in float64 (steps 1–{m}), |run − float64| at some steps:")
+        for s in (1, 2, 3, 5, 10, 20, 50, 100, 150, 200, 250, 300, 350, 400, 500, 1000, 1357, 2000, 2714):
+            if s <= m:
+                print(f"  step {s}: " + ", ".join(f"{name} {abs(v[s - 1] - f[s - 1]):.2e}" for name, v in others))
+        for name, v in others:
+            print(f"  where {name} parts from float64: {onset(v[:m], f[:m])}")
+        head = ["steps", "float64"] + [f"rms {name} − float64" for name, _ in others]
+        print(f"\nper {W} steps: float64's mean loss, root-mean-square of each run's per-step difference to it")
+        row(head)
+        print("|" + "---|" * len(head))
+        for lo in range(0, m, W):
+            hi = min(m, lo + W)
+            row([f"{lo + 1}–{hi}", f"{mean(f[lo:hi]):.4f}"] +
+                [f"{rms([x - y for x, y in zip(v[lo:hi], f[lo:hi])]):.2e}" for _, v in others])
 
     print("\ndev evaluations (threshold 0.3)")
     row(["run", "step", "dev loss", "macro-F1", "micro-F1"])
     print("|---|---|---|---|---|")
     for name, (_, evals, _) in runs.items():
-        for step, loss, macro, micro in evals:
-            row([name, str(step), f"{loss:.4f}", f"{macro:.4f}", f"{micro:.4f}"])
+        for step, dev_loss, macro, micro in evals:
+            row([name, str(step), f"{dev_loss:.4f}", f"{macro:.4f}", f"{micro:.4f}"])
     print("\ntest, the best epoch's model with per-label thresholds tuned on dev")
     row(["run", "macro-F1", "micro-F1"])
     print("|---|---|---|")
@@ -181,11 +250,19 @@ def main():
     co = sub.add_parser("compare", help="compare the runs' losses step by step")
     co.add_argument("--temper", required=True, metavar="RUN_DIR")
     co.add_argument("--hf", required=True, metavar="JSON")
-    co.add_argument("--hf-perturbed", default=None, metavar="JSON")
+    co.add_argument("--hf-perturbed", default=None, metavar="JSON", help="PyTorch from start_perturbed/")
+    co.add_argument("--temper-perturbed", default=None, metavar="RUN_DIR", help="temper from start_perturbed/")
+    co.add_argument("--hf-float64", default=None, metavar="JSON|CKPT",
+                    help="PyTorch's run in float64 (--float64; a .ckpt of --stop-at-step for its first steps)")
     co.add_argument("--window", type=int, default=200)
     co.add_argument("--epoch-steps", type=int, default=1357, help="steps per epoch, for the per-epoch means")
+    lo = sub.add_parser("losses", help="a --stop-at-step checkpoint's losses as a small JSON that compare reads")
+    lo.add_argument("ckpt")
+    lo.add_argument("out")
     args = ap.parse_args()
-    if args.cmd == "prepare":
+    if args.cmd == "losses":
+        losses(args)
+    elif args.cmd == "prepare":
         if args.data is None:
             import goemotions_baseline as gb
             args.data = gb.DEFAULT_DATA
