@@ -108,7 +108,11 @@ def read_temper(run_dir):
 def read_hf(path):
     """A PyTorch run's per-step losses, dev evaluations and tuned test scores: its JSON summary, or the checkpoint
     of a run stopped with --stop-at-step (losses and evaluations so far; needs torch)."""
-    r = read_ckpt(path) if path.endswith(".ckpt") else json.load(open(path, encoding="utf-8"))
+    if path.endswith(".ckpt"):
+        r = read_ckpt(path)
+    else:
+        with open(path, encoding="utf-8") as f:
+            r = json.load(f)
     if r.get("order") != "temper":
         raise SystemExit(f"{path}: not run with --order temper (order {r.get('order')!r})")
     evals = [(e["step"], e["dev_loss"], e["dev_macro_f1"], e["dev_micro_f1"]) for e in r["evals"]]
