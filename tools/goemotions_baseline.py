@@ -211,12 +211,25 @@ def build_model(cfg):
     return DistilBertForSequenceClassification(config), f"transformers {transformers.__version__}"
 
 
-def load_pretrained(model_dir, names):
-    """A pretrained checkpoint with a new multi-label head for `names` (what temper's goemotions --model DIR builds)."""
-    config = AutoConfig.from_pretrained(model_dir, num_labels=len(names), problem_type="multi_label_classification",
-                                        id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
+def multilabel_config(model_dir, names, **overrides):
+    """model_dir's config with a multi-label head for `names`; `overrides` set further fields (e.g. dropout 0)."""
+    return AutoConfig.from_pretrained(model_dir, num_labels=len(names), problem_type="multi_label_classification",
+                                      id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+                                      **overrides)
+
+
+def pretrained_classifier(model_dir, names, **overrides):
+    """model_dir's weights with a multi-label head for `names` (new ones drawn from torch's default generator where
+    the checkpoint has none), float32, eager attention: (model, config, loading info)."""
+    config = multilabel_config(model_dir, names, **overrides)
     model, info = AutoModelForSequenceClassification.from_pretrained(
         model_dir, config=config, attn_implementation="eager", dtype=torch.float32, output_loading_info=True)
+    return model, config, info
+
+
+def load_pretrained(model_dir, names):
+    """A pretrained checkpoint with a new multi-label head for `names` (what temper's goemotions --model DIR builds)."""
+    model, config, info = pretrained_classifier(model_dir, names)
     new = sorted(info["missing_keys"])
     print(f"loaded {model_dir}: newly initialised {new}; unused {sorted(info['unexpected_keys'])}", flush=True)
     return model, config.to_dict(), f"transformers {transformers.__version__} {type(model).__name__} from {model_dir}"

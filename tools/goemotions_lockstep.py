@@ -50,7 +50,6 @@ TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "spec
 
 def prepare(args):
     import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification
 
     import goemotions_baseline as gb
     import minilm
@@ -58,11 +57,7 @@ def prepare(args):
     src = minilm.model_dir()
     names = gb.read_label_names(os.path.join(args.data, "emotions.txt"))
     torch.manual_seed(args.seed)
-    config = AutoConfig.from_pretrained(src, num_labels=len(names), problem_type="multi_label_classification",
-                                        id2label=dict(enumerate(names)), label2id={s: i for i, s in enumerate(names)},
-                                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    model = AutoModelForSequenceClassification.from_pretrained(src, config=config, attn_implementation="eager",
-                                                               dtype=torch.float32)
+    model, _, _ = gb.pretrained_classifier(src, names, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     g = torch.Generator().manual_seed(args.seed)
     perturbed = {}
     for name, p in model.state_dict().items():

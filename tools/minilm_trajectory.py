@@ -49,7 +49,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 from torch import nn  # noqa: E402
-from transformers import AutoConfig, AutoModelForSequenceClassification  # noqa: E402
+from transformers import AutoModelForSequenceClassification  # noqa: E402
 
 import goemotions_baseline as gb  # noqa: E402
 import minilm  # noqa: E402
@@ -144,16 +144,11 @@ def main():
 
     src = args.start or mdir  # the weights (and config) the records start from; the tokenizer is mdir's
     torch.manual_seed(args.seed)
-    config = AutoConfig.from_pretrained(src, num_labels=len(names), problem_type="multi_label_classification",
-                                        id2label=dict(enumerate(names)), label2id={s: i for i, s in enumerate(names)},
-                                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    model = AutoModelForSequenceClassification.from_pretrained(src, config=config, attn_implementation="eager",
-                                                               dtype=torch.float32)
+    model, config, _ = gb.pretrained_classifier(src, names, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     model_dir = os.path.join(args.out, "model")
     model.save_pretrained(model_dir)
     # The same weights with the checkpoint's dropout, for the dropout statistics.
-    with_dropout = AutoConfig.from_pretrained(src, num_labels=len(names), problem_type="multi_label_classification",
-                                              id2label=config.id2label, label2id=config.label2id)
+    with_dropout = gb.multilabel_config(src, names)
     model.config = with_dropout
     model.save_pretrained(os.path.join(args.out, "model_dropout"))
     model.config = config
