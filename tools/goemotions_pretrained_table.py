@@ -18,13 +18,17 @@ or JSON ("unnamed" without one).
 
 All runs must have the same peak learning rate (a sweep's points are tabled one lr at a time; the tool
 says which runs differ). Prints one row per run, then mean and sample standard deviation per framework and
-the difference of the means; minutes per epoch are compared only between runs on the same machine.
+the difference of the means; with two runs or more in each framework, the difference per measure (the four
+F1s, the dev loss of the best epoch, the training loss of the last epoch) with Welch's t and the exact
+two-sided permutation p; minutes per epoch are compared only between runs on the same machine.
 Standard library only.
 """
 
 import argparse
 import gzip
+import itertools
 import json
+import math
 import os
 import statistics
 import sys
@@ -69,7 +73,7 @@ def temper_run(run_dir):
         sys.exit(f"{run_dir}/last/trainer_state.json: no epoch_train_seconds (a run of an older temper)")
     return {"framework": "temper", "machine": machine_of(run_dir), "seed": state["seed"], "lr": lr,
             "dev_macro": best["macro_f1"], "dev_micro": best["micro_f1"],
-            "test_macro": test["macro_f1"], "test_micro": test["micro_f1"],
+            "test_macro": test["macro_f1"], "test_micro": test["micro_f1"], "dev_loss": best["loss"],
             "epoch_seconds": state["epoch_train_seconds"], "train_loss": [v for _, v in sorted(losses)]}
 
 
@@ -79,6 +83,7 @@ def hf_run(path):
     return {"framework": "pytorch", "machine": machine_of(path), "seed": s["seed"], "lr": s["hyper_parameters"]["lr"],
             "dev_macro": s["best_dev_macro_f1"], "dev_micro": s["dev_at_best"]["micro_f1"],
             "test_macro": s["test_tuned_thresholds"]["macro_f1"], "test_micro": s["test_tuned_thresholds"]["micro_f1"],
+            "dev_loss": next(e["dev_loss"] for e in s["evals"] if e["step"] == s["best_step"]),
             "epoch_seconds": s["train_seconds_per_epoch"], "train_loss": s["train_loss"]}
 
 
@@ -95,6 +100,47 @@ def given_rows(path):
 def mean_sd(values):
     m = statistics.fmean(values)
     return m, (statistics.stdev(values) if len(values) > 1 else float("nan"))
+
+
+def welch_t(a, b):
+    return (statistics.fmean(a) - statistics.fmean(b)) / math.sqrt(
+        statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
+
+
+def permutation_p(a, b):
+    """Exact two-sided p of the difference of the means: the share of all splits of the pooled runs into
+    groups of len(a) and len(b) whose means differ at least as much (no assumption about the distribution;
+    with 3 runs each the smallest possible p is 2/20 = 0.1, with 5 each 2/252 = 0.008)."""
+    pooled, total = a + b, sum(a) + sum(b)
+    observed = abs(statistics.fmean(a) - statistics.fmean(b))
+    splits = extreme = 0
+    for chosen in itertools.combinations(pooled, len(a)):
+        part = sum(chosen)
+        splits += 1
+        extreme += abs(part / len(a) - (total - part) / len(b)) >= observed * (1 - 1e-9)
+    return extreme / splits
+
+
+def last_epoch_loss(r):
+    per_epoch = len(r["train_loss"]) // len(r["epoch_seconds"])
+    return statistics.fmean(r["train_loss"][-per_epoch:])
+
+
+def differences(groups):
+    """temper − PyTorch per measure with Welch's t and the exact permutation p, over the runs that have it."""
+    measures = [(c, c.replace("_", " ").replace("macro", "macro-F1").replace("micro", "micro-F1"), lambda r, c=c: r[c])
+                for c in COLUMNS]
+    measures += [("dev_loss", "dev loss (best epoch)", lambda r: r["dev_loss"]),
+                 ("train_loss", "training loss, last epoch", last_epoch_loss)]
+    print()
+    print("| measure | temper − PyTorch | Welch's t | permutation p (two-sided) | runs |")
+    print("|---|---|---|---|---|")
+    for key, label, value in measures:
+        t, p = ([value(r) for r in rs if key in r] for _, rs in groups)
+        if len(t) < 2 or len(p) < 2:
+            continue
+        print(f"| {label} | {statistics.fmean(t) - statistics.fmean(p):+.4f} | {welch_t(t, p):+.1f} | "
+              f"{permutation_p(t, p):.3f} | {len(t)} + {len(p)} |")
 
 
 def epochs_text(seconds):
@@ -144,6 +190,9 @@ def main():
     if all(g[1] for g in groups):
         print("| temper − PyTorch | | " +
               " | ".join(f"{means[('temper', c)] - means[('PyTorch + HF', c)]:+.4f}" for c in COLUMNS) + " |")
+
+    if all(len(rs) > 1 for _, rs in groups):
+        differences(groups)
 
     # Training time: mean minutes per epoch over each framework's runs on one machine, where both ran there.
     machines = sorted({r["machine"] for r in runs})
