@@ -16,9 +16,10 @@
 // losses, gradient norms and weights to 1e-12 relative, where any difference in a part of the step shows.
 // The float32 backward pass, which those float64 steps do not exercise, is checked on one batch of the runs' size:
 // each parameter's gradient is as close to HF's float64 one as HF's own float32 gradient is.
-// Dropout, which draws other masks in each framework, is compared by its statistics: the mean and spread of the
-// loss and gradient norm of one batch and of how far dropout moves last_hidden_state, over 200 draws each,
-// within the sampling error of 200 draws.
+// Dropout, which draws other masks in each framework, is checked twice: exactly, with HF's float64 forward and
+// backward dropping what temper's Philox stream drops (tools/temper_order.py ports it), and by its statistics:
+// the mean and spread of the loss and gradient norm of one batch and of how far dropout moves last_hidden_state,
+// over 200 draws each, within the sampling error of 200 draws.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -396,6 +397,50 @@ TEST_CASE("all-MiniLM-L6-v2 float32 backward: every gradient as close to float64
     // Measured: -5.9e-9 vs HF -6.8e-9 at the start, 2.9e-7 vs 6.0e-7 at a trained state
     // (docs/goemotions_pretrained.md, "In lockstep").
     CHECK(std::abs(bias) <= 2 * std::abs(bias_hf) + 1e-8);
+}
+
+TEST_CASE("all-MiniLM-L6-v2 dropout, temper's masks in HF: the same loss and gradients (float64)") {
+    const Trajectory t = trajectory();
+    const auto file = open_or_skip(t, "masked_dropout.safetensors");
+    if (!file) return;
+    const io::SafeTensors& ref = *file;
+    auto model =
+        models::BertForSequenceClassification<double>::from_pretrained(t.dir + "/model_dropout", {.verbose = false});
+    CHECK(model.config.hidden_dropout_prob == 0.1);
+    CHECK(model.config.attention_probs_dropout_prob == 0.1);
+    model.train();
+    manual_seed(std::stoull(ref.metadata().at("seed")));
+    const auto ids = read_tensor<int64_t>(ref, "input_ids"), mask = read_tensor<int64_t>(ref, "attention_mask");
+    const Tensor<double> loss = model.loss(model(ids, mask), read_tensor<double>(ref, "labels"));
+    // The same number of draws: the same dropouts on tensors of the same sizes (HF's call shapes in the metadata).
+    CHECK_MESSAGE(default_generator().offset() == std::stoull(ref.metadata().at("blocks")),
+                  "Philox blocks drawn by the forward pass; HF's dropouts: ", ref.metadata().at("calls"));
+    loss.backward();
+    const double loss_ref = ref.read_as<double>("loss")[0], e_loss = std::abs(loss.item() - loss_ref) / loss_ref;
+    // Every gradient, each dropout's mask and scale in the backward pass included. A mask on another layout, a
+    // dropout in another place or order, or a backward that does not drop what the forward dropped is far off.
+    Sums all;
+    double worst = 0;
+    std::string worst_name;
+    for (const auto& [pname, param] : model.named_parameters()) {
+        REQUIRE_MESSAGE(param.grad().defined(), "no gradient for ", pname);
+        const std::vector<double> got = param.grad().to_vector(), want = ref.read_as<double>("grad." + pname);
+        REQUIRE(got.size() == want.size());
+        Sums s;
+        for (size_t i = 0; i < got.size(); ++i) {
+            s.err2 += (got[i] - want[i]) * (got[i] - want[i]);
+            s.ref2 += want[i] * want[i];
+        }
+        all.add(s);
+        // key.bias: its true gradient is 0 (softmax ignores a per-row shift); only rounding noise is there.
+        if (pname.find("attention.self.key.bias") != std::string::npos) continue;
+        if (s.rel() > worst) worst = s.rel(), worst_name = pname;
+    }
+    MESSAGE("dropout with temper's masks, float64: loss rel err ", e_loss, ", all gradients ", all.rel(),
+            ", worst parameter ", worst, " (", worst_name, ")");
+    CHECK(e_loss <= 1e-12);
+    CHECK(all.rel() <= 1e-12);
+    CHECK(worst <= 1e-10);
 }
 
 struct MeanSd {

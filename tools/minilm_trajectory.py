@@ -22,6 +22,11 @@ weights to float64 rounding (the test allows 1e-12 relative): a difference in an
   independent dropout draws (loss, grad_norm, F64 [draws]), and ‖h - h_eval‖ / ‖h_eval‖ of last_hidden_state at
   the tokens for as many further draws (hidden_moved). Their means and spreads are what temper's must match,
   within the sampling error of that many draws.
+- masked_dropout.safetensors: dropout checked exactly: the float32-gradient batch below (input_ids,
+  attention_mask, labels F64) through model_dropout/'s weights in float64, train mode, where every dropout drops
+  what temper's would from a Generator seeded --dropout-seed (temper_order.dropout_uniform): loss (F64 [1]) and
+  every parameter's gradient (grad.<name>, F64). __metadata__: seed, the Philox blocks the pass took (blocks) and
+  the shape of each dropout in call order (calls). temper must give both to float64 rounding.
 - gradients.safetensors: the float32 backward pass at this model's real sizes, which the float64 steps cannot
   check: one training batch (the first --grad-batch-size texts; input_ids, attention_mask, labels), no dropout,
   from model/'s weights: the loss (f32.loss, f64.loss) and every parameter's gradient (f32.grad.<name>,
@@ -96,6 +101,35 @@ def dropout_stats(model, config, ids, labels, pad_id, num_labels, args):
                         "transformers": transformers.__version__})
 
 
+def masked_dropout_gradients(model, config, ids, labels, pad_id, num_labels, args):
+    """Loss and parameter gradients of the float32-gradient batch in float64 with the checkpoint's dropout, every
+    dropout drawing temper's mask: torch.nn.functional.dropout (which nn.Dropout and the eager attention both
+    call) is swapped for temper's Philox draws from (seed, offset 0), each call taking the next blocks as temper's
+    Generator::reserve does. Where, in what order, on which layout and with what scale temper drops is then
+    checked exactly, which the statistics of dropout_stats cannot."""
+    import temper_order
+    temper_order.self_test()
+    m = AutoModelForSequenceClassification.from_config(config, attn_implementation="eager")
+    m.load_state_dict(model.state_dict())
+    m = m.double()
+    m.train()
+    idx = list(range(args.grad_batch_size))
+    x, mask = gb.pad_batch(ids, idx, pad_id)
+    y = gb.multi_hot(labels, idx, num_labels).double()
+    with temper_order.TemperDropout(args.dropout_seed) as drop:
+        loss = nn.BCEWithLogitsLoss()(gb.logits_of(m, x, mask), y)
+        loss.backward()
+    out = {"input_ids": x, "attention_mask": mask, "labels": y, "loss": loss.detach().reshape(1)}
+    for name, p in m.named_parameters():
+        out[f"grad.{name}"] = p.grad.contiguous()
+    print(f"float64 with temper's dropout masks (seed {args.dropout_seed}): loss {loss.item():.12f}, "
+          f"{len(drop.shapes)} dropouts, {drop.offset} Philox blocks", flush=True)
+    save_file(out, os.path.join(args.out, "masked_dropout.safetensors"),
+              metadata={"seed": str(args.dropout_seed), "blocks": str(drop.offset),
+                        "calls": json.dumps(drop.shapes), "torch": torch.__version__,
+                        "transformers": transformers.__version__})
+
+
 def float32_gradients(model, ids, labels, pad_id, num_labels, args):
     """Loss and parameter gradients of one batch without dropout, from the same weights in float32 and float64."""
     idx = list(range(args.grad_batch_size))
@@ -131,6 +165,8 @@ def main():
     ap.add_argument("--grad-batch-size", type=int, default=32,
                     help="texts in the batch of the float32-vs-float64 gradients (the runs' batch size)")
     ap.add_argument("--draws", type=int, default=200, help="dropout draws of the dropout statistics")
+    ap.add_argument("--dropout-seed", type=int, default=7,
+                    help="temper Generator seed of the dropout masks in masked_dropout.safetensors")
     ap.add_argument("--out", default=OUT_DIR)
     ap.add_argument("--start", default=None, metavar="DIR",
                     help="start from this fine-tuned classifier (e.g. temper's run_dir/best) instead of a new head")
@@ -153,6 +189,7 @@ def main():
     model.save_pretrained(os.path.join(args.out, "model_dropout"))
     model.config = config
     dropout_stats(model, with_dropout, ids, labels, tok["pad"], len(names), args)
+    masked_dropout_gradients(model, with_dropout, ids, labels, tok["pad"], len(names), args)
     float32_gradients(model, ids, labels, tok["pad"], len(names), args)
     model = model.double()
     model.train()

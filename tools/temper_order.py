@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """temper's training batch order in Python: the permutation train::Trainer shuffles each epoch into, so that a
-PyTorch run can see exactly temper's batches (tools/goemotions_baseline.py --order temper).
+PyTorch run can see exactly temper's batches (tools/goemotions_baseline.py --order temper); and temper's dropout
+draws (dropout_uniform), so that a PyTorch forward pass can drop exactly what temper's drops
+(tools/minilm_trajectory.py, masked_dropout.safetensors).
 
     .venv/bin/python tools/temper_order.py --n 43410 --seed 1 --epoch 0 --head 8   # the first 8 indices
 
@@ -10,7 +12,8 @@ words 0-1 of one block, rejecting draws below 2^64 mod bound; shuffle: Fisher-Ya
 Generator(derive_seed(seed, 1)) at offset epoch << 40). Without length bucketing, which the goemotions program
 does not use. The port is checked against Random123's known answer for Philox4x32-10 (--self-test) and, in use,
 by the first training step: from the same weights both frameworks must get the same loss
-(tools/goemotions_lockstep.py compare).
+(tools/goemotions_lockstep.py compare). dropout_uniform ports core/random.hpp's philox_uniform (element i: the
+i % 4-th word of block offset + i / 4, its top 24 bits times 2^-24) with numpy, checked against the scalar port.
 """
 
 import argparse
@@ -28,6 +31,55 @@ def philox4x32(counter, key):
         c0, c1, c2, c3 = ((p1 >> 32) ^ c1 ^ k0) & M32, p1 & M32, ((p0 >> 32) ^ c3 ^ k1) & M32, p0 & M32
         k0, k1 = (k0 + 0x9E3779B9) & M32, (k1 + 0xBB67AE85) & M32
     return c0, c1, c2, c3
+
+
+def dropout_uniform(seed, offset, n):
+    """philox_uniform(seed, offset, i) for i = 0..n-1 as a float64 numpy array (the values are float32's): temper's
+    dropout keeps element i of a tensor iff this is >= float32(p) (cpu/dropout.hpp). numpy's uint64 products of two
+    32-bit words are exact, so the rounds are philox4x32's."""
+    import numpy as np
+    u64 = np.uint64
+    blocks = u64(offset) + np.arange((n + 3) // 4, dtype=np.uint64)
+    c0, c1 = blocks & u64(M32), blocks >> u64(32)
+    c2 = c3 = np.zeros_like(blocks)
+    k0, k1 = seed & M32, (seed >> 32) & M32
+    for _ in range(10):
+        p0, p1 = c0 * u64(0xD2511F53), c2 * u64(0xCD9E8D57)
+        c0, c1, c2, c3 = ((p1 >> u64(32)) ^ c1 ^ u64(k0)), p1 & u64(M32), ((p0 >> u64(32)) ^ c3 ^ u64(k1)), p0 & u64(M32)
+        k0, k1 = (k0 + 0x9E3779B9) & M32, (k1 + 0xBB67AE85) & M32
+    words = np.stack([c0, c1, c2, c3], axis=1).reshape(-1)[:n]
+    return (words >> u64(8)).astype(np.float64) * 2.0 ** -24
+
+
+class TemperDropout:
+    """A stand-in for torch.nn.functional.dropout (which nn.Dropout and transformers' eager attention call) that
+    drops what temper's dropout drops: each call in train mode takes the next ceil(n / 4) Philox blocks of the
+    stream (seed, offset), as temper's Generator::reserve does, and keeps element i iff dropout_uniform >= float32(p),
+    scaling kept ones by 1 / (1 - p). The calls must come in temper's order on tensors of temper's layout (for
+    BertForSequenceClassification they do: tests/test_minilm.cpp checks it exactly). Use as a context manager."""
+
+    def __init__(self, seed, offset=0):
+        self.seed, self.offset, self.shapes = seed, offset, []
+
+    def __call__(self, t, p=0.5, training=True, inplace=False):
+        import numpy as np
+        import torch
+        if not training or p == 0.0:
+            return t
+        keep = dropout_uniform(self.seed, self.offset, t.numel()) >= np.float32(p)
+        self.offset += (t.numel() + 3) // 4
+        self.shapes.append(list(t.shape))
+        return t * torch.from_numpy(keep).reshape(t.shape).to(t.dtype) * (1.0 / (1.0 - p))
+
+    def __enter__(self):
+        import torch
+        self.plain = torch.nn.functional.dropout
+        torch.nn.functional.dropout = self
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+        torch.nn.functional.dropout = self.plain
 
 
 def derive_seed(seed, stream):
@@ -70,6 +122,11 @@ def epoch_order(n, epoch, seed):
 def self_test():
     # Random123's kat_vectors: philox4x32 10 rounds, counter 0, key 0, and counter/key all ones.
     assert philox4x32(0, 0) == (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8), philox4x32(0, 0)
+    # The numpy dropout draws against the scalar port, at an offset whose low word wraps and a 64-bit key.
+    seed, offset = 0x0123456789ABCDEF, (1 << 32) - 3
+    u = dropout_uniform(seed, offset, 37)
+    for i in range(37):
+        assert u[i] == (philox4x32(offset + i // 4, seed)[i % 4] >> 8) * 2.0 ** -24, i
 
 
 def main():
