@@ -75,7 +75,7 @@ from safetensors.torch import load_file, save_file
 from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertTokenizerFast,
                           DistilBertConfig, DistilBertForSequenceClassification, get_linear_schedule_with_warmup)
 
-import temper_order  # this directory: temper's batch order
+import temper_order  # this directory: temper's batch order and dropout draws
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -322,6 +322,9 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     ap.add_argument("--order", choices=("torch", "temper"), default="torch",
                     help="batch order: torch.randperm from --seed, or temper's Trainer order for --seed "
                          "(tools/temper_order.py), so that both frameworks see the same batches")
+    ap.add_argument("--dropout", choices=("torch", "temper"), default="torch",
+                    help="dropout masks: torch's generator, or temper's Trainer draws for --seed "
+                         "(temper_order.TemperDropout; BERT models), so that both frameworks drop the same elements")
     ap.add_argument("--float64", action="store_true",
                     help="train in float64 (model.double()): the reference that float32 runs round away from")
     ap.add_argument("--init-from", default=None, metavar="DIR",
@@ -426,6 +429,8 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     sched = get_linear_schedule_with_warmup(opt, warmup, total)
     bce = nn.BCEWithLogitsLoss()
     perm_gen = torch.Generator().manual_seed(args.seed)
+    # temper's Trainer draws its dropout masks from Generator(derive_seed(seed, 2)), offset 0 at the first step.
+    drop = temper_order.TemperDropout(temper_order.derive_seed(args.seed, 2)) if args.dropout == "temper" else None
     y_dev = indicator(labels["dev"], L)
 
     history, train_loss, best, best_state, best_step, step = [], [], -1.0, None, -1, 0
@@ -434,7 +439,7 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
     # What must match for --resume to continue the same run.
     same = {"hyper_parameters": {k: getattr(args, k) for k in HYPER_PARAMETERS + ("seed", "limit_train",
                                                                                    "limit_eval", "model", "config",
-                                                                                   "order", "float64")},
+                                                                                   "order", "dropout", "float64")},
             "threads": args.threads}
     train_s_before = epoch_s_before = 0.0
     if args.resume:
@@ -448,12 +453,16 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
         sched.load_state_dict(ck["scheduler"])
         perm_gen.set_state(ck["perm_gen"])
         torch.set_rng_state(ck["torch_rng"])
+        if drop:
+            drop.offset = ck["temper_dropout_offset"]
         (history, train_loss, best, best_state, best_step, step, eval_s, epoch_train_s, start_epoch, start_lo, order,
          train_s_before, epoch_s_before) = (ck[k] for k in (
             "history", "train_loss", "best", "best_state", "best_step", "step", "eval_s", "epoch_train_s", "epoch",
             "lo", "order", "train_s", "epoch_s"))
         print(f"resumed from {args.checkpoint} at step {step}", flush=True)
     model.train()
+    if drop:
+        drop.__enter__()  # for the rest of the run; evaluation (eval mode) draws nothing, as in temper
     # Clocks started earlier by the time already spent, so the totals add the parts of a resumed run.
     t_train = time.time() - train_s_before
     t_epoch = time.time() - epoch_s_before
@@ -509,7 +518,8 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
                 save_checkpoint(args.checkpoint, {
                     "same": same, "model": model.state_dict(), "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(), "perm_gen": perm_gen.get_state(),
-                    "torch_rng": torch.get_rng_state(), "history": history, "train_loss": train_loss, "best": best,
+                    "torch_rng": torch.get_rng_state(), "temper_dropout_offset": drop.offset if drop else 0,
+                    "history": history, "train_loss": train_loss, "best": best,
                     "best_state": best_state, "best_step": best_step, "step": step, "eval_s": eval_s,
                     "epoch_train_s": epoch_train_s, "epoch": epoch, "lo": lo + B, "order": order,
                     "train_s": time.time() - t_train, "epoch_s": time.time() - t_epoch})
@@ -531,7 +541,7 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
         "framework": "pytorch", "torch": torch.__version__, "reference_model": ref,
         "tokenizer": tok_info["name"],
         "config": os.path.abspath(os.path.join(args.model, "config.json") if args.model else args.config),
-        "seed": args.seed, "order": args.order, "float64": args.float64, "threads": args.threads, "blas": blas,
+        "seed": args.seed, "order": args.order, "dropout": args.dropout, "float64": args.float64, "threads": args.threads, "blas": blas,
         "hyper_parameters": {k: getattr(args, k) for k in HYPER_PARAMETERS},
         "steps": step, "warmup_steps": warmup, "total_steps": total,
         "best_step": best_step, "best_dev_macro_f1": best, "dev_at_best": {k: v for k, v in dev_best.items()

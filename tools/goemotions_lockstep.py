@@ -24,7 +24,9 @@ float32 rounding; signs from a generator seeded with --seed), zeros staying zero
 start/ with the same --seed: temper's batch order is a function of it and `--order temper` gives PyTorch the same.
 Each framework from start_perturbed/ measures how far two of its own float32 runs part when they differ by one
 rounding: the yardstick for how far temper's and PyTorch's part. PyTorch in float64 (--float64) is the run that
-both float32 runs round away from.
+both float32 runs round away from. start_dropout/: start/'s weights with the checkpoint's dropout (0.1), for runs
+in lockstep with dropout: PyTorch with `--order temper --dropout temper` drops what temper's run with the same
+--seed drops (tools/temper_order.py's TemperDropout; numpy draws the masks, which slows PyTorch's steps).
 
 compare reads temper's run_dir/metrics.jsonl (or metrics.jsonl.gz) and the PyTorch JSON summaries (their
 train_loss holds every step's loss) and checks every run's first 20 losses (which must agree with PyTorch's to float32
@@ -67,10 +69,12 @@ def prepare(args):
             changed = perturbed[name] != p
             if not bool(changed[p != 0].all()):
                 raise SystemExit(f"--perturb {args.perturb}: too small to change every weight of {name} in float32")
-    for sub, state in (("start", None), ("start_perturbed", perturbed)):
+    no_dropout = model.config
+    for sub, state in (("start_dropout", None), ("start", None), ("start_perturbed", perturbed)):
         out = os.path.join(args.out, sub)
         if state is not None:
             model.load_state_dict(state, strict=False)
+        model.config = gb.multilabel_config(src, names) if sub == "start_dropout" else no_dropout
         model.save_pretrained(out)
         for f in TOKENIZER_FILES:
             if os.path.isfile(os.path.join(src, f)):
