@@ -4,7 +4,7 @@ fine-tuning run (tools/goemotions_hf_finetune.py's setup on the first GoEmotions
 in three parts (stopped mid-epoch, then at an epoch's end after its evaluation) must give the same training
 losses, evaluations, thresholds and test scores, bit for bit. Exits non-zero, naming what differs, when not.
 
-    .venv/bin/python tools/check_baseline_resume.py --data ../shared/data/goemotions
+    .venv/bin/python tools/check_baseline_resume.py --data ../shared/data/goemotions [--dropout temper]
 
 Needs the packages of tools/requirements.txt and the GoEmotions data; about two minutes on 2 cores.
 """
@@ -19,10 +19,10 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run(extra, out, data, threads):
+def run(extra, out, data, threads, dropout):
     cmd = [sys.executable, os.path.join(HERE, "goemotions_hf_finetune.py"), "--data", data, "--limit-train", "320",
            "--limit-eval", "64", "--epochs", "2", "--seed", "3", "--threads", str(threads), "--log-every", "0",
-           "--out", out] + extra
+           "--out", out, "--dropout", dropout] + extra
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
@@ -41,15 +41,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "goemotions"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dropout", choices=("torch", "temper"), default="torch",
+                    help="goemotions_baseline's --dropout: temper's masks must continue from the saved offset")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         straight, parts = os.path.join(tmp, "straight.json"), os.path.join(tmp, "parts.json")
-        run([], straight, args.data, args.threads)
-        run(["--stop-at-step", "7"], parts, args.data, args.threads)  # 10 steps per epoch: mid-epoch
+        run([], straight, args.data, args.threads, args.dropout)
+        run(["--stop-at-step", "7"], parts, args.data, args.threads, args.dropout)  # 10 steps per epoch: mid-epoch
         if os.path.exists(parts):
             raise SystemExit("FAIL: the run stopped at step 7 wrote its summary")
-        run(["--resume", "--stop-at-step", "10"], parts, args.data, args.threads)  # after epoch 1's evaluation
-        run(["--resume"], parts, args.data, args.threads)
+        # after epoch 1's evaluation
+        run(["--resume", "--stop-at-step", "10"], parts, args.data, args.threads, args.dropout)
+        run(["--resume"], parts, args.data, args.threads, args.dropout)
         a, sa = comparable(straight)
         b, sb = comparable(parts)
     bad = [k for k in a if a[k] != b[k]]

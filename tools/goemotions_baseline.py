@@ -541,7 +541,8 @@ def main(defaults=None, description="PyTorch baseline of temper's goemotions --i
         "framework": "pytorch", "torch": torch.__version__, "reference_model": ref,
         "tokenizer": tok_info["name"],
         "config": os.path.abspath(os.path.join(args.model, "config.json") if args.model else args.config),
-        "seed": args.seed, "order": args.order, "dropout": args.dropout, "float64": args.float64, "threads": args.threads, "blas": blas,
+        "seed": args.seed, "order": args.order, "dropout": args.dropout, "float64": args.float64,
+        "threads": args.threads, "blas": blas,
         "hyper_parameters": {k: getattr(args, k) for k in HYPER_PARAMETERS},
         "steps": step, "warmup_steps": warmup, "total_steps": total,
         "best_step": best_step, "best_dev_macro_f1": best, "dev_at_best": {k: v for k, v in dev_best.items()

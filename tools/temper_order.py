@@ -45,7 +45,8 @@ def dropout_uniform(seed, offset, n):
     k0, k1 = seed & M32, (seed >> 32) & M32
     for _ in range(10):
         p0, p1 = c0 * u64(0xD2511F53), c2 * u64(0xCD9E8D57)
-        c0, c1, c2, c3 = ((p1 >> u64(32)) ^ c1 ^ u64(k0)), p1 & u64(M32), ((p0 >> u64(32)) ^ c3 ^ u64(k1)), p0 & u64(M32)
+        c0, c1, c2, c3 = ((p1 >> u64(32)) ^ c1 ^ u64(k0), p1 & u64(M32),
+                          (p0 >> u64(32)) ^ c3 ^ u64(k1), p0 & u64(M32))
         k0, k1 = (k0 + 0x9E3779B9) & M32, (k1 + 0xBB67AE85) & M32
     words = np.stack([c0, c1, c2, c3], axis=1).reshape(-1)[:n]
     return (words >> u64(8)).astype(np.float64) * 2.0 ** -24
