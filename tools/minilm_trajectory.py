@@ -58,6 +58,7 @@ from transformers import AutoModelForSequenceClassification  # noqa: E402
 
 import goemotions_baseline as gb  # noqa: E402
 import minilm  # noqa: E402
+import temper_order  # noqa: E402
 
 OUT_DIR = os.path.join(ROOT, ".devdata", "minilm", "trajectory")
 # Parameters compared after the last step: the new head, the pooler, and one tensor of each other kind.
@@ -107,7 +108,6 @@ def masked_dropout_gradients(model, config, ids, labels, pad_id, num_labels, arg
     call) is swapped for temper's Philox draws from (seed, offset 0), each call taking the next blocks as temper's
     Generator::reserve does. Where, in what order, on which layout and with what scale temper drops is then
     checked exactly, which the statistics of dropout_stats cannot."""
-    import temper_order
     temper_order.self_test()
     m = AutoModelForSequenceClassification.from_config(config, attn_implementation="eager")
     m.load_state_dict(model.state_dict())
@@ -183,7 +183,7 @@ def main():
     model, config, _ = gb.pretrained_classifier(src, names, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     model_dir = os.path.join(args.out, "model")
     model.save_pretrained(model_dir)
-    # The same weights with the checkpoint's dropout, for the dropout statistics.
+    # The same weights with the checkpoint's dropout, for the dropout checks (statistics, temper's masks).
     with_dropout = gb.multilabel_config(src, names)
     model.config = with_dropout
     model.save_pretrained(os.path.join(args.out, "model_dropout"))
