@@ -26,7 +26,7 @@ Each framework from start_perturbed/ measures how far two of its own float32 run
 rounding: the yardstick for how far temper's and PyTorch's part. PyTorch in float64 (--float64) is the run that
 both float32 runs round away from. start_dropout/: start/'s weights with the checkpoint's dropout (0.1), for runs
 in lockstep with dropout: PyTorch with `--order temper --dropout temper` drops what temper's run with the same
---seed drops (tools/temper_order.py's TemperDropout; numpy draws the masks, which slows PyTorch's steps).
+--seed drops (tools/temper_order.py's TemperDropout, with temper's own kernel when build/ has it).
 
 compare reads temper's run_dir/metrics.jsonl (or metrics.jsonl.gz) and the PyTorch JSON summaries (their
 train_loss holds every step's loss) and checks every run's first 20 losses (which must agree with PyTorch's to float32
