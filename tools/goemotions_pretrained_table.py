@@ -21,7 +21,8 @@ says which runs differ). Prints one row per run, then mean and sample standard d
 the difference of the means; with two runs or more in each framework, the difference per measure (the four
 F1s, the dev loss of the best epoch, the training loss of the last epoch) with Welch's t and the exact
 two-sided permutation p; minutes per epoch are compared only between runs on the same machine.
-Standard library only.
+--group NAME RUN... (twice) compares any two groups of runs instead, e.g. PyTorch with its own and with temper's
+random streams; --paired pairs them by seed (paired t, exact sign-flip p). Standard library only.
 """
 
 import argparse
@@ -121,26 +122,85 @@ def permutation_p(a, b):
     return extreme / splits
 
 
+def sign_flip_p(d):
+    """Exact two-sided p of the mean of paired differences d: the share of all 2^len(d) sign assignments whose mean
+    is at least as far from 0 (with 4 pairs the smallest possible p is 2/16 = 0.125, with 6 pairs 2/64 = 0.031)."""
+    observed, extreme = abs(sum(d)), 0
+    for signs in itertools.product((1, -1), repeat=len(d)):
+        extreme += abs(sum(s * x for s, x in zip(signs, d))) >= observed * (1 - 1e-9)
+    return extreme / 2 ** len(d)
+
+
+def paired_t(d):
+    sd = statistics.stdev(d)
+    return statistics.fmean(d) / (sd / math.sqrt(len(d))) if sd > 0 else float("nan")
+
+
 def last_epoch_loss(r):
     per_epoch = len(r["train_loss"]) // len(r["epoch_seconds"])
     return statistics.fmean(r["train_loss"][-per_epoch:])
 
 
-def differences(groups):
-    """temper − PyTorch per measure with Welch's t and the exact permutation p, over the runs that have it."""
-    measures = [(c, c.replace("_", " ").replace("macro", "macro-F1").replace("micro", "micro-F1"), lambda r, c=c: r[c])
-                for c in COLUMNS]
-    measures += [("dev_loss", "dev loss (best epoch)", lambda r: r["dev_loss"]),
-                 ("train_loss", "training loss, last epoch", last_epoch_loss)]
+MEASURES = [(c, c.replace("_", " ").replace("macro", "macro-F1").replace("micro", "micro-F1"), lambda r, c=c: r[c])
+            for c in COLUMNS]
+MEASURES += [("dev_loss", "dev loss (best epoch)", lambda r: r["dev_loss"]),
+             ("train_loss", "training loss, last epoch", last_epoch_loss)]
+
+
+def differences(groups, a="temper", b="PyTorch"):
+    """a − b (the two groups) per measure with Welch's t and the exact permutation p, over the runs that have it."""
     print()
-    print("| measure | temper − PyTorch | Welch's t | permutation p (two-sided) | runs |")
+    print(f"| measure | {a} − {b} | Welch's t | permutation p (two-sided) | runs |")
     print("|---|---|---|---|---|")
-    for key, label, value in measures:
+    for key, label, value in MEASURES:
         t, p = ([value(r) for r in rs if key in r] for _, rs in groups)
         if len(t) < 2 or len(p) < 2:
             continue
         print(f"| {label} | {statistics.fmean(t) - statistics.fmean(p):+.4f} | {welch_t(t, p):+.1f} | "
               f"{permutation_p(t, p):.3f} | {len(t)} + {len(p)} |")
+
+
+def paired_differences(groups):
+    """a − b per measure over the seeds both groups ran, with each seed's difference, the paired t and the exact
+    sign-flip p."""
+    (a, ra), (b, rb) = groups
+    by_seed = {r["seed"]: r for r in rb}
+    pairs = [(r, by_seed[r["seed"]]) for r in ra if r["seed"] in by_seed]
+    if len(pairs) < 2:
+        sys.exit(f"--paired: {a} and {b} share fewer than two seeds")
+    print()
+    print(f"| measure | {a} − {b}, per seed ({', '.join(str(x['seed']) for x, _ in pairs)}) | mean | paired t | "
+          "sign-flip p (two-sided) |")
+    print("|---|---|---|---|---|")
+    for key, label, value in MEASURES:
+        d = [value(x) - value(y) for x, y in pairs if key in x and key in y]
+        if len(d) == len(pairs):
+            print(f"| {label} | {' '.join(f'{v:+.4f}' for v in d)} | {statistics.fmean(d):+.4f} | "
+                  f"{paired_t(d):+.1f} | {sign_flip_p(d):.3f} |")
+
+
+def run_of(path):
+    """A temper run directory or a PyTorch JSON summary."""
+    return temper_run(path) if os.path.isdir(path) else hf_run(path)
+
+
+def compare_groups(specs, paired):
+    """--group NAME RUN... twice: each run's scores, then the first group − the second."""
+    groups = [(name, sorted((run_of(p) for p in paths), key=lambda r: r["seed"])) for name, *paths in specs]
+    lrs = sorted({f"{r['lr']:.3g}" for _, rs in groups for r in rs})
+    if len(lrs) > 1:
+        sys.exit("--group: runs with different learning rates (" + ", ".join(lrs) + ")")
+    print("| group | seed | dev macro-F1 | dev micro-F1 | test macro-F1 | test micro-F1 | dev loss | "
+          "training loss, last epoch |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, rs in groups:
+        for r in rs:
+            print(f"| {name} | {r['seed']} | " + " | ".join(f"{r[c]:.4f}" for c in COLUMNS) +
+                  f" | {r['dev_loss']:.4f} | {last_epoch_loss(r):.4f} |")
+    if paired:
+        paired_differences(groups)
+    elif all(len(rs) > 1 for _, rs in groups):
+        differences(groups, groups[0][0], groups[1][0])
 
 
 def epochs_text(seconds):
@@ -154,7 +214,15 @@ def main():
     ap.add_argument("--rows", nargs="*", default=[], metavar="JSON")
     ap.add_argument("--untimed", nargs="*", default=[], metavar="PATH")
     ap.add_argument("--loss-windows", type=int, default=0, metavar="N")
+    ap.add_argument("--group", nargs="+", action="append", default=[], metavar="NAME RUN",
+                    help="twice: compare these two groups of runs (run directories or JSON summaries) instead")
+    ap.add_argument("--paired", action="store_true", help="with --group: pair the runs by seed")
     args = ap.parse_args()
+    if args.group:
+        if len(args.group) != 2 or any(len(g) < 2 for g in args.group) or args.temper or args.hf or args.rows:
+            sys.exit("--group NAME RUN...: exactly twice, each with a name and runs, and no --temper/--hf/--rows")
+        compare_groups(args.group, args.paired)
+        return
     untimed = {os.path.abspath(p) for p in args.untimed}
     for p in untimed - {os.path.abspath(p) for p in args.temper + args.hf}:
         sys.exit(f"--untimed {p}: not one of the runs given to --temper or --hf")
