@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""temper and PyTorch + HF fine-tuning in lockstep: the same start weights, the same batches, no dropout, float32,
-losses compared step by step (docs/goemotions_pretrained.md, "In lockstep").
+"""temper and PyTorch + HF fine-tuning in lockstep: the same start weights, the same batches, float32, without
+dropout or with the same dropout masks, losses compared step by step (docs/goemotions_pretrained.md, "In lockstep").
 
     .venv/bin/python tools/goemotions_lockstep.py prepare --out runs/lockstep
     D=runs/lockstep; A="--epochs 2 --batch-size 32 --max-length 64 --lr 2e-4 --seed 1"
@@ -15,6 +15,14 @@ losses compared step by step (docs/goemotions_pretrained.md, "In lockstep").
     .venv/bin/python tools/goemotions_lockstep.py losses $D/hf_float64.ckpt $D/hf_float64.json
     python3 tools/goemotions_lockstep.py compare --temper $D/temper --hf $D/hf.json \
         --hf-perturbed $D/hf_perturbed.json --temper-perturbed $D/temper_perturbed --hf-float64 $D/hf_float64.json
+
+    # with dropout, seed S (each seed its own start: the head transformers draws for S, temper's order and masks for S)
+    .venv/bin/python tools/goemotions_lockstep.py prepare --out runs/lockstep_dropout_s$S --seed $S
+    D=runs/lockstep_dropout_s$S; A="--epochs 2 --batch-size 32 --max-length 64 --lr 2e-4 --seed $S"
+    build/examples/goemotions --data ../shared/data/goemotions --model $D/start_dropout $A --run-dir $D/temper
+    .venv/bin/python tools/goemotions_hf_finetune.py --model $D/start_dropout $A --order temper --dropout temper \
+        --out $D/hf.json
+    python3 tools/goemotions_lockstep.py compare --temper $D/temper --hf $D/hf.json
 
 prepare writes start/: all-MiniLM-L6-v2 (tools/minilm.py) as BertForSequenceClassification with GoEmotions' 28
 labels, its new head drawn by transformers from torch.manual_seed(--seed), hidden and attention dropout 0 (so the
