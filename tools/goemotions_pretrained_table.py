@@ -179,6 +179,14 @@ def paired_differences(groups):
                   f"{paired_t(d):+.1f} | {sign_flip_p(d):.3f} |")
 
 
+def require_one_lr(runs):
+    """A sweep's points are tabled one lr at a time: exits naming each run's lr when they differ."""
+    lrs = sorted({f"{r['lr']:.3g}" for r in runs})
+    if len(lrs) > 1:
+        sys.exit("runs with different learning rates (" + ", ".join(lrs) + "): table one lr at a time; " +
+                 "; ".join(f"{r['framework']} seed {r['seed']}: {r['lr']:.3g}" for r in runs))
+
+
 def run_of(path):
     """A temper run directory or a PyTorch JSON summary."""
     return temper_run(path) if os.path.isdir(path) else hf_run(path)
@@ -187,9 +195,7 @@ def run_of(path):
 def compare_groups(specs, paired):
     """--group NAME RUN... twice: each run's scores, then the first group − the second."""
     groups = [(name, sorted((run_of(p) for p in paths), key=lambda r: r["seed"])) for name, *paths in specs]
-    lrs = sorted({f"{r['lr']:.3g}" for _, rs in groups for r in rs})
-    if len(lrs) > 1:
-        sys.exit("--group: runs with different learning rates (" + ", ".join(lrs) + ")")
+    require_one_lr([r for _, rs in groups for r in rs])
     print("| group | seed | dev macro-F1 | dev micro-F1 | test macro-F1 | test micro-F1 | dev loss | "
           "training loss, last epoch |")
     print("|---|---|---|---|---|---|---|---|")
@@ -229,10 +235,7 @@ def main():
     runs = [dict(temper_run(d), timed=os.path.abspath(d) not in untimed) for d in args.temper]
     runs += [dict(hf_run(p), timed=os.path.abspath(p) not in untimed) for p in args.hf]
     runs += [dict(r, timed=True) for p in args.rows for r in given_rows(p)]
-    lrs = sorted({f"{r['lr']:.3g}" for r in runs})
-    if len(lrs) > 1:
-        sys.exit("runs with different learning rates (" + ", ".join(lrs) + "): table one lr at a time; " +
-                 "; ".join(f"{r['framework']} seed {r['seed']}: {r['lr']:.3g}" for r in runs))
+    require_one_lr(runs)
     groups = [(FRAMEWORKS[f], sorted((r for r in runs if r["framework"] == f), key=lambda r: (r["seed"], r["machine"])))
               for f in FRAMEWORKS]
 
