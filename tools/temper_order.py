@@ -154,32 +154,58 @@ def epoch_order(n, epoch, seed):
 
 
 def self_test():
-    # Random123's kat_vectors: philox4x32 10 rounds, counter 0, key 0, and counter/key all ones.
+    """Checks the ports, and temper's kernel where it is built; numpy only for the numpy port (ctest runs this
+    with whatever Python3 CMake found: tools/CMakeLists.txt)."""
+    import ctypes
+    import struct
+    # Random123's kat_vectors: philox4x32 10 rounds, counter 0, key 0.
     assert philox4x32(0, 0) == (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8), philox4x32(0, 0)
-    # The numpy dropout draws against the scalar port, at an offset whose low word wraps and a 64-bit key.
+    # Streams at an offset whose low word wraps, with a 64-bit key: the scalar port's draws are the reference.
     seed, offset = 0x0123456789ABCDEF, (1 << 32) - 3
-    u = dropout_uniform(seed, offset, 37)
-    for i in range(37):
-        assert u[i] == (philox4x32(offset + i // 4, seed)[i % 4] >> 8) * 2.0 ** -24, i
-    # temper's kernel against the numpy port: lengths around its 64-element groups, two p's.
-    import numpy as np
-    if mask_library() is None:
-        print("temper_order: build/tools/libtemper_dropout_mask.so not built: numpy draws the masks (slow), "
-              "the kernel is not checked", file=sys.stderr)
+
+    def scalar_uniform(n):
+        return [(philox4x32(offset + i // 4, seed)[i % 4] >> 8) * 2.0 ** -24 for i in range(n)]
+
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        numpy = None
+        print("temper_order: numpy absent: dropout_uniform (the numpy port) not checked", file=sys.stderr)
+    if numpy is not None:
+        assert list(dropout_uniform(seed, offset, 37)) == scalar_uniform(37)
+    # temper's kernel against the scalar port: lengths around its 64-element groups, two p's; kept elements
+    # carry float32(1 / (1 - p)), dropped ones 0.
+    lib = mask_library()
+    if lib is None:
+        print("temper_order: build/tools/libtemper_dropout_mask.so not built: the kernel is not checked",
+              file=sys.stderr)
         return
+    f32 = lambda x: struct.unpack("f", struct.pack("f", x))[0]  # noqa: E731
     for n in (1, 63, 64, 65, 1000):
+        u = scalar_uniform(n)
         for p in (0.1, 0.5):
-            assert np.array_equal(dropout_keep(seed, offset, n, p), dropout_keep(seed, offset, n, p, False)), (n, p)
+            mask = (ctypes.c_float * n)()
+            lib.temper_dropout_mask(seed, offset, n, p, ctypes.addressof(mask))
+            expected = [f32(1.0 / (1.0 - p)) if u[i] >= f32(p) else 0.0 for i in range(n)]
+            assert list(mask) == expected, (n, p)
+            if numpy is not None:
+                assert list(dropout_keep(seed, offset, n, p)) == [m != 0 for m in expected], (n, p)
+    print("temper_order: self-test passed", file=sys.stderr)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, required=True, help="training examples")
-    ap.add_argument("--seed", type=int, required=True, help="the Trainer's seed (goemotions --seed)")
+    ap.add_argument("--n", type=int, help="training examples")
+    ap.add_argument("--seed", type=int, help="the Trainer's seed (goemotions --seed)")
     ap.add_argument("--epoch", type=int, default=0)
     ap.add_argument("--head", type=int, default=16, help="print this many indices")
+    ap.add_argument("--self-test", action="store_true", help="only check the ports and the kernel, then exit")
     args = ap.parse_args()
     self_test()
+    if args.self_test:
+        return
+    if args.n is None or args.seed is None:
+        ap.error("--n and --seed are required (or --self-test)")
     print(" ".join(map(str, epoch_order(args.n, args.epoch, args.seed)[:args.head])))
 
 
