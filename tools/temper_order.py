@@ -189,7 +189,7 @@ def self_test():
             expected = [f32(1.0 / (1.0 - p)) if u[i] >= f32(p) else 0.0 for i in range(n)]
             assert list(mask) == expected, (n, p)
             if numpy is not None:
-                assert list(dropout_keep(seed, offset, n, p)) == [m != 0 for m in expected], (n, p)
+                assert list(dropout_keep(seed, offset, n, p, False)) == [m != 0 for m in expected], (n, p)
     print("temper_order: self-test passed", file=sys.stderr)
 
 
@@ -201,11 +201,11 @@ def main():
     ap.add_argument("--head", type=int, default=16, help="print this many indices")
     ap.add_argument("--self-test", action="store_true", help="only check the ports and the kernel, then exit")
     args = ap.parse_args()
+    if not args.self_test and (args.n is None or args.seed is None):
+        ap.error("--n and --seed are required (or --self-test)")
     self_test()
     if args.self_test:
         return
-    if args.n is None or args.seed is None:
-        ap.error("--n and --seed are required (or --self-test)")
     print(" ".join(map(str, epoch_order(args.n, args.epoch, args.seed)[:args.head])))
 
 
